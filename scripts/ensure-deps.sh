@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what building and testing terriens needs from the system, if missing.
+#   build: cmake, a C/C++ compiler, sqlite3 and its headers (PROJ is built from source by the
+#          `proj` crate's bundled_proj feature), pkg-config.
+#   test (with --test): Python packages used as independent oracles, and Chromium for the
+#          map page test.
+# Debian/Ubuntu only; elsewhere it says what is missing and stops.
+set -euo pipefail
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v cc >/dev/null || missing+=(build-essential)
+command -v c++ >/dev/null || missing+=(g++)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+[ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
+command -v curl >/dev/null || missing+=(curl)
+if [ "$want_test" = 1 ]; then
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+  command -v chromium >/dev/null || missing+=(chromium)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "terriens: installing system packages: ${missing[*]}" >&2
+  if ! command -v apt-get >/dev/null; then
+    echo "terriens: apt-get not found; please install: ${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "terriens: cargo not found; install Rust from https://rustup.rs" >&2
+  exit 1
+fi
+
+if [ "$want_test" = 1 ]; then
+  req="$(dirname "$0")/requirements-test.txt"
+  if ! python3 -c "import geographiclib, mapbox_vector_tile, pmtiles, networkx" 2>/dev/null; then
+    echo "terriens: installing Python test oracles from $req" >&2
+    python3 -m pip install -q --disable-pip-version-check -r "$req" 2>/dev/null \
+      || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$req"
+  fi
+fi

@@ -1,0 +1,116 @@
+//! The one mapping from errors to HTTP: every error becomes an RFC 9457
+//! `application/problem+json` body with a stable `type` slug, a title, a detail and, where a
+//! request parameter is at fault, its name. 5xx bodies say nothing internal; the cause is logged.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::model::{FeatureId, Layer, UnknownLayer};
+
+/// Every error a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    UnknownLayer(#[from] UnknownLayer),
+    #[error("layer {layer} has no feature with id {id}")]
+    FeatureNotFound { layer: Layer, id: String },
+    #[error("no route for {0}")]
+    NoRoute(String),
+    #[error("{detail}")]
+    BadParameter {
+        /// The query parameter, path segment or body member at fault.
+        param: String,
+        detail: String,
+    },
+    #[error("{0}")]
+    BadBody(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 naming the parameter at fault.
+    pub fn bad_param(param: impl Into<String>, detail: impl Into<String>) -> ApiError {
+        ApiError::BadParameter {
+            param: param.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// A 404 for a feature id.
+    pub fn not_found(layer: Layer, id: FeatureId) -> ApiError {
+        ApiError::FeatureNotFound {
+            layer,
+            id: id.to_string(),
+        }
+    }
+
+    /// (status, type slug, title): the table every error goes through.
+    fn table(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::UnknownLayer(_) => (StatusCode::NOT_FOUND, "unknown-layer", "Unknown layer"),
+            ApiError::FeatureNotFound { .. } => (
+                StatusCode::NOT_FOUND,
+                "feature-not-found",
+                "Feature not found",
+            ),
+            ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::BadParameter { .. } => (
+                StatusCode::BAD_REQUEST,
+                "bad-parameter",
+                "Invalid parameter",
+            ),
+            ApiError::BadBody(_) => (StatusCode::BAD_REQUEST, "bad-body", "Invalid request body"),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+        }
+    }
+
+    /// The parameter at fault, if any.
+    fn param(&self) -> Option<&str> {
+        match self {
+            ApiError::BadParameter { param, .. } => Some(param),
+            ApiError::UnknownLayer(_) => Some("layer"),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.table();
+        let detail = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "the server failed to answer; the error is logged".to_string()
+        } else {
+            self.to_string()
+        };
+        let mut body = json!({
+            "type": format!("https://terriens.dev/problems/{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+        });
+        if let Some(p) = self.param() {
+            body["param"] = json!(p);
+        }
+        let mut resp = (status, Json(body)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp
+    }
+}

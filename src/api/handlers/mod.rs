@@ -1,0 +1,3 @@
+//! Thin handlers: extract, validate, call one engine function, serialise.
+
+pub mod catalog;

@@ -1,0 +1,94 @@
+//! HTTP API (axum): the router, thin handlers, extractors and the one error mapping.
+//!
+//! [`routes`] lists every route once; [`router`] builds the axum router from it and a test
+//! checks it against `openapi.yaml`, so the contract cannot drift from the code.
+
+mod error;
+pub mod extract;
+pub mod handlers;
+mod state;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::{Method, Uri};
+use axum::routing::{MethodRouter, get};
+use tower_http::cors::CorsLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use state::{AppState, Limits};
+
+/// One route: method, path (OpenAPI syntax, which axum 0.8 shares) and handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: MethodRouter<AppState>,
+}
+
+fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+    }
+}
+
+/// Every route of the API.
+pub fn routes() -> Vec<Route> {
+    use handlers::catalog;
+    vec![
+        route(Method::GET, "/health", get(catalog::health)),
+        route(Method::GET, "/catalog", get(catalog::catalog)),
+        route(
+            Method::GET,
+            "/layers/{layer}/features/{id}",
+            get(catalog::feature),
+        ),
+    ]
+}
+
+/// The application: routes, CORS, request tracing, problem+json for unknown routes.
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new();
+    for Route { path, handler, .. } in routes() {
+        r = r.route(path, handler);
+    }
+    r.fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_string()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CorsLayer::permissive())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains requests in flight.
+pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: draining requests in flight");
+}

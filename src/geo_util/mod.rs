@@ -1,0 +1,12 @@
+//! Pure maths on coordinates: coordinate reference systems (PROJ), geodesic distances and areas
+//! on the WGS84 ellipsoid, and local metric scales used to turn metres into degrees.
+//!
+//! Units are in the names: `_m` metres, `_ha` hectares, `lonlat` WGS84 degrees.
+
+mod crs;
+mod geodesic;
+
+pub use crs::{Crs, CrsError, Reprojector};
+pub use geodesic::{
+    WGS84_A, WGS84_F, area_ha, geodesic_distance_m, metres_per_degree, radius_envelope,
+};

@@ -1,0 +1,73 @@
+//! The published state: one immutable [`Snapshot`] of every layer, shared through an `Arc`.
+//! Readers take the current snapshot without locking; a writer builds a new one and swaps it in,
+//! so readers never wait for writers.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::LayerData;
+use crate::model::Layer;
+
+/// Every layer at one data generation.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Incremented by every change of data; part of tile cache keys, ETags and TileJSON
+    /// `version`.
+    pub generation: u64,
+    layers: [Arc<LayerData>; 5],
+}
+
+impl Snapshot {
+    /// A snapshot of the given layers; layers not given are empty.
+    pub fn new(generation: u64, layers: impl IntoIterator<Item = LayerData>) -> Snapshot {
+        let mut slots: [Arc<LayerData>; 5] = Layer::ALL.map(|l| Arc::new(LayerData::empty(l)));
+        for data in layers {
+            let i = data.layer().index();
+            slots[i] = Arc::new(data);
+        }
+        Snapshot {
+            generation,
+            layers: slots,
+        }
+    }
+
+    /// One layer.
+    pub fn layer(&self, layer: Layer) -> &Arc<LayerData> {
+        &self.layers[layer.index()]
+    }
+
+    /// A copy of this snapshot with one layer replaced and the generation moved on.
+    pub fn with_layer(&self, data: Arc<LayerData>) -> Snapshot {
+        let mut next = self.clone();
+        let i = data.layer().index();
+        next.layers[i] = data;
+        next.generation = self.generation + 1;
+        next
+    }
+
+    /// Every layer, in [`Layer::ALL`] order.
+    pub fn layers(&self) -> impl Iterator<Item = &Arc<LayerData>> {
+        self.layers.iter()
+    }
+}
+
+/// The current snapshot, swappable without blocking readers.
+#[derive(Debug)]
+pub struct SharedSnapshot(ArcSwap<Snapshot>);
+
+impl SharedSnapshot {
+    pub fn new(s: Snapshot) -> SharedSnapshot {
+        SharedSnapshot(ArcSwap::from_pointee(s))
+    }
+
+    /// The current snapshot. Cheap; hold it for the duration of one request.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+
+    /// Publishes a new snapshot.
+    pub fn publish(&self, s: Snapshot) {
+        self.0.store(Arc::new(s));
+    }
+}

@@ -1,0 +1,387 @@
+//! Reading resource files into typed, valid, WGS84 features.
+//!
+//! Pipeline: detect the format (GeoJSON, FlatGeobuf, CSV; gzip-compressed or not) → read raw
+//! features in the source CRS → resolve ids → validate and reproject each feature
+//! ([`validate`]) → report every rejected feature with its index and reason. With `strict`,
+//! one rejection rejects the file.
+
+mod csv;
+mod fgb;
+mod geojson;
+mod raw;
+mod reject;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use indicatif::ProgressBar;
+use serde_json::Value as Json;
+
+pub use self::csv::read_csv;
+pub use self::fgb::{JsonProps, read_fgb};
+pub use self::geojson::read_geojson;
+pub use raw::{RawFeature, RawId, geometry_from_geojson};
+pub use reject::Reject;
+pub use validate::{Rules, validate_feature, validate_geometry};
+
+use crate::geo_util::{Crs, CrsError, Reprojector};
+use crate::model::{Feature, FeatureId, Layer, MAX_FEATURE_ID, schema};
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    GeoJson,
+    FlatGeobuf,
+    Csv,
+}
+
+impl Format {
+    /// From a file name (`.geojson`, `.json`, `.fgb`, `.csv`, `.tsv`, `.txt`; `.gz` stripped).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let ext = name.rsplit_once('.')?.1;
+        match ext {
+            "geojson" | "json" => Some(Format::GeoJson),
+            "fgb" => Some(Format::FlatGeobuf),
+            "csv" | "tsv" | "txt" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// From the first bytes.
+    pub fn sniff(bytes: &[u8]) -> Format {
+        if bytes.starts_with(b"fgb") {
+            return Format::FlatGeobuf;
+        }
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') | Some(b'[') => Format::GeoJson,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub layer: Layer,
+    /// CRS of the coordinates; overrides what the file declares.
+    pub crs: Option<Crs>,
+    /// Reject the whole file if any feature is rejected.
+    pub strict: bool,
+    /// Values given to every feature (`--set field=value`), over those of the file.
+    pub set: Vec<(String, String)>,
+    /// Property holding the feature id.
+    pub id_field: Option<String>,
+    /// See [`Rules::as_holders`].
+    pub as_holders: bool,
+    /// First id given to features that carry none.
+    pub first_free_id: FeatureId,
+}
+
+impl ImportOptions {
+    pub fn new(layer: Layer) -> ImportOptions {
+        ImportOptions {
+            layer,
+            crs: None,
+            strict: false,
+            set: Vec::new(),
+            id_field: None,
+            as_holders: false,
+            first_free_id: 1,
+        }
+    }
+}
+
+/// One rejected feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// Position of the feature in the input (0-based; for CSV, the data row).
+    pub index: usize,
+    pub reason: Reject,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "feature {}: {}", self.index, self.reason)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct ImportReport {
+    pub layer: Layer,
+    pub format: Format,
+    /// CRS the coordinates were read in.
+    pub crs: Crs,
+    /// Features read from the input.
+    pub read: usize,
+    pub rejected: Vec<Rejection>,
+    /// Notes for the user (e.g. `--crs` overriding the file's CRS).
+    pub warnings: Vec<String>,
+}
+
+impl ImportReport {
+    /// Number of features accepted.
+    pub fn accepted(&self) -> usize {
+        self.read - self.rejected.len()
+    }
+}
+
+/// Features ready for a layer, and the report.
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    pub features: Vec<Feature>,
+    pub report: ImportReport,
+}
+
+/// Why a file cannot be imported at all.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the file is empty")]
+    Empty,
+    #[error("broken JSON at line {line}, column {column}: {message}")]
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("not GeoJSON: {0}")]
+    NotGeoJson(String),
+    #[error("CSV: {0}")]
+    Csv(String),
+    #[error(
+        "CSV has no geometry columns: expected lon/lat (or longitude/latitude, x/y) or a WKT column (wkt, geometry); found: {headers}"
+    )]
+    NoGeometryColumns { headers: String },
+    #[error("FlatGeobuf: {0}")]
+    Fgb(String),
+    #[error(transparent)]
+    Crs(#[from] CrsError),
+    #[error("--set {0}: expected FIELD=VALUE with a field of the layer ({1})")]
+    BadSet(String, String),
+    #[error("--as-holders applies to waste_deposits only, not {0}")]
+    HoldersOnly(Layer),
+    #[error(
+        "strict import: {rejected} of {read} features rejected, nothing imported; first: {first}"
+    )]
+    Strict {
+        rejected: usize,
+        read: usize,
+        first: Rejection,
+    },
+}
+
+/// Reads and validates a file.
+pub fn import_file(
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &ProgressBar,
+) -> Result<ImportOutcome, IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut bytes = std::fs::read(path).map_err(io)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(io)?;
+        bytes = out;
+    }
+    let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&bytes));
+    import_bytes(&bytes, format, opts, progress)
+}
+
+/// Reads and validates a document held in memory.
+pub fn import_bytes(
+    bytes: &[u8],
+    format: Format,
+    opts: &ImportOptions,
+    progress: &ProgressBar,
+) -> Result<ImportOutcome, IngestError> {
+    if opts.as_holders && opts.layer != Layer::WasteDeposits {
+        return Err(IngestError::HoldersOnly(opts.layer));
+    }
+    let (declared, raws) = match format {
+        Format::GeoJson => {
+            let doc = read_geojson(bytes)?;
+            (doc.crs, doc.features)
+        }
+        Format::Csv => (None, read_csv(bytes)?),
+        Format::FlatGeobuf => {
+            if bytes.is_empty() {
+                return Err(IngestError::Empty);
+            }
+            let doc = read_fgb(std::io::Cursor::new(bytes), None)?;
+            (doc.crs, doc.features)
+        }
+    };
+    let mut warnings = Vec::new();
+    let crs = match (&opts.crs, declared) {
+        (Some(given), Some(declared)) if *given != declared => {
+            warnings.push(format!(
+                "the file declares {declared}; --crs {given} is used instead"
+            ));
+            given.clone()
+        }
+        (Some(given), _) => given.clone(),
+        (None, Some(declared)) => declared,
+        (None, None) => Crs::Wgs84,
+    };
+    let reprojector = Reprojector::to_wgs84(&crs)?;
+    let set = parse_set(&opts.set, opts.layer)?;
+    let rules = Rules {
+        layer: opts.layer,
+        as_holders: opts.as_holders,
+    };
+    let read = raws.len();
+    progress.set_length(read as u64);
+    let mut features = Vec::with_capacity(read);
+    let mut rejected = Vec::new();
+    let mut seen: HashMap<FeatureId, usize> = HashMap::new();
+    let mut next_id = opts.first_free_id;
+    for mut raw in raws {
+        progress.inc(1);
+        let index = raw.index;
+        for (k, v) in &set {
+            raw.properties.insert(k.clone(), Json::String(v.clone()));
+        }
+        let id = match resolve_id(&mut raw, opts.id_field.as_deref(), opts.layer) {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                next_id += 1;
+                next_id - 1
+            }
+            Err(reason) => {
+                rejected.push(Rejection { index, reason });
+                continue;
+            }
+        };
+        if let Some(&first) = seen.get(&id) {
+            rejected.push(Rejection {
+                index,
+                reason: Reject::DuplicateId { id, first },
+            });
+            continue;
+        }
+        match validate_feature(raw, id, rules, &reprojector) {
+            Ok(f) => {
+                seen.insert(id, index);
+                features.push(f);
+            }
+            Err(reason) => rejected.push(Rejection { index, reason }),
+        }
+    }
+    progress.finish_and_clear();
+    if opts.strict && !rejected.is_empty() {
+        return Err(IngestError::Strict {
+            rejected: rejected.len(),
+            read,
+            first: rejected[0].clone(),
+        });
+    }
+    Ok(ImportOutcome {
+        features,
+        report: ImportReport {
+            layer: opts.layer,
+            format,
+            crs,
+            read,
+            rejected,
+            warnings,
+        },
+    })
+}
+
+fn parse_set(set: &[(String, String)], layer: Layer) -> Result<Vec<(String, String)>, IngestError> {
+    let s = schema(layer);
+    for (k, _) in set {
+        if s.field(k).is_none() {
+            return Err(IngestError::BadSet(k.clone(), s.field_names()));
+        }
+    }
+    Ok(set.to_vec())
+}
+
+/// Stable id of a string id: FNV-1a, folded below 2^53. The same string always gives the same
+/// id, so re-importing a file updates its features instead of duplicating them.
+///
+/// ```
+/// let a = terriens::ingest::string_id("76351_0042");
+/// assert_eq!(a, terriens::ingest::string_id("76351_0042"));
+/// assert!(a < 1 << 53);
+/// ```
+pub fn string_id(s: &str) -> FeatureId {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h ^ (h >> 53)) & MAX_FEATURE_ID
+}
+
+/// The id of a raw feature: `id_field`, else the feature's own id, else an `id` property, else
+/// the layer's source identifier (e.g. Cerema `site_id`). String ids are hashed with
+/// [`string_id`] and kept as `source_id`. `None`: the feature has no id.
+fn resolve_id(
+    raw: &mut RawFeature,
+    id_field: Option<&str>,
+    layer: Layer,
+) -> Result<Option<FeatureId>, Reject> {
+    let from_prop = |v: Json| match v {
+        Json::Number(n) => n.as_f64().map(RawId::Number),
+        Json::String(s) if !s.trim().is_empty() => Some(RawId::Text(s)),
+        _ => None,
+    };
+    let candidate = match id_field {
+        Some(f) => raw.properties.remove(f).and_then(from_prop),
+        None => raw
+            .id
+            .take()
+            .or_else(|| raw.properties.remove("id").and_then(from_prop)),
+    };
+    let candidate = candidate.or_else(|| {
+        let (_, field) = schema(layer).field("source_id")?;
+        std::iter::once(field.name)
+            .chain(field.aliases.iter().map(|a| a.name))
+            .find_map(|n| raw.properties.get(n).cloned().and_then(from_prop))
+    });
+    match candidate {
+        None => Ok(None),
+        Some(RawId::Number(x)) => {
+            if x >= 0.0 && x.fract() == 0.0 && x <= MAX_FEATURE_ID as f64 {
+                Ok(Some(x as FeatureId))
+            } else {
+                Err(Reject::BadId(x.to_string()))
+            }
+        }
+        Some(RawId::Text(s)) => {
+            let t = s.trim();
+            if let Ok(n) = t.parse::<u64>()
+                && n <= MAX_FEATURE_ID
+            {
+                return Ok(Some(n));
+            }
+            // Keep the string as `source_id` unless the file already has it under some name.
+            let has_source_id = schema(layer).field("source_id").is_some_and(|(_, f)| {
+                std::iter::once(f.name)
+                    .chain(f.aliases.iter().map(|a| a.name))
+                    .any(|n| raw.properties.contains_key(n))
+            });
+            if schema(layer).field("source_id").is_some() && !has_source_id {
+                raw.properties
+                    .insert("source_id".into(), Json::String(t.to_string()));
+            }
+            Ok(Some(string_id(t)))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! terriens: a geospatial server for industrial territories.
+//!
+//! French intercommunalities (EPCI) keep the resources they offer to industry — land, ready
+//! buildings, waste streams usable as raw material, workforce within reach — in five layers.
+//! terriens holds them in memory, in R-trees, and answers radius, nearest, box, polygon and
+//! drive-time questions over HTTP, with vector tiles for web maps.
+//!
+//! Modules, lowest first (a module only uses those above it; only `api` knows HTTP):
+//! - [`model`]: layers, typed fields, the material taxonomy, features (pure data);
+//! - [`geo_util`]: CRS reprojection, geodesic distance and area (pure maths);
+//! - [`ingest`]: GeoJSON, FlatGeobuf and CSV readers and validation;
+//! - [`index`]: per-layer R-trees with columnar attributes, immutable snapshots;
+//! - [`store`]: FlatGeobuf files in a data directory;
+//! - [`demo`]: the deterministic synthetic demo data generator;
+//! - [`api`]: the axum router, handlers and the one error mapping.
+
+pub mod api;
+pub mod demo;
+pub mod geo_util;
+pub mod index;
+pub mod ingest;
+pub mod model;
+pub mod store;

@@ -1,0 +1,226 @@
+//! The `terriens` command line: serve, import, fixtures.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use terriens::api::{self, AppState};
+use terriens::geo_util::Crs;
+use terriens::index::{LayerData, SharedSnapshot};
+use terriens::ingest::{ImportOptions, import_file};
+use terriens::model::Layer;
+use terriens::store::DataDir;
+
+#[derive(Parser)]
+#[command(
+    name = "terriens",
+    version,
+    about = "Geospatial server for industrial territories"
+)]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TERRIENS_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the layers over HTTP. Without --data, serves the embedded synthetic demo data.
+    Serve {
+        /// Data directory holding <layer>.fgb files.
+        #[arg(long, env = "TERRIENS_DATA")]
+        data: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "TERRIENS_ADDR")]
+        addr: SocketAddr,
+    },
+    /// Import a GeoJSON, FlatGeobuf or CSV file (optionally .gz) into a layer.
+    Import {
+        /// Target layer: plots, buildings, waste_deposits, catchments, territories.
+        #[arg(long)]
+        layer: Layer,
+        /// File to import.
+        file: PathBuf,
+        /// Data directory.
+        #[arg(long, default_value = "data", env = "TERRIENS_DATA")]
+        data: PathBuf,
+        /// CRS of the coordinates (e.g. EPSG:2154); overrides the file's own.
+        #[arg(long)]
+        crs: Option<String>,
+        /// Reject the whole file if any feature is invalid.
+        #[arg(long)]
+        strict: bool,
+        /// Replace the layer instead of adding to it (features with a known id are updated).
+        #[arg(long)]
+        replace: bool,
+        /// Give every feature this value: FIELD=VALUE (repeatable).
+        #[arg(long = "set", value_parser = parse_key_value)]
+        set: Vec<(String, String)>,
+        /// Property holding the feature id.
+        #[arg(long)]
+        id_field: Option<String>,
+        /// waste_deposits only: the file lists holders (e.g. IREP establishments) whose
+        /// material and quantity are not known yet; import them with those left unknown.
+        #[arg(long)]
+        as_holders: bool,
+    },
+    /// Write the deterministic synthetic demo data set.
+    Fixtures {
+        /// Output directory.
+        #[arg(long, default_value = "fixtures")]
+        out: PathBuf,
+        /// Scale factor (1 = the committed demo set; 500 gives ≥1M deposits and ≥200k plots).
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 76)]
+        seed: u64,
+    },
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected FIELD=VALUE, got `{s}`"))
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    let result = match cli.command {
+        Command::Serve { data, addr } => serve(data, addr),
+        Command::Import {
+            layer,
+            file,
+            data,
+            crs,
+            strict,
+            replace,
+            set,
+            id_field,
+            as_holders,
+        } => (|| {
+            let mut opts = ImportOptions::new(layer);
+            opts.crs = crs.map(|c| Crs::parse(&c)).transpose()?;
+            opts.strict = strict;
+            opts.set = set;
+            opts.id_field = id_field;
+            opts.as_holders = as_holders;
+            import(&file, &data, opts, replace)
+        })(),
+        Command::Fixtures { out, scale, seed } => {
+            terriens::demo::generate(&out, scale, seed).map_err(Into::into)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn serve(data: Option<PathBuf>, addr: SocketAddr) -> Result<(), BoxError> {
+    let (snapshot, dir) = match data {
+        Some(path) => {
+            let dir = DataDir::open(path)?;
+            tracing::info!(dir = %dir.path().display(), "loading layers");
+            (dir.load()?, Some(dir))
+        }
+        None => {
+            tracing::info!("no --data: serving the embedded synthetic demo data (in memory)");
+            (terriens::demo::embedded_snapshot()?, None)
+        }
+    };
+    for d in snapshot.layers() {
+        tracing::info!(layer = %d.layer(), features = d.len(), "layer loaded");
+    }
+    let state = AppState::new(SharedSnapshot::new(snapshot), dir);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(api::serve(state, addr))?;
+    Ok(())
+}
+
+fn import(
+    file: &std::path::Path,
+    data: &std::path::Path,
+    mut opts: ImportOptions,
+    replace: bool,
+) -> Result<(), BoxError> {
+    let dir = DataDir::open(data)?;
+    let layer = opts.layer;
+    let existing = dir.load_layer(layer)?;
+    opts.first_free_id = existing.ids().iter().max().map_or(1, |m| m + 1);
+    let progress = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} features ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    progress.set_message(format!("validating {}", file.display()));
+    let outcome = import_file(file, &opts, &progress)?;
+    let report = &outcome.report;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    const SHOWN: usize = 50;
+    for r in report.rejected.iter().take(SHOWN) {
+        eprintln!("rejected {r}");
+    }
+    if report.rejected.len() > SHOWN {
+        eprintln!("… and {} more rejected", report.rejected.len() - SHOWN);
+    }
+    let imported = outcome.features.len();
+    let (added, updated, total) = {
+        let mut features: Vec<_> = if replace {
+            Vec::new()
+        } else {
+            existing.features().collect()
+        };
+        let updated = outcome
+            .features
+            .iter()
+            .filter(|f| !replace && existing.row_of(f.id).is_some())
+            .count();
+        features.extend(outcome.features);
+        let data = LayerData::build(layer, features);
+        let total = data.len();
+        dir.save_layer(&data)?;
+        (imported - updated, updated, total)
+    };
+    println!(
+        "{layer}: read {} features from {} ({:?}, {}); imported {imported} ({added} new, {updated} updated), rejected {}; the layer now holds {total} features",
+        report.read,
+        file.display(),
+        report.format,
+        report.crs,
+        report.rejected.len(),
+    );
+    Ok(())
+}

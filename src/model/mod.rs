@@ -1,0 +1,15 @@
+//! The domain model, pure data: the five layers, their typed fields, the material taxonomy,
+//! and features in row form.
+
+mod feature;
+mod layer;
+mod material;
+mod schema;
+
+pub use feature::{Feature, FeatureId, MAX_FEATURE_ID, Value, geometry_to_json};
+pub use layer::{GeometryKind, Layer, UnknownLayer};
+pub use material::{MATERIALS, UNITS, material_unit, parse_waste_code};
+pub use schema::{
+    AREA_SOURCE, Alias, BUILDING_STATUS, CONFIDENTIALITY, FREQUENCIES, Field, FieldType,
+    ICPE_REGIMES, LayerSchema, Origin, PLOT_STATUS, TENURES, TextFormat, schema,
+};

@@ -1,0 +1,119 @@
+//! Persistence: one FlatGeobuf file per layer (with its packed Hilbert R-tree, so QGIS and GDAL
+//! read the store directly) in a data directory, each written atomically: temporary file,
+//! fsync, rename, fsync of the directory.
+
+mod fgb;
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub use fgb::{read_layer_fgb, write_layer_fgb};
+
+use crate::index::{LayerData, Snapshot};
+use crate::model::Layer;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid layer file: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A data directory holding `<layer>.fgb` files.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    path: PathBuf,
+}
+
+impl DataDir {
+    /// Opens a data directory, creating it if needed.
+    pub fn open(path: impl Into<PathBuf>) -> Result<DataDir, StoreError> {
+        let path = path.into();
+        fs::create_dir_all(&path).map_err(io("cannot create the data directory", &path))?;
+        Ok(DataDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Path of a layer's file.
+    pub fn layer_path(&self, layer: Layer) -> PathBuf {
+        self.path.join(format!("{}.fgb", layer.id()))
+    }
+
+    /// Whether no layer file exists yet.
+    pub fn is_empty(&self) -> bool {
+        Layer::ALL.iter().all(|l| !self.layer_path(*l).exists())
+    }
+
+    /// Loads one layer; an absent file is an empty layer.
+    pub fn load_layer(&self, layer: Layer) -> Result<LayerData, StoreError> {
+        let path = self.layer_path(layer);
+        if !path.exists() {
+            return Ok(LayerData::empty(layer));
+        }
+        let file = fs::File::open(&path).map_err(io("cannot open", &path))?;
+        let features = read_layer_fgb(std::io::BufReader::new(file), layer).map_err(|reason| {
+            StoreError::Corrupt {
+                path: path.clone(),
+                reason,
+            }
+        })?;
+        Ok(LayerData::build(layer, features))
+    }
+
+    /// Loads every layer into a snapshot of generation 1.
+    pub fn load(&self) -> Result<Snapshot, StoreError> {
+        let layers = Layer::ALL
+            .iter()
+            .map(|l| self.load_layer(*l))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Snapshot::new(1, layers))
+    }
+
+    /// Writes a layer atomically: readers of the file see the old or the new version, never a
+    /// mix, and a crash leaves at most a stray temporary file.
+    pub fn save_layer(&self, data: &LayerData) -> Result<(), StoreError> {
+        let path = self.layer_path(data.layer());
+        let tmp = self.path.join(format!(".{}.fgb.tmp", data.layer().id()));
+        {
+            let file = fs::File::create(&tmp).map_err(io("cannot create", &tmp))?;
+            let mut out = BufWriter::new(file);
+            write_layer_fgb(data, &mut out).map_err(|reason| StoreError::Corrupt {
+                path: tmp.clone(),
+                reason,
+            })?;
+            out.flush().map_err(io("cannot write", &tmp))?;
+            let file = out.into_inner().map_err(|e| StoreError::Io {
+                action: "cannot write",
+                path: tmp.clone(),
+                source: e.into_error(),
+            })?;
+            file.sync_all().map_err(io("cannot fsync", &tmp))?;
+        }
+        fs::rename(&tmp, &path).map_err(io("cannot rename into", &path))?;
+        sync_dir(&self.path)
+    }
+}
+
+/// Makes a rename durable.
+pub fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = fs::File::open(path).map_err(io("cannot open directory", path))?;
+    dir.sync_all().map_err(io("cannot fsync directory", path))
+}
