@@ -1,11 +1,15 @@
 //! Synthetic demo data: the embedded fixtures the server starts on, and the deterministic
 //! generator that writes them (`terriens fixtures`).
 
+mod territory;
+
 use indicatif::ProgressBar;
 
 use crate::index::{LayerData, Snapshot};
 use crate::ingest::{Format, ImportOptions, IngestError, import_bytes};
 use crate::model::Layer;
+
+pub use territory::{LocalFrame, SOURCE, Territory, Town, Zone};
 
 /// The committed fixtures, embedded in the binary (GeoJSON, one file per layer).
 pub const EMBEDDED: [(Layer, &[u8]); 5] = [
