@@ -215,6 +215,22 @@ fn import(
     if report.rejected.len() > SHOWN {
         eprintln!("… and {} more rejected", report.rejected.len() - SHOWN);
     }
+    let holders_only = layer == Layer::WasteDeposits
+        && !report.rejected.is_empty()
+        && report.rejected.iter().all(|r| {
+            matches!(
+                r.reason,
+                terriens::ingest::Reject::MissingField {
+                    field: "material" | "quantity"
+                }
+            )
+        });
+    if holders_only {
+        eprintln!(
+            "hint: every rejection is a missing material or quantity. If the file lists establishments whose \
+             streams are not characterised yet (e.g. IREP), import them with --as-holders."
+        );
+    }
     let imported = outcome.features.len();
     let (added, updated, total) = {
         let mut features: Vec<_> = if replace {
