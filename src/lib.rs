@@ -11,11 +11,17 @@
 //! - [`ingest`]: GeoJSON, FlatGeobuf and CSV readers and validation;
 //! - [`index`]: per-layer R-trees with columnar attributes, immutable snapshots;
 //! - [`store`]: FlatGeobuf files in a data directory;
+//! - [`auth`]: API keys (hashed keys file, constant-time checks);
+//! - [`edit`]: the editing API's engine: validation, the single writer, group commit;
 //! - [`demo`]: the deterministic synthetic demo data generator;
-//! - [`api`]: the axum router, handlers and the one error mapping.
+//! - [`api`]: the axum router, handlers and the one error mapping;
+//! - [`config`]: the server's TOML configuration with environment overrides.
 
 pub mod api;
+pub mod auth;
+pub mod config;
 pub mod demo;
+pub mod edit;
 pub mod geo_util;
 pub mod index;
 pub mod ingest;

@@ -1,17 +1,22 @@
-//! The `terriens` command line: serve, import, fixtures.
+//! The `terriens` command line: serve, import, fixtures, keys.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use terriens::api::{self, AppState};
+use terriens::auth::{self, KeyStore};
+use terriens::config::Config;
+use terriens::edit::{Writer, recover};
 use terriens::geo_util::Crs;
 use terriens::index::{LayerData, SharedSnapshot};
 use terriens::ingest::{ImportOptions, import_file};
-use terriens::model::Layer;
+use terriens::model::{Layer, Role};
 use terriens::store::DataDir;
 
 #[derive(Parser)]
@@ -42,14 +47,26 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the layers over HTTP. Without --data, serves the embedded synthetic demo data.
+    /// Serve the layers over HTTP. Without --data, serves the embedded synthetic demo data
+    /// (in memory: writes are refused).
     Serve {
-        /// Data directory holding <layer>.fgb files.
+        /// Data directory holding <layer>.fgb files and the write log.
         #[arg(long, env = "TERRIENS_DATA")]
         data: Option<PathBuf>,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "TERRIENS_ADDR")]
-        addr: SocketAddr,
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "TERRIENS_ADDR")]
+        addr: Option<SocketAddr>,
+        /// TOML configuration file (see README); TERRIENS_<TABLE>_<KEY> variables override it.
+        #[arg(long, env = "TERRIENS_CONFIG")]
+        config: Option<PathBuf>,
+        /// API keys file (overrides auth.keys_file).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
+    /// Manage API keys (the file holds salted hashes only).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
     },
     /// Import a GeoJSON, FlatGeobuf or CSV file (optionally .gz) into a layer.
     Import {
@@ -99,6 +116,36 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key and print it (once: only its hash is kept).
+    Add {
+        /// reader, editor or admin.
+        #[arg(long)]
+        role: Role,
+        /// The key may see confidential waste deposits (holder and position).
+        #[arg(long)]
+        partners: bool,
+        /// A note saying whose key it is.
+        #[arg(long)]
+        label: Option<String>,
+        /// Keys file (created if absent).
+        #[arg(long, default_value = "keys.toml", env = "TERRIENS_KEYS")]
+        keys: PathBuf,
+    },
+    /// List the keys (ids, roles, rights; no secrets).
+    List {
+        #[arg(long, default_value = "keys.toml", env = "TERRIENS_KEYS")]
+        keys: PathBuf,
+    },
+    /// Remove a key by id (the 8 hex digits after `trn_`).
+    Remove {
+        id: String,
+        #[arg(long, default_value = "keys.toml", env = "TERRIENS_KEYS")]
+        keys: PathBuf,
+    },
+}
+
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
@@ -121,7 +168,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
     let result = match cli.command {
-        Command::Serve { data, addr } => serve(data, addr),
+        Command::Serve {
+            data,
+            addr,
+            config,
+            keys,
+        } => serve(data, addr, config, keys),
+        Command::Keys { action } => keys_command(action),
         Command::Import {
             layer,
             file,
@@ -165,24 +218,122 @@ fn main() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn serve(data: Option<PathBuf>, addr: SocketAddr) -> Result<(), BoxError> {
-    let (snapshot, dir) = match data {
+fn serve(
+    data: Option<PathBuf>,
+    addr: Option<SocketAddr>,
+    config: Option<PathBuf>,
+    keys: Option<PathBuf>,
+) -> Result<(), BoxError> {
+    let mut cfg = Config::load(config.as_deref(), std::env::vars())?;
+    // Command line flags win over the file and TERRIENS_<TABLE>_<KEY> variables.
+    cfg.server.data = data.or(cfg.server.data);
+    cfg.server.addr = addr.or(cfg.server.addr);
+    cfg.auth.keys_file = keys.or(cfg.auth.keys_file);
+    let addr = cfg
+        .server
+        .addr
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let key_store = match &cfg.auth.keys_file {
         Some(path) => {
-            let dir = DataDir::open(path)?;
-            tracing::info!(dir = %dir.path().display(), "loading layers");
-            (dir.load()?, Some(dir))
+            let k = KeyStore::load(path)?;
+            tracing::info!(file = %path.display(), keys = k.len(), "API keys loaded");
+            k
         }
         None => {
-            tracing::info!("no --data: serving the embedded synthetic demo data (in memory)");
+            tracing::warn!(
+                "no keys file (--keys or auth.keys_file): every request is anonymous, writes answer 401"
+            );
+            KeyStore::empty()
+        }
+    };
+    let (snapshot, recovery) = match cfg.server.data.clone() {
+        Some(path) => {
+            let dir = DataDir::open(path)?;
+            tracing::info!(dir = %dir.path().display(), "loading layers and replaying the write log");
+            let rec = recover(dir)?;
+            for cut in &rec.cut {
+                tracing::warn!(%cut, "cut a torn tail off the write log (writes never acknowledged)");
+            }
+            tracing::info!(records = rec.replayed, "write log replayed");
+            (rec.snapshot.clone(), Some(rec))
+        }
+        None => {
+            tracing::info!(
+                "no --data: serving the embedded synthetic demo data (in memory; writes are refused)"
+            );
             (terriens::demo::embedded_snapshot()?, None)
         }
     };
     for d in snapshot.layers() {
         tracing::info!(layer = %d.layer(), features = d.len(), "layer loaded");
     }
-    let state = AppState::new(SharedSnapshot::new(snapshot), dir);
+    let dir = recovery.as_ref().map(|r| r.dir.clone());
+    let mut state = AppState::new(SharedSnapshot::new(snapshot), dir)
+        .with_limits(cfg.limits.clone())
+        .with_keys(key_store, cfg.auth.policy());
+    let writer = match recovery {
+        Some(rec) => {
+            let w = Arc::new(Writer::start(
+                rec,
+                state.snapshot.clone(),
+                cfg.writes.writer_options(),
+            )?);
+            state = state.with_writer(w.clone());
+            Some(w)
+        }
+        None => None,
+    };
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(api::serve(state, addr))?;
+    let grace = Duration::from_secs(cfg.server.shutdown_grace_s);
+    let served = rt.block_on(api::serve(state, addr, grace));
+    // Requests are drained: stop the writer, which flushes the log (and compacts).
+    if let Some(w) = writer {
+        w.shutdown();
+    }
+    served?;
+    Ok(())
+}
+
+fn keys_command(action: KeysAction) -> Result<(), BoxError> {
+    match action {
+        KeysAction::Add {
+            role,
+            partners,
+            label,
+            keys,
+        } => {
+            let key = auth::add_key(&keys, role, partners, label)?;
+            eprintln!(
+                "added a {role} key{} to {}; it is shown once, keep it:",
+                if partners {
+                    " with the partners right"
+                } else {
+                    ""
+                },
+                keys.display()
+            );
+            println!("{key}");
+        }
+        KeysAction::List { keys } => {
+            for k in auth::list_keys(&keys)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.role,
+                    if k.partners { "partners" } else { "-" },
+                    k.created.as_deref().unwrap_or("-"),
+                    k.label.as_deref().unwrap_or(""),
+                );
+            }
+        }
+        KeysAction::Remove { id, keys } => {
+            auth::remove_key(&keys, &id)?;
+            eprintln!(
+                "removed key {id} from {}; restart the server to apply",
+                keys.display()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -194,7 +345,9 @@ fn import(
 ) -> Result<(), BoxError> {
     let dir = DataDir::open(data)?;
     let layer = opts.layer;
-    let existing = dir.load_layer(layer)?;
+    // The layer as a server would serve it: files plus the write log. Locks the directory.
+    let recovery = recover(dir)?;
+    let existing = recovery.snapshot.layer(layer).clone();
     opts.first_free_id = existing.ids().iter().max().map_or(1, |m| m + 1);
     let progress = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
@@ -246,7 +399,9 @@ fn import(
         features.extend(outcome.features);
         let data = LayerData::build(layer, features);
         let total = data.len();
-        dir.save_layer(&data)?;
+        let snapshot = recovery.snapshot.with_layer(Arc::new(data));
+        // Saves this layer and those the log changed, then empties the log.
+        recovery.checkpoint(&snapshot, &[layer])?;
         (imported - updated, updated, total)
     };
     println!(

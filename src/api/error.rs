@@ -1,13 +1,18 @@
 //! The one mapping from errors to HTTP: every error becomes an RFC 9457
 //! `application/problem+json` body with a stable `type` slug, a title, a detail and, where a
 //! request parameter is at fault, its name. 5xx bodies say nothing internal; the cause is logged.
+//!
+//! Some problems carry more: `errors` (one entry per rejected feature of a body, with its
+//! index), a `Retry-After` header (503: overloaded, busy or timed out), `WWW-Authenticate`
+//! (401).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::model::{FeatureId, Layer, UnknownLayer};
+use crate::edit::EditError;
+use crate::model::{FeatureId, Layer, Role, UnknownLayer};
 
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
@@ -24,10 +29,30 @@ pub enum ApiError {
         param: String,
         detail: String,
     },
+    #[error("`{param}` = {value} is above the limit of this server ({max})")]
+    OverLimit {
+        param: String,
+        value: String,
+        max: String,
+    },
     #[error("{0}")]
     BadBody(String),
+    #[error("the request body exceeds the limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("this needs a key of role {needed} or above; the key given is {given}")]
+    Forbidden { needed: Role, given: String },
+    #[error(
+        "too many heavy requests in progress ({limit} at a time); retry after {retry_after_s} s"
+    )]
+    Overloaded { limit: usize, retry_after_s: u64 },
+    #[error("the request took longer than {timeout_ms} ms and was stopped; retry later")]
+    Timeout { timeout_ms: u64 },
+    #[error("{0}")]
+    Edit(#[from] EditError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -51,27 +76,65 @@ impl ApiError {
 
     /// (status, type slug, title): the table every error goes through.
     fn table(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
         match self {
-            ApiError::UnknownLayer(_) => (StatusCode::NOT_FOUND, "unknown-layer", "Unknown layer"),
-            ApiError::FeatureNotFound { .. } => (
-                StatusCode::NOT_FOUND,
-                "feature-not-found",
-                "Feature not found",
+            ApiError::UnknownLayer(_) => (S::NOT_FOUND, "unknown-layer", "Unknown layer"),
+            ApiError::FeatureNotFound { .. } => {
+                (S::NOT_FOUND, "feature-not-found", "Feature not found")
+            }
+            ApiError::NoRoute(_) => (S::NOT_FOUND, "not-found", "Not found"),
+            ApiError::BadParameter { .. } => (S::BAD_REQUEST, "bad-parameter", "Invalid parameter"),
+            ApiError::OverLimit { .. } => (S::BAD_REQUEST, "over-limit", "Above a server limit"),
+            ApiError::BadBody(_) => (S::BAD_REQUEST, "bad-body", "Invalid request body"),
+            ApiError::BodyTooLarge { .. } => (
+                S::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Request body too large",
             ),
-            ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            ApiError::BadParameter { .. } => (
-                StatusCode::BAD_REQUEST,
-                "bad-parameter",
-                "Invalid parameter",
-            ),
-            ApiError::BadBody(_) => (StatusCode::BAD_REQUEST, "bad-body", "Invalid request body"),
             ApiError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
+                S::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
             ),
+            ApiError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "API key needed"),
+            ApiError::Forbidden { .. } => (S::FORBIDDEN, "forbidden", "Role too low"),
+            ApiError::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
+            ApiError::Timeout { .. } => (S::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
+            ApiError::Edit(e) => match e {
+                EditError::Document(_) | EditError::BadPatch(_) => {
+                    (S::BAD_REQUEST, "bad-body", "Invalid request body")
+                }
+                EditError::IdMismatch { .. } => (S::BAD_REQUEST, "id-mismatch", "Id mismatch"),
+                EditError::Rejected { .. } => (
+                    S::UNPROCESSABLE_ENTITY,
+                    "invalid-feature",
+                    "Invalid feature",
+                ),
+                EditError::NotFound { .. } => {
+                    (S::NOT_FOUND, "feature-not-found", "Feature not found")
+                }
+                EditError::Exists { .. } => (S::CONFLICT, "feature-exists", "Feature exists"),
+                EditError::Stale { .. } => (
+                    S::PRECONDITION_FAILED,
+                    "stale-version",
+                    "Version does not match",
+                ),
+                EditError::BatchTooLarge { .. } => {
+                    (S::PAYLOAD_TOO_LARGE, "batch-too-large", "Batch too large")
+                }
+                EditError::NotPersistent => (S::CONFLICT, "not-persistent", "Writes disabled"),
+                EditError::Busy(_) => (S::SERVICE_UNAVAILABLE, "writer-busy", "Writer busy"),
+                EditError::Stopped(_) => {
+                    (S::SERVICE_UNAVAILABLE, "writer-stopped", "Writer stopped")
+                }
+                EditError::Store(_) => (
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
+            },
             ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
+                S::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal server error",
             ),
@@ -81,8 +144,19 @@ impl ApiError {
     /// The parameter at fault, if any.
     fn param(&self) -> Option<&str> {
         match self {
-            ApiError::BadParameter { param, .. } => Some(param),
+            ApiError::BadParameter { param, .. } | ApiError::OverLimit { param, .. } => Some(param),
             ApiError::UnknownLayer(_) => Some("layer"),
+            ApiError::Edit(EditError::Stale { .. }) => Some("If-Match"),
+            _ => None,
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for 503s.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Overloaded { retry_after_s, .. } => Some(*retry_after_s),
+            ApiError::Timeout { .. } | ApiError::Edit(EditError::Busy(_)) => Some(1),
+            ApiError::Edit(EditError::Stopped(_)) => Some(30),
             _ => None,
         }
     }
@@ -91,7 +165,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.table();
-        let detail = if status.is_server_error() {
+        let detail = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error = %self, "request failed");
             "the server failed to answer; the error is logged".to_string()
         } else {
@@ -106,11 +180,31 @@ impl IntoResponse for ApiError {
         if let Some(p) = self.param() {
             body["param"] = json!(p);
         }
+        if let ApiError::Edit(EditError::Rejected { rejected, .. }) = &self {
+            body["errors"] = rejected
+                .iter()
+                .map(|r| json!({"index": r.index, "reason": r.reason.to_string()}))
+                .collect();
+        }
+        if let ApiError::Edit(EditError::Stale { current, .. }) = &self {
+            body["current_version"] = json!(current);
+        }
+        let retry = self.retry_after();
         let mut resp = (status, Json(body)).into_response();
-        resp.headers_mut().insert(
+        let headers = resp.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(s) = retry {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"terriens\""),
+            );
+        }
         resp
     }
 }

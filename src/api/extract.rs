@@ -1,10 +1,14 @@
 //! Extractors whose rejections are problem+json like every other error.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::{ApiError, AppState};
+use crate::edit::Precondition;
+use crate::model::{Access, Role};
 
 /// The query string as ordered (name, value) pairs. Filters are dynamic (any field of a layer),
 /// so handlers read parameters by name rather than through a fixed struct.
@@ -88,4 +92,153 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .map(|j| ApiJson(j.0))
             .map_err(|e| ApiError::BadBody(e.body_text()))
     }
+}
+
+/// Who is calling: the access granted by the request's API key (`Authorization: Bearer <key>`
+/// or `X-Api-Key: <key>`), or anonymous. A key that is given but not valid is a 401, never
+/// silently anonymous; without a key, a server with `anonymous_reads = false` answers 401.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub Access);
+
+impl Caller {
+    /// The access, if it has at least `role`: 401 without a key, 403 with a lower role.
+    pub fn require(self, role: Role) -> Result<Access, ApiError> {
+        let access = self.0;
+        match access.role() {
+            None => Err(ApiError::Unauthorized(format!(
+                "this needs an API key of role {role} or above: send `Authorization: Bearer <key>`"
+            ))),
+            Some(r) if r < role => Err(ApiError::Forbidden {
+                needed: role,
+                given: r.to_string(),
+            }),
+            Some(_) => Ok(access),
+        }
+    }
+}
+
+impl Caller {
+    /// Reads the key of a request's headers.
+    fn from_headers(headers: &HeaderMap, state: &AppState) -> Result<Caller, ApiError> {
+        let bearer = match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(v) => {
+                let v = v.to_str().unwrap_or("");
+                let (scheme, key) = v.split_once(' ').unwrap_or((v, ""));
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return Err(ApiError::Unauthorized(
+                        "the Authorization header must be `Bearer <key>`".into(),
+                    ));
+                }
+                Some(key.to_string())
+            }
+        };
+        let key = bearer.or_else(|| {
+            headers
+                .get("x-api-key")
+                .map(|v| v.to_str().unwrap_or("").to_string())
+        });
+        match key {
+            Some(k) => state
+                .keys
+                .verify(&k)
+                .map(Caller)
+                .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into())),
+            None if state.auth.anonymous_reads => Ok(Caller(Access::ANONYMOUS)),
+            None => Err(ApiError::Unauthorized(
+                "this server needs an API key for every request: send `Authorization: Bearer <key>`"
+                    .into(),
+            )),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(*c);
+        }
+        Caller::from_headers(&parts.headers, state)
+    }
+}
+
+/// Middleware run on every route but `/health`: a request with an invalid key, or without a
+/// key where `anonymous_reads = false`, is a 401 whatever the route. Handlers then read the
+/// caller with the [`Caller`] extractor.
+pub async fn authenticate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if req.uri().path() == "/health" {
+        return next.run(req).await;
+    }
+    match Caller::from_headers(req.headers(), &state) {
+        Ok(c) => {
+            req.extensions_mut().insert(c);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The raw request body, at most `limits.max_body_bytes` (413 as problem+json beyond).
+pub struct ApiBody(pub Bytes);
+
+impl FromRequest<AppState> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.limits.max_body_bytes;
+        let body = req.into_body();
+        match axum::body::to_bytes(body, limit).await {
+            Ok(b) => Ok(ApiBody(b)),
+            Err(e) => {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    Err(ApiError::BodyTooLarge { limit })
+                } else {
+                    Err(ApiError::BadBody(format!("cannot read the body: {e}")))
+                }
+            }
+        }
+    }
+}
+
+/// The `If-Match` header as a condition on a feature's version: `*`, or ETags `"3"` (weak
+/// `W/"3"` and bare `3` are accepted too).
+pub fn if_match(headers: &HeaderMap) -> Result<Precondition, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(Precondition::None);
+    };
+    let bad = || {
+        ApiError::bad_param(
+            "If-Match",
+            "If-Match must be `*` or feature ETags such as `\"3\"`",
+        )
+    };
+    let v = v.to_str().map_err(|_| bad())?.trim();
+    if v == "*" {
+        return Ok(Precondition::Exists);
+    }
+    let versions = v
+        .split(',')
+        .map(|t| {
+            let t = t.trim();
+            let t = t.strip_prefix("W/").unwrap_or(t);
+            t.trim_matches('"').parse::<u64>().map_err(|_| bad())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Precondition::Versions(versions))
+}
+
+/// The ETag of a feature at a version.
+pub fn etag(version: u64) -> HeaderValue {
+    // Digits and quotes are always a valid header value.
+    HeaderValue::try_from(format!("\"{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }

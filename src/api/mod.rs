@@ -6,18 +6,24 @@
 mod error;
 pub mod extract;
 pub mod handlers;
+pub mod limits;
+pub mod metrics;
 mod state;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::{Extension, Router, middleware};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use state::{AppState, Limits};
+pub use limits::{HeavyGate, heavy};
+pub use metrics::Metrics;
+pub use state::{AppState, AuthPolicy, Limits};
 
 /// One route: method, path (OpenAPI syntax, which axum 0.8 shares) and handler.
 pub struct Route {
@@ -36,19 +42,23 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::catalog;
+    use handlers::{catalog, edit};
+    const FEATURE: &str = "/layers/{layer}/features/{id}";
     vec![
         route(Method::GET, "/health", get(catalog::health)),
         route(Method::GET, "/catalog", get(catalog::catalog)),
-        route(
-            Method::GET,
-            "/layers/{layer}/features/{id}",
-            get(catalog::feature),
-        ),
+        route(Method::GET, FEATURE, get(catalog::feature)),
+        route(Method::POST, "/layers/{layer}/features", post(edit::create)),
+        route(Method::PUT, FEATURE, put(edit::replace)),
+        route(Method::PATCH, FEATURE, patch(edit::patch)),
+        route(Method::DELETE, FEATURE, delete(edit::delete)),
+        route(Method::POST, "/admin/compact", post(edit::compact)),
+        route(Method::GET, "/metrics", get(edit::metrics)),
     ]
 }
 
-/// The application: routes, CORS, request tracing, problem+json for unknown routes.
+/// The application: routes, metrics, the request timeout, the body limit, CORS, request
+/// tracing, problem+json for unknown routes.
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     for Route { path, handler, .. } in routes() {
@@ -56,18 +66,45 @@ pub fn router(state: AppState) -> Router {
     }
     r.fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            extract::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(Extension(state.heavy.clone()))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Serves until Ctrl-C or SIGTERM, then drains requests in flight.
-pub async fn serve(state: AppState, addr: SocketAddr) -> std::io::Result<()> {
+/// Serves until Ctrl-C or SIGTERM, then drains requests in flight for at most `grace`.
+pub async fn serve(state: AppState, addr: SocketAddr, grace: Duration) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let deadline = async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        r = server => r,
+        _ = deadline => {
+            tracing::warn!(grace_s = grace.as_secs(), "requests still in flight after the grace period; closing");
+            Ok(())
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

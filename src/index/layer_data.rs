@@ -219,6 +219,37 @@ impl LayerData {
         }
     }
 
+    /// A new layer with some features put (added, or replacing those of the same id) and some
+    /// deleted. Unchanged features keep their order; new ones come last. This layer is left as
+    /// it is: readers of the current snapshot are not disturbed.
+    pub fn with_changes(
+        &self,
+        puts: impl IntoIterator<Item = Feature>,
+        deletes: &[FeatureId],
+    ) -> LayerData {
+        let mut puts: HashMap<FeatureId, Feature> = puts.into_iter().map(|f| (f.id, f)).collect();
+        let deleted: std::collections::HashSet<FeatureId> = deletes.iter().copied().collect();
+        let mut features = Vec::with_capacity(self.len() + puts.len());
+        for row in 0..self.len() as u32 {
+            let id = self.id(row);
+            if deleted.contains(&id) {
+                puts.remove(&id);
+                continue;
+            }
+            features.push(match puts.remove(&id) {
+                Some(f) => f,
+                None => self.feature(row),
+            });
+        }
+        let mut added: Vec<Feature> = puts
+            .into_values()
+            .filter(|f| !deleted.contains(&f.id))
+            .collect();
+        added.sort_by_key(|f| f.id);
+        features.extend(added);
+        LayerData::build(self.layer, features)
+    }
+
     pub fn layer(&self) -> Layer {
         self.layer
     }
@@ -388,5 +419,29 @@ mod tests {
         );
         let b = data.bounds().unwrap();
         assert_eq!((b.min().x, b.max().y), (0.2, 49.7));
+    }
+
+    #[test]
+    fn with_changes_puts_and_deletes() {
+        let data = LayerData::build(
+            Layer::WasteDeposits,
+            vec![
+                deposit(1, 0.1, 49.5, "wood", 10.0),
+                deposit(2, 0.2, 49.6, "heat", 5.5),
+                deposit(3, 0.3, 49.7, "glass", 1.0),
+            ],
+        );
+        let mut changed = deposit(2, 0.25, 49.65, "metal", 7.0);
+        changed.version = 2;
+        let next = data.with_changes(
+            vec![changed.clone(), deposit(9, 0.9, 49.9, "wood", 1.0)],
+            &[1],
+        );
+        assert_eq!(data.len(), 3, "the old layer is untouched");
+        assert_eq!(next.ids(), &[2, 3, 9]);
+        assert_eq!(next.feature(next.row_of(2).unwrap()), changed);
+        assert_eq!(next.row_of(1), None);
+        let rows: Vec<u32> = next.rows_in_envelope([0.8, 49.8, 1.0, 50.0]).collect();
+        assert_eq!(rows, vec![next.row_of(9).unwrap()]);
     }
 }

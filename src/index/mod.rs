@@ -4,7 +4,9 @@
 mod filter;
 mod layer_data;
 mod snapshot;
+mod visibility;
 
 pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
 pub use layer_data::{Column, Entry, LayerData, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};
+pub use visibility::Visibility;

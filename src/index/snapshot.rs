@@ -46,6 +46,18 @@ impl Snapshot {
         next
     }
 
+    /// A copy of this snapshot with several layers replaced and the generation moved on by one
+    /// (one write touching two layers is one change of data).
+    pub fn with_layers(&self, layers: impl IntoIterator<Item = Arc<LayerData>>) -> Snapshot {
+        let mut next = self.clone();
+        for data in layers {
+            let i = data.layer().index();
+            next.layers[i] = data;
+        }
+        next.generation = self.generation + 1;
+        next
+    }
+
     /// Every layer, in [`Layer::ALL`] order.
     pub fn layers(&self) -> impl Iterator<Item = &Arc<LayerData>> {
         self.layers.iter()

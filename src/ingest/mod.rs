@@ -332,7 +332,7 @@ pub fn string_id(s: &str) -> FeatureId {
 /// The id of a raw feature: `id_field`, else the feature's own id, else an `id` property, else
 /// the layer's source identifier (e.g. Cerema `site_id`). String ids are hashed with
 /// [`string_id`] and kept as `source_id`. `None`: the feature has no id.
-fn resolve_id(
+pub fn resolve_id(
     raw: &mut RawFeature,
     id_field: Option<&str>,
     layer: Layer,

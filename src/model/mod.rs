@@ -1,11 +1,16 @@
 //! The domain model, pure data: the five layers, their typed fields, the material taxonomy,
 //! and features in row form.
 
+mod access;
 mod feature;
 mod layer;
 mod material;
 mod schema;
 
+pub use access::{
+    Access, CONFIDENTIAL_LAYER, CONFIDENTIAL_VALUE, CONFIDENTIALITY_FIELD, Role, UnknownRole,
+    is_confidential,
+};
 pub use feature::{Feature, FeatureId, MAX_FEATURE_ID, Value, geometry_to_json};
 pub use layer::{GeometryKind, Layer, UnknownLayer};
 pub use material::{MATERIALS, UNITS, material_unit, parse_waste_code};

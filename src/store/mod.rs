@@ -1,14 +1,20 @@
 //! Persistence: one FlatGeobuf file per layer (with its packed Hilbert R-tree, so QGIS and GDAL
 //! read the store directly) in a data directory, each written atomically: temporary file,
-//! fsync, rename, fsync of the directory.
+//! fsync, rename, fsync of the directory; and the write log of every acknowledged write since
+//! the layer files were last saved ([`WriteLog`]).
 
 mod fgb;
+mod log;
 
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub use fgb::{read_layer_fgb, write_layer_fgb};
+pub use log::{
+    LOG_FILE, LogContents, LogRecord, Op, ROTATED_LOG_FILE, Recovered, WriteLog, feature_from_json,
+    feature_to_json, read_log,
+};
 
 use crate::index::{LayerData, Snapshot};
 use crate::model::Layer;
@@ -26,7 +32,10 @@ pub enum StoreError {
     Corrupt { path: PathBuf, reason: String },
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+pub(crate) fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         action,
         path: path.to_path_buf(),

@@ -24,3 +24,7 @@ pub fn realdata(test: &str) -> Option<PathBuf> {
         }
     }
 }
+
+pub mod app;
+pub mod http;
+pub mod server;

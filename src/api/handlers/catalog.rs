@@ -4,9 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value as Json_, json};
 
-use crate::api::extract::ApiPath;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::api::extract::{ApiPath, Caller, etag};
 use crate::api::{ApiError, AppState};
-use crate::index::LayerData;
+use crate::index::{LayerData, Visibility};
 use crate::model::{FeatureId, FieldType, Layer, Origin};
 
 /// `GET /health`: the server is up and holds data of a generation.
@@ -63,11 +66,15 @@ pub async fn catalog(State(state): State<AppState>) -> Json<Json_> {
     Json(json!({ "generation": snap.generation, "layers": layers }))
 }
 
-/// `GET /layers/{layer}/features/{id}`: one feature as GeoJSON.
+/// `GET /layers/{layer}/features/{id}`: one feature as GeoJSON, with its version as ETag
+/// (`If-None-Match` → 304). A confidential deposit is a 404 for callers without the
+/// `partners` right: its existence is not revealed either.
 pub async fn feature(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath((layer, id)): ApiPath<(String, String)>,
-) -> Result<Json<Json_>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let layer: Layer = layer.parse()?;
     let id: FeatureId = id.parse().map_err(|_| ApiError::FeatureNotFound {
         layer,
@@ -75,6 +82,30 @@ pub async fn feature(
     })?;
     let snap = state.snapshot.load();
     let data = snap.layer(layer);
-    let row = data.row_of(id).ok_or(ApiError::not_found(layer, id))?;
-    Ok(Json(data.feature_json(row)))
+    let row = data
+        .row_of(id)
+        .filter(|&row| Visibility::new(&access, data).row_visible(row))
+        .ok_or(ApiError::not_found(layer, id))?;
+    let tag = etag(data.version(row));
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == tag.to_str().unwrap_or(""))
+        });
+    if cached {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
+    }
+    Ok((
+        [
+            (header::ETAG, tag),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/geo+json"),
+            ),
+        ],
+        Json(data.feature_json(row)),
+    )
+        .into_response())
 }

@@ -1,0 +1,182 @@
+//! The editing API: create (one feature or a batch), replace, patch, delete; and compaction.
+//! Every write needs an editor key; it is answered once durable (fsynced) and visible (the
+//! `generation` of the answer is the first snapshot that shows it).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::api::extract::{ApiBody, ApiPath, Caller, etag, if_match};
+use crate::api::{ApiError, AppState};
+use crate::edit::{self, Edit, Written, parse_features, parse_patch, parse_replacement};
+use crate::model::{FeatureId, Layer, Role};
+
+fn target(layer: &str, id: &str) -> Result<(Layer, FeatureId), ApiError> {
+    let layer: Layer = layer.parse()?;
+    let id = edit::parse::path_id(id).ok_or_else(|| ApiError::FeatureNotFound {
+        layer,
+        id: id.to_string(),
+    })?;
+    Ok((layer, id))
+}
+
+/// Runs body validation (geometry checks, reprojection) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, edit::EditError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("validation task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+fn location(layer: Layer, id: FeatureId) -> HeaderValue {
+    HeaderValue::try_from(format!("/layers/{layer}/features/{id}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("/"))
+}
+
+/// The answer for one feature: status, ETag, Location for a creation.
+fn one(w: Written, ok: StatusCode) -> Response {
+    let Some(f) = w.features.first().copied() else {
+        return ApiError::Internal("a write answered no feature".into()).into_response();
+    };
+    let status = if f.created { StatusCode::CREATED } else { ok };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag(f.version));
+    if f.created {
+        headers.insert(header::LOCATION, location(w.layer, f.id));
+    }
+    let body = json!({
+        "layer": w.layer,
+        "id": f.id,
+        "version": f.version,
+        "generation": w.generation,
+    });
+    (status, headers, Json(body)).into_response()
+}
+
+/// `POST /layers/{layer}/features`: one Feature or a FeatureCollection, all or nothing.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(layer): ApiPath<String>,
+    ApiBody(body): ApiBody,
+) -> Result<Response, ApiError> {
+    let access = caller.require(Role::Editor)?;
+    let writer = state.writer()?.clone();
+    let layer: Layer = layer.parse()?;
+    let max = state.limits.max_batch;
+    let features = blocking(move || parse_features(layer, &body, max)).await?;
+    let w = writer
+        .submit(Edit::Create { layer, features }, access)
+        .await?;
+    let mut headers = HeaderMap::new();
+    if let [f] = w.features.as_slice() {
+        headers.insert(header::LOCATION, location(w.layer, f.id));
+        headers.insert(header::ETAG, etag(f.version));
+    }
+    let features: Vec<_> = w
+        .features
+        .iter()
+        .map(|f| json!({"id": f.id, "version": f.version}))
+        .collect();
+    let body = json!({"layer": w.layer, "generation": w.generation, "features": features});
+    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+}
+
+/// `PUT /layers/{layer}/features/{id}`: replace (or create under this id).
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((layer, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> Result<Response, ApiError> {
+    let access = caller.require(Role::Editor)?;
+    let writer = state.writer()?.clone();
+    let (layer, id) = target(&layer, &id)?;
+    let precondition = if_match(&headers)?;
+    let feature = blocking(move || parse_replacement(layer, id, &body)).await?;
+    let edit = Edit::Replace {
+        layer,
+        id,
+        feature,
+        precondition,
+    };
+    Ok(one(writer.submit(edit, access).await?, StatusCode::OK))
+}
+
+/// `PATCH /layers/{layer}/features/{id}`: merge properties, replace the geometry.
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((layer, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> Result<Response, ApiError> {
+    let access = caller.require(Role::Editor)?;
+    let writer = state.writer()?.clone();
+    let (layer, id) = target(&layer, &id)?;
+    let precondition = if_match(&headers)?;
+    let patch = parse_patch(&body)?;
+    let edit = Edit::Patch {
+        layer,
+        id,
+        patch,
+        precondition,
+    };
+    Ok(one(writer.submit(edit, access).await?, StatusCode::OK))
+}
+
+/// `DELETE /layers/{layer}/features/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((layer, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let access = caller.require(Role::Editor)?;
+    let writer = state.writer()?.clone();
+    let (layer, id) = target(&layer, &id)?;
+    let precondition = if_match(&headers)?;
+    let edit = Edit::Delete {
+        layer,
+        id,
+        precondition,
+    };
+    let w = writer.submit(edit, access).await?;
+    let body = json!({"layer": w.layer, "id": id, "deleted": true, "generation": w.generation});
+    Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// `POST /admin/compact`: save the changed layers and empty the write log now.
+pub async fn compact(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let writer = state.writer()?.clone();
+    writer.compact().await?;
+    let generation = state.snapshot.load().generation;
+    Ok(Json(json!({"compacted": true, "generation": generation})).into_response())
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    if !state.auth.public_metrics {
+        caller.require(Role::Admin)?;
+    }
+    let snap = state.snapshot.load();
+    let text = state.metrics.render(
+        &snap,
+        state.writer.as_ref().map(|w| w.stats().as_ref()),
+        state.heavy.available(),
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
+}

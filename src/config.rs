@@ -1,0 +1,264 @@
+//! The server's configuration: a TOML file (`serve --config FILE`), then environment
+//! variables `TERRIENS_<TABLE>_<KEY>` (e.g. `TERRIENS_LIMITS_MAX_RADIUS_M=50000`), then the
+//! command line flags. Every key is optional; unknown keys are errors that name them.
+//!
+//! ```toml
+//! [server]
+//! addr = "127.0.0.1:8080"
+//! data = "/var/lib/terriens"
+//! shutdown_grace_s = 30
+//!
+//! [auth]
+//! keys_file = "/etc/terriens/keys.toml"
+//! anonymous_reads = true
+//! public_metrics = true
+//!
+//! [limits]
+//! max_radius_m = 200000
+//! max_body_bytes = 33554432
+//! request_timeout_ms = 30000
+//! heavy_concurrency = 2
+//!
+//! [writes]
+//! compact_after_bytes = 67108864
+//! compact_interval_s = 600
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::api::{AuthPolicy, Limits};
+use crate::edit::WriterOptions;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub addr: Option<SocketAddr>,
+    /// Data directory; without one the demo data is served in memory and writes are refused.
+    pub data: Option<PathBuf>,
+    /// Longest wait for requests in flight at shutdown.
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: None,
+            data: None,
+            shutdown_grace_s: 30,
+        }
+    }
+}
+
+/// The `[auth]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The keys file (`terriens keys add`); without one, no key is valid (reads only).
+    pub keys_file: Option<PathBuf>,
+    /// See [`AuthPolicy`].
+    pub anonymous_reads: bool,
+    pub public_metrics: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        let p = AuthPolicy::default();
+        AuthConfig {
+            keys_file: None,
+            anonymous_reads: p.anonymous_reads,
+            public_metrics: p.public_metrics,
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn policy(&self) -> AuthPolicy {
+        AuthPolicy {
+            anonymous_reads: self.anonymous_reads,
+            public_metrics: self.public_metrics,
+        }
+    }
+}
+
+/// The `[writes]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WritesConfig {
+    pub queue: usize,
+    pub max_group: usize,
+    pub compact_after_bytes: u64,
+    pub compact_interval_s: u64,
+    pub compact_on_shutdown: bool,
+}
+
+impl Default for WritesConfig {
+    fn default() -> Self {
+        let d = WriterOptions::default();
+        WritesConfig {
+            queue: d.queue,
+            max_group: d.max_group,
+            compact_after_bytes: d.compact_after_bytes,
+            compact_interval_s: d.compact_interval.as_secs(),
+            compact_on_shutdown: d.compact_on_shutdown,
+        }
+    }
+}
+
+impl WritesConfig {
+    pub fn writer_options(&self) -> WriterOptions {
+        WriterOptions {
+            queue: self.queue,
+            max_group: self.max_group,
+            compact_after_bytes: self.compact_after_bytes,
+            compact_interval: Duration::from_secs(self.compact_interval_s),
+            compact_on_shutdown: self.compact_on_shutdown,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub limits: Limits,
+    pub writes: WritesConfig,
+}
+
+const TABLES: [&str; 4] = ["server", "auth", "limits", "writes"];
+
+impl Config {
+    /// Reads the file (if any), then applies `TERRIENS_<TABLE>_<KEY>` variables from `env`.
+    /// Variables naming no table (`TERRIENS_DATA`, `TERRIENS_LOG_FORMAT`, …) are left to the
+    /// command line parser.
+    ///
+    /// ```
+    /// use terriens::config::Config;
+    /// let env = [("TERRIENS_LIMITS_MAX_K".to_string(), "50".to_string())];
+    /// let c = Config::load(None, env).unwrap();
+    /// assert_eq!(c.limits.max_k, 50);
+    /// assert!(c.auth.anonymous_reads);
+    /// ```
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let (mut doc, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let doc = text
+                    .parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                (doc, path.display().to_string())
+            }
+            None => (toml::Table::new(), "(none)".to_string()),
+        };
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TERRIENS_"))
+            .collect();
+        vars.sort();
+        let mut from_env = false;
+        for (var, value) in vars {
+            let rest = var["TERRIENS_".len()..].to_ascii_lowercase();
+            let Some(table) = TABLES.iter().find(|t| rest.starts_with(&format!("{t}_"))) else {
+                continue;
+            };
+            let key = &rest[table.len() + 1..];
+            // A TOML value if it reads as one (numbers, booleans, quoted strings), else text.
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            let slot = doc
+                .entry(table.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(t) = slot.as_table_mut() else {
+                return Err(ConfigError::Env {
+                    var,
+                    reason: format!("`{table}` in the config file is not a table"),
+                });
+            };
+            t.insert(key.to_string(), parsed);
+            from_env = true;
+        }
+        toml::Value::Table(doc)
+            .try_into::<Config>()
+            .map_err(|e| ConfigError::Invalid {
+                path: if from_env {
+                    format!("{origin} with TERRIENS_* overrides")
+                } else {
+                    origin
+                },
+                reason: e.to_string(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nmax_radius_m = 1000\nmax_k = 5\n[auth]\nanonymous_reads = false\n[writes]\ncompact_interval_s = 9\n",
+        )
+        .unwrap();
+        let env = [
+            ("TERRIENS_LIMITS_MAX_K".into(), "7".into()),
+            ("TERRIENS_SERVER_DATA".into(), "/tmp/x y".into()),
+            ("TERRIENS_DATA".into(), "ignored".into()),
+            ("PATH".into(), "/bin".into()),
+        ];
+        let c = Config::load(Some(&path), env).unwrap();
+        assert_eq!(c.limits.max_radius_m, 1000.0);
+        assert_eq!(c.limits.max_k, 7);
+        assert_eq!(c.limits.max_limit, Limits::default().max_limit);
+        assert!(!c.auth.anonymous_reads);
+        assert_eq!(c.server.data, Some(PathBuf::from("/tmp/x y")));
+        assert_eq!(
+            c.writes.writer_options().compact_interval,
+            Duration::from_secs(9)
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::load(None, [("TERRIENS_LIMITS_MAX_RADIUS".into(), "5".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_radius"), "{err}");
+        assert!(err.contains("TERRIENS_"), "{err}");
+    }
+}

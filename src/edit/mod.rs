@@ -1,0 +1,137 @@
+//! Editing: turning requests into validated changes, and the single writer that makes them
+//! durable and visible.
+//!
+//! Steps of a write: parse and validate the body with the importer's own rules ([`parse`]) →
+//! queue it to the [`Writer`] → the writer checks ids and `If-Match` versions against the
+//! current data, appends one log record per request, fsyncs once for a whole group of
+//! requests (group commit), builds the touched layers, publishes a new snapshot (generation
+//! + 1) and only then answers. Compaction saves the layer files in the background.
+
+pub mod parse;
+mod writer;
+
+pub use parse::{NewFeature, Patch, parse_features, parse_patch, parse_replacement};
+pub use writer::{Recovery, Writer, WriterOptions, WriterStats, recover};
+
+use crate::ingest::{IngestError, Rejection};
+use crate::model::{FeatureId, Layer};
+use crate::store::StoreError;
+
+/// A change asked for by one request.
+#[derive(Debug, Clone)]
+pub enum Edit {
+    /// New features (one, or a batch that is applied all or nothing).
+    Create {
+        layer: Layer,
+        features: Vec<NewFeature>,
+    },
+    /// Replace a feature (or create it under this id if absent).
+    Replace {
+        layer: Layer,
+        id: FeatureId,
+        feature: NewFeature,
+        precondition: Precondition,
+    },
+    /// Merge properties and/or replace the geometry, then validate the result.
+    Patch {
+        layer: Layer,
+        id: FeatureId,
+        patch: Patch,
+        precondition: Precondition,
+    },
+    Delete {
+        layer: Layer,
+        id: FeatureId,
+        precondition: Precondition,
+    },
+}
+
+/// An `If-Match` condition on the version of the feature.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    /// No condition.
+    #[default]
+    None,
+    /// `*`: the feature must exist.
+    Exists,
+    /// The feature must exist at one of these versions.
+    Versions(Vec<u64>),
+}
+
+impl Precondition {
+    /// Whether a feature at `current` (None: absent) satisfies the condition.
+    pub fn holds(&self, current: Option<u64>) -> bool {
+        match self {
+            Precondition::None => true,
+            Precondition::Exists => current.is_some(),
+            Precondition::Versions(vs) => current.is_some_and(|c| vs.contains(&c)),
+        }
+    }
+}
+
+/// What a write did to one feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenFeature {
+    pub id: FeatureId,
+    /// The new version; for a deletion, the version the feature had.
+    pub version: u64,
+    /// Whether the feature did not exist before.
+    pub created: bool,
+}
+
+/// The answer to an acknowledged write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub layer: Layer,
+    pub features: Vec<WrittenFeature>,
+    /// Generation of the first snapshot that shows the write.
+    pub generation: u64,
+}
+
+/// Why a write was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("{0}")]
+    Document(#[from] IngestError),
+    #[error(
+        "{} of {total} features rejected, nothing written; first: {}",
+        rejected.len(),
+        rejected[0]
+    )]
+    Rejected {
+        rejected: Vec<Rejection>,
+        total: usize,
+    },
+    #[error("{0}")]
+    BadPatch(String),
+    #[error("the body's feature id {body} differs from the id {path} in the URL")]
+    IdMismatch { path: FeatureId, body: String },
+    #[error("layer {layer} has no feature with id {id}")]
+    NotFound { layer: Layer, id: FeatureId },
+    #[error(
+        "layer {layer} already has a feature with id {id}; replace it with PUT /layers/{layer}/features/{id}, or leave the id out to get a new one"
+    )]
+    Exists { layer: Layer, id: FeatureId },
+    #[error(
+        "feature {id} of layer {layer} is {}; If-Match asked for {expected}",
+        match current { Some(v) => format!("at version {v}"), None => "absent".to_string() }
+    )]
+    Stale {
+        layer: Layer,
+        id: FeatureId,
+        current: Option<u64>,
+        expected: String,
+    },
+    #[error("a batch holds at most {max} features; this one holds {count}: split it")]
+    BatchTooLarge { count: usize, max: usize },
+    #[error(
+        "started without --data: nothing could be persisted, so no write is accepted; restart with --data DIR"
+    )]
+    NotPersistent,
+    #[error("the write queue is full ({0} requests waiting); retry shortly")]
+    Busy(usize),
+    #[error("the writer is stopped: {0}")]
+    Stopped(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
