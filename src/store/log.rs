@@ -265,7 +265,11 @@ impl WriteLog {
             recovered.take(&rotated, contents)?;
         }
         let path = dir.join(LOG_FILE);
-        if !path.exists() || fs::metadata(&path).map_err(io("cannot stat", &path))?.len() == 0 {
+        // A log shorter than its header holds no record (logs are created whole, header
+        // included, by a rename; this is for a file damaged otherwise): start it again.
+        if !path.exists()
+            || fs::metadata(&path).map_err(io("cannot stat", &path))?.len() < MAGIC.len() as u64
+        {
             create_empty(dir, &path)?;
         }
         let contents = read_file(&path)?;
@@ -531,5 +535,11 @@ mod tests {
         let (_, rec) = WriteLog::open(dir.path()).unwrap();
         assert_eq!(rec.records, vec![r1, r2]);
         assert!(rec.cut.is_empty());
+        // A log cut inside its header is started again, not refused.
+        std::fs::write(&path, &MAGIC[..3]).unwrap();
+        let (log, rec) = WriteLog::open(dir.path()).unwrap();
+        assert!(rec.records.is_empty() && log.is_empty());
+        drop(log);
+        assert!(WriteLog::open(dir.path()).is_ok());
     }
 }
