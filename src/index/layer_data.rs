@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use geo::BoundingRect;
 use geo_types::{Geometry, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree};
+use rstar::{AABB, RTree, RTreeObject};
 use serde_json::{Map, Value as Json};
 
 use crate::model::{Feature, FeatureId, FieldType, Layer, LayerSchema, Value, schema};
@@ -111,6 +111,19 @@ impl Column {
                 Some(Value::Counts(m)) => Some(Box::new(m)),
                 _ => None,
             }),
+        }
+    }
+
+    /// Removes a row, the last row taking its place.
+    fn swap_remove(&mut self, row: usize) {
+        match self {
+            Column::Bool(c) => drop(c.swap_remove(row)),
+            Column::Int(c) => drop(c.swap_remove(row)),
+            Column::Float(c) => drop(c.swap_remove(row)),
+            Column::Text(c) => drop(c.swap_remove(row)),
+            Column::Enum(c) => drop(c.swap_remove(row)),
+            Column::Date(c) => drop(c.swap_remove(row)),
+            Column::Counts(c) => drop(c.swap_remove(row)),
         }
     }
 
@@ -220,34 +233,133 @@ impl LayerData {
     }
 
     /// A new layer with some features put (added, or replacing those of the same id) and some
-    /// deleted. Unchanged features keep their order; new ones come last. This layer is left as
-    /// it is: readers of the current snapshot are not disturbed.
+    /// deleted (a delete wins over a put of the same id). This layer is left as it is: readers
+    /// of the current snapshot are not disturbed.
+    ///
+    /// Cost: a copy of the columns and the R-tree, then one R-tree update per change, rather
+    /// than a bulk load: rows are not renumbered except that a deleted row takes the last row
+    /// (swap remove), so only the changed entries move in the tree. Row order is therefore not
+    /// the order of [`LayerData::build`]'s input after changes.
     pub fn with_changes(
         &self,
         puts: impl IntoIterator<Item = Feature>,
         deletes: &[FeatureId],
     ) -> LayerData {
-        let mut puts: HashMap<FeatureId, Feature> = puts.into_iter().map(|f| (f.id, f)).collect();
-        let deleted: std::collections::HashSet<FeatureId> = deletes.iter().copied().collect();
-        let mut features = Vec::with_capacity(self.len() + puts.len());
-        for row in 0..self.len() as u32 {
-            let id = self.id(row);
-            if deleted.contains(&id) {
-                puts.remove(&id);
-                continue;
-            }
-            features.push(match puts.remove(&id) {
-                Some(f) => f,
-                None => self.feature(row),
-            });
+        let mut next = self.clone();
+        for f in puts {
+            next.put(f);
         }
-        let mut added: Vec<Feature> = puts
-            .into_values()
-            .filter(|f| !deleted.contains(&f.id))
-            .collect();
-        added.sort_by_key(|f| f.id);
-        features.extend(added);
-        LayerData::build(self.layer, features)
+        for id in deletes {
+            next.delete(*id);
+        }
+        next.bounds = next.envelope_of_all();
+        next
+    }
+
+    fn entry(g: &Geometry<f64>, row: u32) -> Option<Entry> {
+        g.bounding_rect().map(|r| {
+            Entry::new(
+                Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                row,
+            )
+        })
+    }
+
+    /// Sets a row's cells from a feature (the row exists).
+    fn set_row(&mut self, row: usize, f: Feature) {
+        self.ids[row] = f.id;
+        self.versions[row] = f.version;
+        self.geometries[row] = f.geometry;
+        self.extra[row] = if f.extra.is_empty() {
+            None
+        } else {
+            Some(Box::new(f.extra))
+        };
+        let mut props = f.props.into_iter();
+        for (col, field) in self.columns.iter_mut().zip(self.schema.fields) {
+            // Push the new value, then move it into the row.
+            col.push(field.ty, props.next().flatten());
+            col.swap_remove(row);
+        }
+    }
+
+    fn put(&mut self, f: Feature) {
+        match self.by_id.get(&f.id).copied() {
+            Some(row) => {
+                if let Some(e) = Self::entry(&self.geometries[row as usize], row) {
+                    self.rtree.remove(&e);
+                }
+                let new_entry = Self::entry(&f.geometry, row);
+                self.set_row(row as usize, f);
+                if let Some(e) = new_entry {
+                    self.rtree.insert(e);
+                }
+            }
+            None => {
+                let row = self.ids.len() as u32;
+                if let Some(e) = Self::entry(&f.geometry, row) {
+                    self.rtree.insert(e);
+                }
+                self.by_id.insert(f.id, row);
+                self.ids.push(f.id);
+                self.versions.push(f.version);
+                self.geometries.push(f.geometry);
+                let mut props = f.props.into_iter();
+                for (col, field) in self.columns.iter_mut().zip(self.schema.fields) {
+                    col.push(field.ty, props.next().flatten());
+                }
+                self.extra.push(if f.extra.is_empty() {
+                    None
+                } else {
+                    Some(Box::new(f.extra))
+                });
+            }
+        }
+    }
+
+    fn delete(&mut self, id: FeatureId) {
+        let Some(row) = self.by_id.remove(&id) else {
+            return;
+        };
+        let last = (self.ids.len() - 1) as u32;
+        if let Some(e) = Self::entry(&self.geometries[row as usize], row) {
+            self.rtree.remove(&e);
+        }
+        if row != last {
+            // The last row moves into the hole: its tree entry and id map follow.
+            if let Some(e) = Self::entry(&self.geometries[last as usize], last) {
+                self.rtree.remove(&e);
+            }
+            if let Some(e) = Self::entry(&self.geometries[last as usize], row) {
+                self.rtree.insert(e);
+            }
+            self.by_id.insert(self.ids[last as usize], row);
+        }
+        let r = row as usize;
+        self.ids.swap_remove(r);
+        self.versions.swap_remove(r);
+        self.geometries.swap_remove(r);
+        self.extra.swap_remove(r);
+        for col in &mut self.columns {
+            col.swap_remove(r);
+        }
+    }
+
+    /// Bounding box of every entry of the tree.
+    fn envelope_of_all(&self) -> Option<Rect<f64>> {
+        let mut it = self.rtree.iter();
+        let first = it.next()?.geom().envelope();
+        let (mut lo, mut hi) = (first.lower(), first.upper());
+        for e in it {
+            let env = e.geom().envelope();
+            let (l, u) = (env.lower(), env.upper());
+            lo = [lo[0].min(l[0]), lo[1].min(l[1])];
+            hi = [hi[0].max(u[0]), hi[1].max(u[1])];
+        }
+        Some(Rect::new(
+            geo_types::coord! { x: lo[0], y: lo[1] },
+            geo_types::coord! { x: hi[0], y: hi[1] },
+        ))
     }
 
     pub fn layer(&self) -> Layer {
@@ -438,10 +550,68 @@ mod tests {
             &[1],
         );
         assert_eq!(data.len(), 3, "the old layer is untouched");
-        assert_eq!(next.ids(), &[2, 3, 9]);
+        let mut ids = next.ids().to_vec();
+        ids.sort();
+        assert_eq!(ids, vec![2, 3, 9]);
         assert_eq!(next.feature(next.row_of(2).unwrap()), changed);
         assert_eq!(next.row_of(1), None);
         let rows: Vec<u32> = next.rows_in_envelope([0.8, 49.8, 1.0, 50.0]).collect();
         assert_eq!(rows, vec![next.row_of(9).unwrap()]);
+    }
+
+    /// Random puts and deletes, checked against a bulk load of the same features (the
+    /// oracle): same features by id, same bounds, same answers to box queries.
+    #[test]
+    fn with_changes_agrees_with_a_fresh_build() {
+        use rand::{Rng, SeedableRng};
+        let seed = 20261126;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut truth: BTreeMap<u64, Feature> = BTreeMap::new();
+        let mut data = LayerData::empty(Layer::WasteDeposits);
+        for round in 0..40 {
+            let mut puts = Vec::new();
+            let mut deletes = Vec::new();
+            for _ in 0..rng.random_range(1..30) {
+                let id = rng.random_range(0..120u64);
+                if rng.random_bool(0.3) {
+                    deletes.push(id);
+                } else {
+                    let f = deposit(
+                        id,
+                        rng.random_range(0.0..1.0),
+                        rng.random_range(49.0..50.0),
+                        "wood",
+                        round as f64,
+                    );
+                    puts.retain(|p: &Feature| p.id != id);
+                    puts.push(f);
+                }
+            }
+            for f in &puts {
+                truth.insert(f.id, f.clone());
+            }
+            for id in &deletes {
+                truth.remove(id);
+            }
+            data = data.with_changes(puts, &deletes);
+            let fresh = LayerData::build(Layer::WasteDeposits, truth.values().cloned().collect());
+            assert_eq!(data.len(), fresh.len(), "seed {seed} round {round}");
+            for (id, f) in &truth {
+                let row = data.row_of(*id).expect("present");
+                assert_eq!(&data.feature(row), f, "seed {seed} round {round} id {id}");
+                assert_eq!(data.id(row), *id);
+            }
+            assert_eq!(data.bounds(), fresh.bounds(), "seed {seed} round {round}");
+            assert_eq!(data.rtree().size(), fresh.rtree().size());
+            for _ in 0..10 {
+                let (x, y) = (rng.random_range(0.0..1.0), rng.random_range(49.0..50.0));
+                let b = [x, y, x + 0.3, y + 0.3];
+                let mut a: Vec<u64> = data.rows_in_envelope(b).map(|r| data.id(r)).collect();
+                let mut e: Vec<u64> = fresh.rows_in_envelope(b).map(|r| fresh.id(r)).collect();
+                a.sort();
+                e.sort();
+                assert_eq!(a, e, "seed {seed} round {round} box {b:?}");
+            }
+        }
     }
 }
