@@ -12,10 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-10}"
 SCALE="${2:-0}"
-cargo build --release --bin terriens --example write_load
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin terriens --example write_load
 BIN=target/release/terriens
 WORK="$(mktemp -d)"
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 if [ "$SCALE" -gt 0 ]; then
   "$BIN" fixtures --scale "$SCALE" --format store --out "$WORK/data" >/dev/null
 fi

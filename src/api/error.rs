@@ -127,7 +127,7 @@ impl ApiError {
                 EditError::Stopped(_) => {
                     (S::SERVICE_UNAVAILABLE, "writer-stopped", "Writer stopped")
                 }
-                EditError::Store(_) => (
+                EditError::Store(_) | EditError::InUse(_) => (
                     S::INTERNAL_SERVER_ERROR,
                     "internal",
                     "Internal server error",

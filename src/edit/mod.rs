@@ -132,6 +132,10 @@ pub enum EditError {
     Busy(usize),
     #[error("the writer is stopped: {0}")]
     Stopped(String),
+    #[error(
+        "the data directory {0} is in use by another terriens process (serve or import); stop it first"
+    )]
+    InUse(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -98,10 +98,7 @@ pub fn recover(dir: DataDir) -> Result<Recovery, EditError> {
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            return Err(EditError::Stopped(format!(
-                "{} is in use by another terriens process (serve or import); stop it first",
-                dir.path().display()
-            )));
+            return Err(EditError::InUse(dir.path().display().to_string()));
         }
         Err(TryLockError::Error(source)) => {
             return Err(StoreError::Io {
