@@ -2,10 +2,14 @@
 //! (`ingest::validate_feature`), so a feature accepted by the API is one `terriens import`
 //! would accept, and the reasons given are the same.
 //!
-//! One difference, for round trips: computed fields (`area_ha`, `area_source` of plots) are
-//! ignored on input, so a feature read with GET can be sent back with PUT unchanged. (The
-//! importer reads an input `area_ha` as the declared area; through the API, give
-//! `declared_area_ha`.)
+//! Two differences:
+//! - computed fields (`area_ha`, `area_source` of plots) are ignored on input, so a feature
+//!   read with GET can be sent back with PUT unchanged (the importer reads an input `area_ha`
+//!   as the declared area; through the API, give `declared_area_ha`);
+//! - coordinates are WGS84 (RFC 7946): a legacy `crs` member naming another CRS is refused.
+//!   Besides keeping the API to the standard, this keeps requests away from PROJ's CRS lookup,
+//!   whose failure path leaks memory in the `proj` crate (found by fuzzing; see `fuzz/`), which
+//!   a server must not let clients trigger at will.
 
 use std::collections::HashMap;
 
@@ -41,6 +45,18 @@ fn rules(layer: Layer) -> Rules {
     }
 }
 
+/// The body's `crs` member, if any, must be WGS84.
+fn wgs84_only(crs: Option<Crs>) -> Result<Reprojector, EditError> {
+    match crs {
+        None | Some(Crs::Wgs84) => Ok(Reprojector::to_wgs84(&Crs::Wgs84).map_err(IngestError::from)?),
+        Some(other) => Err(IngestError::NotGeoJson(format!(
+            "the editing API takes WGS84 longitude, latitude (RFC 7946); the body declares {other}: \
+             reproject it, or load the file with `terriens import --crs`"
+        ))
+        .into()),
+    }
+}
+
 fn strip_computed(layer: Layer, props: &mut Map<String, Json>) {
     for f in schema(layer).fields {
         if f.origin == Origin::Computed {
@@ -69,8 +85,7 @@ pub fn parse_features(
             max: max_batch,
         });
     }
-    let reprojector =
-        Reprojector::to_wgs84(&doc.crs.unwrap_or(Crs::Wgs84)).map_err(IngestError::from)?;
+    let reprojector = wgs84_only(doc.crs)?;
     let mut out = Vec::with_capacity(total);
     let mut rejected = Vec::new();
     let mut seen: HashMap<FeatureId, usize> = HashMap::new();
@@ -136,8 +151,7 @@ pub fn parse_replacement(
         return Err(EditError::IdMismatch { path: id, body: b });
     }
     strip_computed(layer, &mut raw.properties);
-    let reprojector =
-        Reprojector::to_wgs84(&doc.crs.unwrap_or(Crs::Wgs84)).map_err(IngestError::from)?;
+    let reprojector = wgs84_only(doc.crs)?;
     let feature = validate_feature(raw, id, rules(layer), &reprojector).map_err(|reason| {
         EditError::Rejected {
             rejected: vec![Rejection { index: 0, reason }],
@@ -309,6 +323,20 @@ mod tests {
         ));
         assert!(parse_patch(br#"{"id": 3, "properties": {"a": 1}}"#).is_err());
         assert!(parse_patch(br#"{}"#).is_err());
+    }
+
+    #[test]
+    fn only_wgs84_bodies() {
+        let l93 = br#"{"type":"Feature","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::2154"}},"geometry":{"type":"Point","coordinates":[560000,6930000]},"properties":{"material":"wood","quantity":1}}"#;
+        let err = parse_features(Layer::WasteDeposits, l93, 10).unwrap_err();
+        assert!(err.to_string().contains("WGS84"), "{err}");
+        let crs84 = String::from_utf8_lossy(l93)
+            .replace(
+                "urn:ogc:def:crs:EPSG::2154",
+                "urn:ogc:def:crs:OGC:1.3:CRS84",
+            )
+            .replace("560000,6930000", "0.1,49.5");
+        assert!(parse_features(Layer::WasteDeposits, crs84.as_bytes(), 10).is_ok());
     }
 
     /// GET → PUT of a plot keeps it as it was: computed fields are not read back as input.
