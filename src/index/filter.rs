@@ -306,6 +306,14 @@ impl Filter {
                     .map(|v| v.trim().to_string())
                     .filter(|v| !v.is_empty())
                     .collect();
+                if values.is_empty() {
+                    // `siren=,,,` is no value at all, as `siren=` is (found by fuzzing: it
+                    // used to give a condition nothing matches, whose canonical form did not
+                    // parse back).
+                    return Err(FilterError::NoValue {
+                        param: param.to_string(),
+                    });
+                }
                 values.sort();
                 values.dedup();
                 Cond::Text(values)
@@ -530,5 +538,20 @@ mod tests {
         .unwrap();
         assert_eq!(f.conditions().len(), 1);
         assert_eq!(unknown, vec!["floor_area_m2_min".to_string()]);
+    }
+
+    #[test]
+    fn text_list_of_only_commas_has_no_value() {
+        let p = vec![("siren".to_string(), ",,,".to_string())];
+        let err = Filter::parse(Layer::Territories, &p, &[]).unwrap_err();
+        assert_eq!(
+            err,
+            FilterError::NoValue {
+                param: "siren".into()
+            }
+        );
+        let p = vec![("siren".to_string(), ",200084952,".to_string())];
+        let f = Filter::parse(Layer::Territories, &p, &[]).unwrap();
+        assert_eq!(f.canonical(), "siren=200084952");
     }
 }
