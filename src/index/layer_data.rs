@@ -2,6 +2,7 @@
 //! column by column beside it, as rstar's `GeomWithData` suggests. Immutable once built.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use geo::BoundingRect;
@@ -146,6 +147,9 @@ pub struct LayerData {
     by_id: HashMap<FeatureId, u32>,
     rtree: RTree<Entry>,
     bounds: Option<Rect<f64>>,
+    /// Each row's GeoJSON Feature as JSON text, serialised on first use: search responses copy
+    /// it instead of rebuilding a `serde_json::Value` per feature and request.
+    text: Vec<OnceLock<Box<str>>>,
 }
 
 impl LayerData {
@@ -216,6 +220,7 @@ impl LayerData {
             by_id,
             rtree: RTree::bulk_load(entries),
             bounds,
+            text: (0..n).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -333,6 +338,19 @@ impl LayerData {
             }
         }
         out
+    }
+
+    /// The GeoJSON Feature of a row as JSON text, the same as [`LayerData::feature_json`];
+    /// serialised once, then cached for the life of the snapshot. It ends with `}}` (the end of
+    /// `properties`, then of the feature), so a caller may append properties before those two
+    /// bytes.
+    pub fn feature_text(&self, row: u32) -> &str {
+        self.text[row as usize].get_or_init(|| {
+            // Serialising a `Value` cannot fail: its map keys are strings.
+            serde_json::to_string(&self.feature_json(row))
+                .unwrap_or_default()
+                .into_boxed_str()
+        })
     }
 
     /// A GeoJSON Feature for a row.
