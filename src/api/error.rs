@@ -7,7 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::index::FilterError;
 use crate::model::{FeatureId, Layer, UnknownLayer};
+use crate::query::QueryError;
 
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,10 @@ pub enum ApiError {
     BadBody(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,6 +76,25 @@ impl ApiError {
                 "method-not-allowed",
                 "Method not allowed",
             ),
+            ApiError::Filter(_) => (StatusCode::BAD_REQUEST, "bad-filter", "Invalid filter"),
+            ApiError::Query(QueryError::NotFound { .. }) => (
+                StatusCode::NOT_FOUND,
+                "feature-not-found",
+                "Feature not found",
+            ),
+            ApiError::Query(
+                QueryError::CursorMalformed(_)
+                | QueryError::CursorStale { .. }
+                | QueryError::CursorForeign,
+            ) => (StatusCode::BAD_REQUEST, "bad-cursor", "Invalid cursor"),
+            ApiError::Query(QueryError::Filter(_)) => {
+                (StatusCode::BAD_REQUEST, "bad-filter", "Invalid filter")
+            }
+            ApiError::Query(_) => (
+                StatusCode::BAD_REQUEST,
+                "bad-parameter",
+                "Invalid parameter",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -83,6 +108,8 @@ impl ApiError {
         match self {
             ApiError::BadParameter { param, .. } => Some(param),
             ApiError::UnknownLayer(_) => Some("layer"),
+            ApiError::Filter(e) => Some(e.param()),
+            ApiError::Query(e) => Some(e.param()),
             _ => None,
         }
     }

@@ -5,14 +5,16 @@
 
 mod error;
 pub mod extract;
+pub mod geojson;
 pub mod handlers;
+mod search_params;
 mod state;
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::http::{Method, Uri};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -36,7 +38,7 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::catalog;
+    use handlers::{catalog, ogc, search};
     vec![
         route(Method::GET, "/health", get(catalog::health)),
         route(Method::GET, "/catalog", get(catalog::catalog)),
@@ -44,6 +46,47 @@ pub fn routes() -> Vec<Route> {
             Method::GET,
             "/layers/{layer}/features/{id}",
             get(catalog::feature),
+        ),
+        route(
+            Method::GET,
+            "/layers/{layer}/search",
+            get(search::layer_search),
+        ),
+        route(
+            Method::POST,
+            "/layers/{layer}/search",
+            post(search::layer_search_polygon),
+        ),
+        route(Method::GET, "/sites/search", get(search::site_search)),
+        route(
+            Method::POST,
+            "/sites/search",
+            post(search::site_search_polygon),
+        ),
+        route(Method::GET, "/sites/near-waste", get(search::near_waste)),
+        route(
+            Method::GET,
+            "/waste_deposits/{id}/sites",
+            get(search::deposit_sites),
+        ),
+        route(Method::GET, "/ogc", get(ogc::landing)),
+        route(Method::GET, "/ogc/api", get(ogc::api_definition)),
+        route(Method::GET, "/ogc/conformance", get(ogc::conformance)),
+        route(Method::GET, "/ogc/collections", get(ogc::collections)),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}",
+            get(ogc::collection),
+        ),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}/items",
+            get(ogc::items),
+        ),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}/items/{id}",
+            get(ogc::item),
         ),
     ]
 }

@@ -41,6 +41,8 @@ pub enum QueryError {
         value: String,
         valid: String,
     },
+    #[error("unknown parameter `{param}`; valid parameters are: {valid}")]
+    UnknownParam { param: String, valid: String },
     #[error("{layer} has no feature with id {id}")]
     NotFound { layer: Layer, id: FeatureId },
     #[error(transparent)]
@@ -59,6 +61,7 @@ impl QueryError {
             QueryError::CursorMalformed(_)
             | QueryError::CursorStale { .. }
             | QueryError::CursorForeign => "cursor",
+            QueryError::UnknownParam { param, .. } => param,
             QueryError::NotFound { .. } => "id",
             QueryError::Filter(e) => e.param(),
         }

@@ -4,6 +4,8 @@ use geo::BoundingRect;
 use geo_types::{Geometry, MultiPolygon, Point};
 
 use super::QueryError;
+use crate::index::{Snapshot, ValueRef};
+use crate::model::Layer;
 
 /// Caps checked before any work starts (from the server's configured limits).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -107,6 +109,46 @@ impl Scope {
             }
         }
     }
+}
+
+/// The boundary of a territory (by SIREN) from the territories layer, as a polygon scope.
+pub fn territory_scope(snapshot: &Snapshot, siren: &str) -> Result<Scope, QueryError> {
+    let data = snapshot.layer(Layer::Territories);
+    let siren = siren.trim();
+    let row = (0..data.len() as u32)
+        .find(|r| data.value_by_name(*r, "siren") == Some(ValueRef::Text(siren)))
+        .ok_or_else(|| {
+            let known: Vec<String> = (0..data.len() as u32)
+                .filter_map(|r| match data.value_by_name(r, "siren") {
+                    Some(ValueRef::Text(s)) => Some(s.to_string()),
+                    _ => None,
+                })
+                .take(20)
+                .collect();
+            QueryError::UnknownValue {
+                param: "in_territory",
+                value: siren.to_string(),
+                valid: if known.is_empty() {
+                    "none: the territories layer is empty".into()
+                } else {
+                    known.join(", ")
+                },
+            }
+        })?;
+    let shape = match data.geometry(row) {
+        Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
+        Geometry::MultiPolygon(mp) => mp.clone(),
+        _ => {
+            return Err(QueryError::invalid(
+                "in_territory",
+                format!("territory {siren} has no polygon boundary"),
+            ));
+        }
+    };
+    Ok(Scope::Polygon {
+        shape,
+        relation: Relation::Intersects,
+    })
 }
 
 /// Checks a lon/lat pair; `lon_param`/`lat_param` name them in errors.
