@@ -44,11 +44,26 @@ fn square(rng: &mut ChaCha8Rng, lon: f64, lat: f64, max_side_deg: f64) -> Polygo
     let h = rng.random_range(max_side_deg * 0.2..max_side_deg) * 0.66;
     let j = |rng: &mut ChaCha8Rng| rng.random_range(-0.15..0.15) * w;
     let ring = vec![
-        Coord { x: lon - w / 2.0 + j(rng), y: lat - h / 2.0 },
-        Coord { x: lon + w / 2.0 + j(rng), y: lat - h / 2.0 },
-        Coord { x: lon + w / 2.0, y: lat + h / 2.0 + j(rng) * 0.5 },
-        Coord { x: lon - w / 2.0, y: lat + h / 2.0 },
-        Coord { x: lon - w / 2.0 + 0.0, y: lat - h / 2.0 },
+        Coord {
+            x: lon - w / 2.0 + j(rng),
+            y: lat - h / 2.0,
+        },
+        Coord {
+            x: lon + w / 2.0 + j(rng),
+            y: lat - h / 2.0,
+        },
+        Coord {
+            x: lon + w / 2.0,
+            y: lat + h / 2.0 + j(rng) * 0.5,
+        },
+        Coord {
+            x: lon - w / 2.0,
+            y: lat + h / 2.0,
+        },
+        Coord {
+            x: lon - w / 2.0 + 0.0,
+            y: lat - h / 2.0,
+        },
     ];
     let mut ring = ring;
     ring[4] = ring[0];
@@ -80,36 +95,101 @@ pub fn synthetic(seed: u64, sizes: Sizes, world: [f64; 4]) -> Snapshot {
             let g = Geometry::Polygon(square(&mut rng, lon, lat, 0.006));
             let a = area_ha(&g);
             set(&mut props, Layer::Plots, "area_ha", Value::Float(a));
-            set(&mut props, Layer::Plots, "area_source", Value::Text("geometry".into()));
+            set(
+                &mut props,
+                Layer::Plots,
+                "area_source",
+                Value::Text("geometry".into()),
+            );
             g
         } else {
             if rng.random_bool(0.9) {
                 let a = rng.random_range(0.1..40.0);
                 set(&mut props, Layer::Plots, "area_ha", Value::Float(a));
-                set(&mut props, Layer::Plots, "declared_area_ha", Value::Float(a));
-                set(&mut props, Layer::Plots, "area_source", Value::Text("declared".into()));
+                set(
+                    &mut props,
+                    Layer::Plots,
+                    "declared_area_ha",
+                    Value::Float(a),
+                );
+                set(
+                    &mut props,
+                    Layer::Plots,
+                    "area_source",
+                    Value::Text("declared".into()),
+                );
             }
             Geometry::Point(point!(x: lon, y: lat))
         };
         let status = ["available", "reserved", "sold"][rng.random_range(0..3)];
-        set(&mut props, Layer::Plots, "name", Value::Text(format!("Plot {i}")));
-        set(&mut props, Layer::Plots, "status", Value::Text(status.into()));
-        set(&mut props, Layer::Plots, "territory", Value::Text(TERRITORY_SIREN.into()));
-        set(&mut props, Layer::Plots, "turnkey", Value::Bool(rng.random_bool(0.3)));
+        set(
+            &mut props,
+            Layer::Plots,
+            "name",
+            Value::Text(format!("Plot {i}")),
+        );
+        set(
+            &mut props,
+            Layer::Plots,
+            "status",
+            Value::Text(status.into()),
+        );
+        set(
+            &mut props,
+            Layer::Plots,
+            "territory",
+            Value::Text(TERRITORY_SIREN.into()),
+        );
+        set(
+            &mut props,
+            Layer::Plots,
+            "turnkey",
+            Value::Bool(rng.random_bool(0.3)),
+        );
         if rng.random_bool(0.8) {
-            set(&mut props, Layer::Plots, "price_eur_m2", Value::Float(rng.random_range(5.0..120.0)));
+            set(
+                &mut props,
+                Layer::Plots,
+                "price_eur_m2",
+                Value::Float(rng.random_range(5.0..120.0)),
+            );
         }
         if rng.random_bool(0.7) {
-            set(&mut props, Layer::Plots, "power_mva", Value::Float(rng.random_range(0.0..40.0)));
+            set(
+                &mut props,
+                Layer::Plots,
+                "power_mva",
+                Value::Float(rng.random_range(0.0..40.0)),
+            );
         }
         if rng.random_bool(0.5) {
-            set(&mut props, Layer::Plots, "water_m3_day", Value::Float(rng.random_range(0.0..5000.0)));
+            set(
+                &mut props,
+                Layer::Plots,
+                "water_m3_day",
+                Value::Float(rng.random_range(0.0..5000.0)),
+            );
         }
-        set(&mut props, Layer::Plots, "rail_siding", Value::Bool(rng.random_bool(0.15)));
+        set(
+            &mut props,
+            Layer::Plots,
+            "rail_siding",
+            Value::Bool(rng.random_bool(0.15)),
+        );
         if rng.random_bool(0.9) {
-            set(&mut props, Layer::Plots, "flood_zone", Value::Bool(rng.random_bool(0.2)));
+            set(
+                &mut props,
+                Layer::Plots,
+                "flood_zone",
+                Value::Bool(rng.random_bool(0.2)),
+            );
         }
-        set(&mut props, Layer::Plots, "seveso", Value::Bool(rng.random_bool(0.1)));
+        set(
+            &mut props,
+            Layer::Plots,
+            "seveso",
+            Value::Bool(rng.random_bool(0.1)),
+        );
         if rng.random_bool(0.8) {
             set(&mut props, Layer::Plots, "available_from", date(&mut rng));
         }
@@ -132,24 +212,79 @@ pub fn synthetic(seed: u64, sizes: Sizes, world: [f64; 4]) -> Snapshot {
             Geometry::Point(point!(x: lon, y: lat))
         };
         let status = ["available", "reserved", "sold", "let"][rng.random_range(0..4)];
-        set(&mut props, Layer::Buildings, "name", Value::Text(format!("Building {i}")));
-        set(&mut props, Layer::Buildings, "status", Value::Text(status.into()));
-        set(&mut props, Layer::Buildings, "territory", Value::Text(TERRITORY_SIREN.into()));
-        set(&mut props, Layer::Buildings, "floor_area_m2", Value::Float(rng.random_range(200.0..40_000.0)));
+        set(
+            &mut props,
+            Layer::Buildings,
+            "name",
+            Value::Text(format!("Building {i}")),
+        );
+        set(
+            &mut props,
+            Layer::Buildings,
+            "status",
+            Value::Text(status.into()),
+        );
+        set(
+            &mut props,
+            Layer::Buildings,
+            "territory",
+            Value::Text(TERRITORY_SIREN.into()),
+        );
+        set(
+            &mut props,
+            Layer::Buildings,
+            "floor_area_m2",
+            Value::Float(rng.random_range(200.0..40_000.0)),
+        );
         if rng.random_bool(0.8) {
-            set(&mut props, Layer::Buildings, "land_area_ha", Value::Float(rng.random_range(0.1..20.0)));
+            set(
+                &mut props,
+                Layer::Buildings,
+                "land_area_ha",
+                Value::Float(rng.random_range(0.1..20.0)),
+            );
         }
         if rng.random_bool(0.6) {
-            set(&mut props, Layer::Buildings, "price_eur", Value::Float(rng.random_range(1e5..3e7)));
+            set(
+                &mut props,
+                Layer::Buildings,
+                "price_eur",
+                Value::Float(rng.random_range(1e5..3e7)),
+            );
         }
         if rng.random_bool(0.7) {
-            set(&mut props, Layer::Buildings, "power_mva", Value::Float(rng.random_range(0.0..10.0)));
+            set(
+                &mut props,
+                Layer::Buildings,
+                "power_mva",
+                Value::Float(rng.random_range(0.0..10.0)),
+            );
         }
-        set(&mut props, Layer::Buildings, "rail_siding", Value::Bool(rng.random_bool(0.1)));
-        set(&mut props, Layer::Buildings, "flood_zone", Value::Bool(rng.random_bool(0.2)));
-        set(&mut props, Layer::Buildings, "seveso", Value::Bool(rng.random_bool(0.1)));
+        set(
+            &mut props,
+            Layer::Buildings,
+            "rail_siding",
+            Value::Bool(rng.random_bool(0.1)),
+        );
+        set(
+            &mut props,
+            Layer::Buildings,
+            "flood_zone",
+            Value::Bool(rng.random_bool(0.2)),
+        );
+        set(
+            &mut props,
+            Layer::Buildings,
+            "seveso",
+            Value::Bool(rng.random_bool(0.1)),
+        );
         if rng.random_bool(0.8) {
-            set(&mut props, Layer::Buildings, "available_from", date(&mut rng));
+            set(
+                &mut props,
+                Layer::Buildings,
+                "available_from",
+                date(&mut rng),
+            );
         }
         buildings.push(Feature {
             id: 2_000_000 + i as u64,
@@ -165,17 +300,38 @@ pub fn synthetic(seed: u64, sizes: Sizes, world: [f64; 4]) -> Snapshot {
         let (lon, lat) = place(&mut rng, world);
         let mut props = vec![None; ws.fields.len()];
         // Skewed towards the first materials, as real streams are.
-        let m = MATERIALS[(rng.random_range(0.0f64..1.0).powi(2) * MATERIALS.len() as f64) as usize];
-        set(&mut props, Layer::WasteDeposits, "material", Value::Text(m.into()));
+        let m =
+            MATERIALS[(rng.random_range(0.0f64..1.0).powi(2) * MATERIALS.len() as f64) as usize];
+        set(
+            &mut props,
+            Layer::WasteDeposits,
+            "material",
+            Value::Text(m.into()),
+        );
         set(
             &mut props,
             Layer::WasteDeposits,
             "unit",
             Value::Text(material_unit(m).unwrap_or("t").into()),
         );
-        set(&mut props, Layer::WasteDeposits, "quantity", Value::Float((rng.random_range(1.0f64..5_000.0) * 10.0).round() / 10.0));
-        set(&mut props, Layer::WasteDeposits, "hazardous", Value::Bool(rng.random_bool(0.1)));
-        set(&mut props, Layer::WasteDeposits, "name", Value::Text(format!("Deposit {i}")));
+        set(
+            &mut props,
+            Layer::WasteDeposits,
+            "quantity",
+            Value::Float((rng.random_range(1.0f64..5_000.0) * 10.0).round() / 10.0),
+        );
+        set(
+            &mut props,
+            Layer::WasteDeposits,
+            "hazardous",
+            Value::Bool(rng.random_bool(0.1)),
+        );
+        set(
+            &mut props,
+            Layer::WasteDeposits,
+            "name",
+            Value::Text(format!("Deposit {i}")),
+        );
         deposits.push(Feature {
             id: 3_000_000 + i as u64,
             version: 1,
@@ -186,15 +342,28 @@ pub fn synthetic(seed: u64, sizes: Sizes, world: [f64; 4]) -> Snapshot {
     }
     let ts = schema(Layer::Territories);
     let mut tprops = vec![None; ts.fields.len()];
-    set(&mut tprops, Layer::Territories, "siren", Value::Text(TERRITORY_SIREN.into()));
-    set(&mut tprops, Layer::Territories, "name", Value::Text("Synthetic territory".into()));
+    set(
+        &mut tprops,
+        Layer::Territories,
+        "siren",
+        Value::Text(TERRITORY_SIREN.into()),
+    );
+    set(
+        &mut tprops,
+        Layer::Territories,
+        "name",
+        Value::Text("Synthetic territory".into()),
+    );
     let (cx, cy) = ((world[0] + world[2]) / 2.0, (world[1] + world[3]) / 2.0);
     let (rx, ry) = ((world[2] - world[0]) * 0.3, (world[3] - world[1]) * 0.3);
     let ring: Vec<Coord<f64>> = (0..=24)
         .map(|k| {
             let a = std::f64::consts::TAU * (k % 24) as f64 / 24.0;
             let wob = 1.0 + 0.2 * (3.0 * a).sin();
-            Coord { x: cx + rx * wob * a.cos(), y: cy + ry * wob * a.sin() }
+            Coord {
+                x: cx + rx * wob * a.cos(),
+                y: cy + ry * wob * a.sin(),
+            }
         })
         .collect();
     let territory = Feature {
@@ -265,12 +434,30 @@ pub fn oracle_distance(p: Point<f64>, g: &Geometry<f64>, step_m: f64) -> f64 {
                 for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                     for w in ring.0.windows(2) {
                         let (a, b) = (point!(x: w[0].x, y: w[0].y), point!(x: w[1].x, y: w[1].y));
-                        let len = karney(a, b);
-                        // Coarse first, then refine around the best sample.
-                        let n = ((len / step_m).ceil() as usize).clamp(1, 100_000);
-                        let at = |t: f64| point!(x: a.x() + (b.x() - a.x()) * t, y: a.y() + (b.y() - a.y()) * t);
-                        for k in 0..=n {
-                            best = best.min(karney(p, at(k as f64 / n as f64)));
+                        let at = |t: f64| {
+                            let t = t.clamp(0.0, 1.0);
+                            point!(x: a.x() + (b.x() - a.x()) * t, y: a.y() + (b.y() - a.y()) * t)
+                        };
+                        // Sample every `step_m`, then twice more finely around the best sample
+                        // (the distance along a short edge has one minimum).
+                        let n = ((karney(a, b) / step_m).ceil() as usize).clamp(1, 100_000);
+                        let (mut t0, mut dt) = (0.0, 1.0 / n as f64);
+                        let mut samples = n;
+                        for _ in 0..3 {
+                            let mut best_t = t0;
+                            let mut best_d = f64::INFINITY;
+                            for k in 0..=samples {
+                                let t = t0 + dt * k as f64;
+                                let d = karney(p, at(t));
+                                if d < best_d {
+                                    (best_d, best_t) = (d, t);
+                                }
+                            }
+                            best = best.min(best_d);
+                            let span = 2.0 * dt;
+                            t0 = best_t - dt;
+                            samples = 40;
+                            dt = span / samples as f64;
                         }
                     }
                 }
@@ -296,7 +483,10 @@ pub fn rough_distance_m(a: Point<f64>, b: Point<f64>) -> f64 {
 pub fn rough_lower_bound(p: Point<f64>, g: &Geometry<f64>) -> f64 {
     use geo::{BoundingRect, CoordsIter};
     let r = g.bounding_rect().unwrap();
-    let diag = rough_distance_m(point!(x: r.min().x, y: r.min().y), point!(x: r.max().x, y: r.max().y));
+    let diag = rough_distance_m(
+        point!(x: r.min().x, y: r.min().y),
+        point!(x: r.max().x, y: r.max().y),
+    );
     let least = g
         .coords_iter()
         .map(|c| rough_distance_m(p, point!(x: c.x, y: c.y)))
@@ -341,10 +531,11 @@ pub mod http {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            Json::String(String::from_utf8_lossy(&bytes).into_owned())
-        });
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&bytes).into_owned()));
         (status, ct, json)
     }
 
