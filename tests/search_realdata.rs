@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use geo_types::{Geometry, Point, point};
 use indicatif::ProgressBar;
@@ -19,16 +18,6 @@ use terriens::index::{Filter, LayerData, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
 use terriens::model::Layer;
 use terriens::query::{LayerQuery, PageRequest, Relation, Scope, search};
-
-fn realdata() -> Option<PathBuf> {
-    match std::env::var_os("TERRIENS_REALDATA") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            println!("TERRIENS_REALDATA unset: skipping");
-            None
-        }
-    }
-}
 
 fn load(dir: &std::path::Path, file: &str, layer: Layer, as_holders: bool) -> LayerData {
     let mut opts = ImportOptions::new(layer);
@@ -60,7 +49,9 @@ fn all_hits(snap: &Snapshot, layer: Layer, scope: Scope) -> Vec<terriens::query:
 
 #[test]
 fn real_brownfields_irep_and_communes_equal_brute_force() {
-    let Some(dir) = realdata() else { return };
+    let Some(dir) = common::realdata("search_realdata") else {
+        return;
+    };
     let seed = 76_351;
     println!("seed {seed}");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

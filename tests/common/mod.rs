@@ -1,7 +1,9 @@
-//! Shared by the search tests and the search bench: a seeded synthetic data set shaped like the
-//! demo data, the independent oracles (GeographicLib's Karney distance, a densified polygon
+//! Helpers shared by integration tests (and the search bench): the real data folder, a seeded
+//! synthetic data set shaped like the demo data, the independent oracles (GeographicLib's Karney distance, a densified polygon
 //! distance, a crossing-number point-in-polygon), and a request helper for the router.
 #![allow(dead_code)]
+
+use std::path::PathBuf;
 
 use geo_types::{Coord, Geometry, LineString, Point, Polygon, point};
 use geographiclib_rs::{Geodesic, InverseGeodesic};
@@ -382,6 +384,30 @@ pub fn synthetic(seed: u64, sizes: Sizes, world: [f64; 4]) -> Snapshot {
             LayerData::build(Layer::Territories, vec![territory]),
         ],
     )
+}
+
+// ---------------------------------------------------------------- real data
+
+/// The real data folder named by `TERRIENS_REALDATA`, or `None` after saying clearly why the
+/// calling test is skipped.
+pub fn realdata(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("TERRIENS_REALDATA") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.join("README.md").exists(),
+                "TERRIENS_REALDATA={} does not hold the real data (no README.md)",
+                dir.display()
+            );
+            Some(dir)
+        }
+        _ => {
+            eprintln!(
+                "TERRIENS_REALDATA unset: skipping {test} (set it to the real data folder, e.g. ../shared/realdata)"
+            );
+            None
+        }
+    }
 }
 
 // ---------------------------------------------------------------- oracles
