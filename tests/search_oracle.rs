@@ -1,8 +1,9 @@
 //! Radius, nearest, box and polygon search, and the sites–waste join, against brute force with
 //! independent oracles: Karney's distance from GeographicLib (`geographiclib-rs`, not the code
 //! under test), polygon distances by densified sampling, crossing-number point-in-polygon and
-//! segment intersection written here. Hundreds of random queries on demo-like synthetic data
-//! (seeded; the seed is printed).
+//! segment intersection written here. Hundreds of random queries on the embedded demo data
+//! (`fixtures/`), and more on a second, seeded synthetic set that also has point plots and
+//! buildings (the seed is printed).
 
 mod common;
 
@@ -22,12 +23,29 @@ use terriens::query::{
 
 const SEED: u64 = 76_2024;
 
-fn world() -> (Snapshot, ChaCha8Rng) {
+/// The data sets queried: the demo fixtures, and a synthetic set with point sites; with the
+/// box queries are drawn in and how many of each kind to run.
+fn worlds() -> Vec<(&'static str, Snapshot, [f64; 4], usize)> {
     println!("seed {SEED}");
-    (
-        common::synthetic(SEED, common::Sizes::DEMO, common::WORLD),
-        ChaCha8Rng::seed_from_u64(SEED + 1),
-    )
+    let demo = terriens::demo::embedded_snapshot().expect("the embedded demo data loads");
+    let b = demo
+        .layer(Layer::Territories)
+        .bounds()
+        .expect("the demo territory");
+    let demo_box = [b.min().x, b.min().y, b.max().x, b.max().y];
+    vec![
+        ("demo", demo, demo_box, 240),
+        (
+            "synthetic",
+            common::synthetic(SEED, common::Sizes::DEMO, common::WORLD),
+            common::WORLD,
+            90,
+        ),
+    ]
+}
+
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(SEED + 1)
 }
 
 /// Filters tried, as query pairs, with an independent predicate on the row's values.
@@ -109,8 +127,7 @@ fn all_pages(snap: &Snapshot, layer: Layer, scope: Scope, filter: Filter) -> Vec
     }
 }
 
-fn random_centre(rng: &mut ChaCha8Rng) -> Point<f64> {
-    let w = common::WORLD;
+fn random_centre(rng: &mut ChaCha8Rng, w: [f64; 4]) -> Point<f64> {
     point!(x: rng.random_range(w[0] - 0.05..w[2] + 0.05), y: rng.random_range(w[1] - 0.05..w[3] + 0.05))
 }
 
@@ -118,155 +135,160 @@ const LAYERS: [Layer; 3] = [Layer::Plots, Layer::Buildings, Layer::WasteDeposits
 
 #[test]
 fn radius_equals_brute_force() {
-    let (snap, mut rng) = world();
     let mut checked = 0;
-    for i in 0..300 {
-        let layer = LAYERS[i % 3];
-        let data = snap.layer(layer);
-        let fs = filters(layer);
-        let (fp, pred) = &fs[rng.random_range(0..fs.len())];
-        let centre = random_centre(&mut rng);
-        let max_r: f64 = if layer == Layer::WasteDeposits {
-            15_000.0
-        } else {
-            5_000.0
-        };
-        let r = (rng.random_range(50f64.ln()..max_r.ln())).exp();
-        let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
-        let hits = all_pages(
-            &snap,
-            layer,
-            Scope::Radius {
-                centre,
-                radius_m: r,
-            },
-            filter,
-        );
-        // Sorted by distance.
-        for w in hits.windows(2) {
-            assert!(w[0].distance_m <= w[1].distance_m);
-        }
-        let got: BTreeMap<u32, f64> = hits
-            .iter()
-            .map(|h| (h.row, h.distance_m.unwrap()))
-            .collect();
-        assert_eq!(got.len(), hits.len(), "no duplicates");
-        for row in 0..data.len() as u32 {
-            if !pred(data, row) {
-                assert!(
-                    !got.contains_key(&row),
-                    "{layer} row {row} fails the filter"
-                );
-                continue;
+    for (name, snap, w, n) in worlds() {
+        let mut rng = rng();
+        for i in 0..n {
+            let layer = LAYERS[i % 3];
+            let data = snap.layer(layer);
+            let fs = filters(layer);
+            let (fp, pred) = &fs[rng.random_range(0..fs.len())];
+            let centre = random_centre(&mut rng, w);
+            let max_r: f64 = if layer == Layer::WasteDeposits {
+                15_000.0
+            } else {
+                5_000.0
+            };
+            let r = (rng.random_range(50f64.ln()..max_r.ln())).exp();
+            let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
+            let hits = all_pages(
+                &snap,
+                layer,
+                Scope::Radius {
+                    centre,
+                    radius_m: r,
+                },
+                filter,
+            );
+            // Sorted by distance.
+            for w in hits.windows(2) {
+                assert!(w[0].distance_m <= w[1].distance_m);
             }
-            let g = data.geometry(row);
-            if rough_lower_bound(centre, g) > r + 100.0 {
-                assert!(!got.contains_key(&row));
-                continue;
-            }
-            let d = oracle_distance(centre, g, 20.0);
-            let tol = tolerance(d);
-            match got.get(&row) {
-                Some(mine) => {
+            let got: BTreeMap<u32, f64> = hits
+                .iter()
+                .map(|h| (h.row, h.distance_m.unwrap()))
+                .collect();
+            assert_eq!(got.len(), hits.len(), "no duplicates");
+            for row in 0..data.len() as u32 {
+                if !pred(data, row) {
                     assert!(
-                        (mine - d).abs() <= tol,
-                        "{layer} row {row}: {mine} vs oracle {d}"
+                        !got.contains_key(&row),
+                        "{layer} row {row} fails the filter"
                     );
-                    assert!(d <= r + tol, "{layer} row {row} at {d} m is outside {r} m");
+                    continue;
                 }
-                None => assert!(
-                    d > r - tol || (matches!(g, Geometry::Point(_)) && d > r),
-                    "{layer} row {row} at {d} m is missing from radius {r} m around {centre:?} ({fp:?})"
-                ),
+                let g = data.geometry(row);
+                if rough_lower_bound(centre, g) > r + 100.0 {
+                    assert!(!got.contains_key(&row));
+                    continue;
+                }
+                let d = oracle_distance(centre, g, 20.0);
+                let tol = tolerance(d);
+                match got.get(&row) {
+                    Some(mine) => {
+                        assert!(
+                            (mine - d).abs() <= tol,
+                            "{layer} row {row}: {mine} vs oracle {d}"
+                        );
+                        assert!(d <= r + tol, "{layer} row {row} at {d} m is outside {r} m");
+                    }
+                    None => assert!(
+                        d > r - tol || (matches!(g, Geometry::Point(_)) && d > r),
+                        "{layer} row {row} at {d} m is missing from radius {r} m around {centre:?} ({fp:?})"
+                    ),
+                }
+                if matches!(g, Geometry::Point(_)) {
+                    // Points: decided with Karney near the radius, so the sets are equal exactly.
+                    assert_eq!(
+                        got.contains_key(&row),
+                        d <= r,
+                        "{layer} row {row}: {d} vs {r}"
+                    );
+                }
+                checked += 1;
             }
-            if matches!(g, Geometry::Point(_)) {
-                // Points: decided with Karney near the radius, so the sets are equal exactly.
-                assert_eq!(
-                    got.contains_key(&row),
-                    d <= r,
-                    "{layer} row {row}: {d} vs {r}"
-                );
-            }
-            checked += 1;
         }
+        println!("{name}: {checked} candidate rows checked in {n} radius queries");
     }
-    println!("{checked} candidate rows checked in 300 radius queries");
 }
 
 #[test]
 fn nearest_equals_brute_force() {
-    let (snap, mut rng) = world();
-    for i in 0..300 {
-        let layer = LAYERS[i % 3];
-        let data = snap.layer(layer);
-        let fs = filters(layer);
-        let (fp, pred) = &fs[rng.random_range(0..fs.len())];
-        let centre = random_centre(&mut rng);
-        let k = rng.random_range(1..=40);
-        let within_m = rng
-            .random_bool(0.2)
-            .then(|| rng.random_range(500.0..8_000.0));
-        let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
-        let hits = all_pages(
-            &snap,
-            layer,
-            Scope::Nearest {
-                centre,
-                k,
-                within_m,
-            },
-            filter,
-        );
-        // Oracle: matching rows by increasing rough lower bound; measure exactly until the next
-        // bound exceeds the k-th distance found (plus a margin), then sort.
-        let mut by_bound: Vec<(f64, u32)> = (0..data.len() as u32)
-            .filter(|r| pred(data, *r))
-            .map(|r| (rough_lower_bound(centre, data.geometry(r)), r))
-            .collect();
-        by_bound.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut oracle: Vec<(f64, u32)> = Vec::new();
-        for (lb, r) in by_bound {
-            if oracle.len() >= k {
-                oracle.sort_by(|a, b| a.0.total_cmp(&b.0));
-                if lb > oracle[k - 1].0 + 50.0 {
-                    break;
+    for (name, snap, w, n) in worlds() {
+        let mut rng = rng();
+        for i in 0..n {
+            let layer = LAYERS[i % 3];
+            let data = snap.layer(layer);
+            let fs = filters(layer);
+            let (fp, pred) = &fs[rng.random_range(0..fs.len())];
+            let centre = random_centre(&mut rng, w);
+            let k = rng.random_range(1..=40);
+            let within_m = rng
+                .random_bool(0.2)
+                .then(|| rng.random_range(500.0..8_000.0));
+            let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
+            let hits = all_pages(
+                &snap,
+                layer,
+                Scope::Nearest {
+                    centre,
+                    k,
+                    within_m,
+                },
+                filter,
+            );
+            // Oracle: matching rows by increasing rough lower bound; measure exactly until the next
+            // bound exceeds the k-th distance found (plus a margin), then sort.
+            let mut by_bound: Vec<(f64, u32)> = (0..data.len() as u32)
+                .filter(|r| pred(data, *r))
+                .map(|r| (rough_lower_bound(centre, data.geometry(r)), r))
+                .collect();
+            by_bound.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut oracle: Vec<(f64, u32)> = Vec::new();
+            for (lb, r) in by_bound {
+                if oracle.len() >= k {
+                    oracle.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    if lb > oracle[k - 1].0 + 50.0 {
+                        break;
+                    }
+                }
+                let d = oracle_distance(centre, data.geometry(r), 20.0);
+                if within_m.is_none_or(|w| d <= w) {
+                    oracle.push((d, r));
                 }
             }
-            let d = oracle_distance(centre, data.geometry(r), 20.0);
-            if within_m.is_none_or(|w| d <= w) {
-                oracle.push((d, r));
-            }
-        }
-        oracle.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let expected = k.min(oracle.len());
-        let ctx = format!("{layer} k={k} within={within_m:?} {fp:?} at {centre:?}");
-        if within_m.is_none() {
-            assert_eq!(
-                hits.len(),
-                expected,
-                "{ctx}: a filtered kNN returns k when k match"
-            );
-        } else {
-            assert!(
-                hits.len().abs_diff(expected) <= 1,
-                "{ctx}: {} vs {expected}",
-                hits.len()
-            );
-        }
-        for (i, h) in hits.iter().enumerate() {
-            let mine = h.distance_m.unwrap();
-            assert!(pred(data, h.row), "{ctx}: row fails filter");
-            if i < oracle.len() {
-                let o = oracle[i].0;
+            oracle.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let expected = k.min(oracle.len());
+            let ctx = format!("{name} {layer} k={k} within={within_m:?} {fp:?} at {centre:?}");
+            if within_m.is_none() {
+                assert_eq!(
+                    hits.len(),
+                    expected,
+                    "{ctx}: a filtered kNN returns k when k match"
+                );
+            } else {
                 assert!(
-                    (mine - o).abs() <= tolerance(o),
-                    "{ctx}: #{i} {mine} vs oracle {o}"
+                    hits.len().abs_diff(expected) <= 1,
+                    "{ctx}: {} vs {expected}",
+                    hits.len()
                 );
             }
+            for (i, h) in hits.iter().enumerate() {
+                let mine = h.distance_m.unwrap();
+                assert!(pred(data, h.row), "{ctx}: row fails filter");
+                if i < oracle.len() {
+                    let o = oracle[i].0;
+                    assert!(
+                        (mine - o).abs() <= tolerance(o),
+                        "{ctx}: #{i} {mine} vs oracle {o}"
+                    );
+                }
+            }
+            for w in hits.windows(2) {
+                assert!(w[0].distance_m <= w[1].distance_m, "{ctx}: sorted");
+            }
         }
-        for w in hits.windows(2) {
-            assert!(w[0].distance_m <= w[1].distance_m, "{ctx}: sorted");
-        }
+        println!("{name}: {n} nearest queries");
     }
 }
 
@@ -353,31 +375,34 @@ fn ids(hits: &[Hit]) -> BTreeSet<u32> {
 
 #[test]
 fn bbox_equals_brute_force() {
-    let (snap, mut rng) = world();
-    for i in 0..300 {
-        let layer = LAYERS[i % 3];
-        let data = snap.layer(layer);
-        let fs = filters(layer);
-        let (fp, pred) = &fs[rng.random_range(0..fs.len())];
-        let c = random_centre(&mut rng);
-        let (w, h) = (rng.random_range(0.001..0.3), rng.random_range(0.001..0.2));
-        let b = [
-            c.x() - w / 2.0,
-            c.y() - h / 2.0,
-            c.x() + w / 2.0,
-            c.y() + h / 2.0,
-        ];
-        let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
-        let hits = all_pages(&snap, layer, Scope::BBox(b), filter);
-        let area = [rect_poly(b)];
-        let want: BTreeSet<u32> = (0..data.len() as u32)
-            .filter(|r| pred(data, *r))
-            .filter(|r| relation_oracle(data.geometry(*r), &area, Relation::Intersects))
-            .collect();
-        assert_eq!(ids(&hits), want, "{layer} bbox {b:?} {fp:?}");
-        for w in hits.windows(2) {
-            assert!(w[0].row < w[1].row, "storage order");
+    for (name, snap, w, n) in worlds() {
+        let mut rng = rng();
+        for i in 0..n {
+            let layer = LAYERS[i % 3];
+            let data = snap.layer(layer);
+            let fs = filters(layer);
+            let (fp, pred) = &fs[rng.random_range(0..fs.len())];
+            let c = random_centre(&mut rng, w);
+            let (w, h) = (rng.random_range(0.001..0.3), rng.random_range(0.001..0.2));
+            let b = [
+                c.x() - w / 2.0,
+                c.y() - h / 2.0,
+                c.x() + w / 2.0,
+                c.y() + h / 2.0,
+            ];
+            let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
+            let hits = all_pages(&snap, layer, Scope::BBox(b), filter);
+            let area = [rect_poly(b)];
+            let want: BTreeSet<u32> = (0..data.len() as u32)
+                .filter(|r| pred(data, *r))
+                .filter(|r| relation_oracle(data.geometry(*r), &area, Relation::Intersects))
+                .collect();
+            assert_eq!(ids(&hits), want, "{name} {layer} bbox {b:?} {fp:?}");
+            for pair in hits.windows(2) {
+                assert!(pair[0].row < pair[1].row, "storage order");
+            }
         }
+        println!("{name}: {n} box queries");
     }
 }
 
@@ -400,177 +425,182 @@ fn star(rng: &mut ChaCha8Rng, c: Point<f64>, r: f64) -> Polygon<f64> {
 
 #[test]
 fn polygon_equals_brute_force() {
-    let (snap, mut rng) = world();
-    for i in 0..240 {
-        let layer = LAYERS[i % 3];
-        let data = snap.layer(layer);
-        let fs = filters(layer);
-        let (fp, pred) = &fs[rng.random_range(0..fs.len())];
-        let rel = if rng.random_bool(0.5) {
-            Relation::Intersects
-        } else {
-            Relation::Within
-        };
-        let (c, r) = (random_centre(&mut rng), rng.random_range(0.005..0.1));
-        let mut polys = vec![star(&mut rng, c, r)];
-        if rng.random_bool(0.2) {
-            let c2 = random_centre(&mut rng);
-            polys.push(star(&mut rng, c2, 0.01));
+    for (name, snap, w, n) in worlds() {
+        let mut rng = rng();
+        for i in 0..n {
+            let layer = LAYERS[i % 3];
+            let data = snap.layer(layer);
+            let fs = filters(layer);
+            let (fp, pred) = &fs[rng.random_range(0..fs.len())];
+            let rel = if rng.random_bool(0.5) {
+                Relation::Intersects
+            } else {
+                Relation::Within
+            };
+            let (c, r) = (random_centre(&mut rng, w), rng.random_range(0.005..0.1));
+            let mut polys = vec![star(&mut rng, c, r)];
+            if rng.random_bool(0.2) {
+                let c2 = random_centre(&mut rng, w);
+                polys.push(star(&mut rng, c2, 0.01));
+            }
+            let shape = match terriens::query::check_polygon(Geometry::MultiPolygon(MultiPolygon(
+                polys.clone(),
+            ))) {
+                Ok(s) => s,
+                Err(_) => continue, // two stars overlapped: not a valid MultiPolygon
+            };
+            let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
+            let hits = all_pages(
+                &snap,
+                layer,
+                Scope::Polygon {
+                    shape,
+                    relation: rel,
+                },
+                filter,
+            );
+            let want: BTreeSet<u32> = (0..data.len() as u32)
+                .filter(|r| pred(data, *r))
+                .filter(|r| relation_oracle(data.geometry(*r), &polys, rel))
+                .collect();
+            assert_eq!(ids(&hits), want, "{name} {layer} {rel:?} {fp:?}");
         }
-        let shape = match terriens::query::check_polygon(Geometry::MultiPolygon(MultiPolygon(
-            polys.clone(),
-        ))) {
-            Ok(s) => s,
-            Err(_) => continue, // two stars overlapped: not a valid MultiPolygon
-        };
-        let filter = Filter::parse(layer, &pairs(fp), &[]).unwrap();
-        let hits = all_pages(
-            &snap,
-            layer,
-            Scope::Polygon {
-                shape,
-                relation: rel,
-            },
-            filter,
-        );
-        let want: BTreeSet<u32> = (0..data.len() as u32)
-            .filter(|r| pred(data, *r))
-            .filter(|r| relation_oracle(data.geometry(*r), &polys, rel))
-            .collect();
-        assert_eq!(ids(&hits), want, "{layer} {rel:?} {fp:?}");
+        println!("{name}: {n} polygon queries");
     }
 }
 
 #[test]
 fn near_waste_equals_pairwise_brute_force() {
-    let (snap, mut rng) = world();
-    let deposits = snap.layer(Layer::WasteDeposits);
-    let material_sets: [&[&'static str]; 4] = [
-        &["wood"],
-        &["wood", "plastic"],
-        &["concrete", "metal", "glass"],
-        &["water"],
-    ];
-    for round in 0..12 {
-        let materials = material_sets[round % material_sets.len()].to_vec();
-        let within_m = rng.random_range(200.0..2_500.0);
-        let min_total = [0.0, 500.0, 3_000.0][rng.random_range(0..3)];
-        let site_pairs = if round % 3 == 0 {
-            pairs(&[("status", "available")])
-        } else {
-            vec![]
-        };
-        let sites = SiteFilter::parse(&site_pairs, &[]).unwrap();
-        let deposit_filter = Filter::parse(
-            Layer::WasteDeposits,
-            &pairs(&[("material", &materials.join(","))]),
-            &[],
-        )
-        .unwrap();
-        let q = NearWasteQuery {
-            sites: sites.clone(),
-            scope: Scope::All,
-            deposits: deposit_filter,
-            unit: NearWasteQuery::unit_of(&materials).unwrap(),
-            materials: materials.clone(),
-            within_m,
-            min_total,
-            sort: WasteSort::Total,
-            deposits_limit: 1000,
-            page: PageRequest::first(1000),
-        };
-        let mut got: BTreeMap<(Layer, FeatureId), (f64, usize)> = BTreeMap::new();
-        let mut q2 = q.clone();
-        let mut last_total = f64::INFINITY;
-        loop {
-            let page = near_waste(&snap, &q2, None).unwrap();
-            for w in &page.items {
-                assert!(w.total <= last_total + 1e-9, "sorted by total");
-                last_total = w.total;
-                let listed: f64 = w.deposits.iter().map(|d| d.quantity).sum();
-                assert!((listed - w.total).abs() < 1e-6 * w.total.max(1.0));
-                got.insert((w.site.layer, w.site.id), (w.total, w.deposit_count));
+    for (name, snap, _, _) in worlds() {
+        let mut rng = rng();
+        let deposits = snap.layer(Layer::WasteDeposits);
+        let material_sets: [&[&'static str]; 4] = [
+            &["wood"],
+            &["wood", "plastic"],
+            &["concrete", "metal", "glass"],
+            &["water"],
+        ];
+        for round in 0..6 {
+            let materials = material_sets[round % material_sets.len()].to_vec();
+            let within_m = rng.random_range(200.0..1_500.0);
+            let min_total = [0.0, 500.0, 3_000.0][rng.random_range(0..3)];
+            let site_pairs = if round % 3 == 0 {
+                pairs(&[("status", "available")])
+            } else {
+                vec![]
+            };
+            let sites = SiteFilter::parse(&site_pairs, &[]).unwrap();
+            let deposit_filter = Filter::parse(
+                Layer::WasteDeposits,
+                &pairs(&[("material", &materials.join(","))]),
+                &[],
+            )
+            .unwrap();
+            let q = NearWasteQuery {
+                sites: sites.clone(),
+                scope: Scope::All,
+                deposits: deposit_filter,
+                unit: NearWasteQuery::unit_of(&materials).unwrap(),
+                materials: materials.clone(),
+                within_m,
+                min_total,
+                sort: WasteSort::Total,
+                deposits_limit: 1000,
+                page: PageRequest::first(1000),
+            };
+            let mut got: BTreeMap<(Layer, FeatureId), (f64, usize)> = BTreeMap::new();
+            let mut q2 = q.clone();
+            let mut last_total = f64::INFINITY;
+            loop {
+                let page = near_waste(&snap, &q2, None).unwrap();
+                for w in &page.items {
+                    assert!(w.total <= last_total + 1e-9, "sorted by total");
+                    last_total = w.total;
+                    let listed: f64 = w.deposits.iter().map(|d| d.quantity).sum();
+                    assert!((listed - w.total).abs() < 1e-6 * w.total.max(1.0));
+                    got.insert((w.site.layer, w.site.id), (w.total, w.deposit_count));
+                }
+                match page.next {
+                    Some(c) => q2.page.cursor = Some(c),
+                    None => break,
+                }
             }
-            match page.next {
-                Some(c) => q2.page.cursor = Some(c),
-                None => break,
+            // Brute force: every site against every deposit of the materials.
+            let mut want: BTreeMap<(Layer, FeatureId), (f64, f64, usize)> = BTreeMap::new();
+            let mut ambiguous = BTreeSet::new();
+            for filter in &sites.layers {
+                let data = snap.layer(filter.layer());
+                for srow in 0..data.len() as u32 {
+                    let ok_status = site_pairs.is_empty()
+                        || data.value_by_name(srow, "status") == Some(ValueRef::Text("available"));
+                    if !ok_status {
+                        continue;
+                    }
+                    let g = data.geometry(srow);
+                    let (mut lo, mut hi, mut n) = (0.0, 0.0, 0);
+                    for drow in 0..deposits.len() as u32 {
+                        let m = match deposits.value_by_name(drow, "material") {
+                            Some(ValueRef::Text(m)) => m,
+                            _ => continue,
+                        };
+                        if !materials.contains(&m) {
+                            continue;
+                        }
+                        let Geometry::Point(p) = deposits.geometry(drow) else {
+                            continue;
+                        };
+                        if rough_lower_bound(*p, g) > within_m + 100.0 {
+                            continue;
+                        }
+                        let d = oracle_distance(*p, g, 20.0);
+                        let qty = deposits
+                            .value_by_name(drow, "quantity")
+                            .and_then(ValueRef::as_f64)
+                            .unwrap_or(0.0);
+                        let tol = if matches!(g, Geometry::Point(_)) {
+                            0.0
+                        } else {
+                            tolerance(d)
+                        };
+                        if d <= within_m - tol {
+                            lo += qty;
+                            n += 1;
+                        }
+                        if d <= within_m + tol {
+                            hi += qty;
+                        }
+                        if (d - within_m).abs() <= tol && tol > 0.0 {
+                            ambiguous.insert((data.layer(), data.id(srow)));
+                        }
+                    }
+                    if hi > 0.0 && hi >= min_total {
+                        want.insert((data.layer(), data.id(srow)), (lo, hi, n));
+                    }
+                }
             }
-        }
-        // Brute force: every site against every deposit of the materials.
-        let mut want: BTreeMap<(Layer, FeatureId), (f64, f64, usize)> = BTreeMap::new();
-        let mut ambiguous = BTreeSet::new();
-        for filter in &sites.layers {
-            let data = snap.layer(filter.layer());
-            for srow in 0..data.len() as u32 {
-                let ok_status = site_pairs.is_empty()
-                    || data.value_by_name(srow, "status") == Some(ValueRef::Text("available"));
-                if !ok_status {
+            for (key, (lo, hi, n)) in &want {
+                if ambiguous.contains(key) {
                     continue;
                 }
-                let g = data.geometry(srow);
-                let (mut lo, mut hi, mut n) = (0.0, 0.0, 0);
-                for drow in 0..deposits.len() as u32 {
-                    let m = match deposits.value_by_name(drow, "material") {
-                        Some(ValueRef::Text(m)) => m,
-                        _ => continue,
-                    };
-                    if !materials.contains(&m) {
-                        continue;
-                    }
-                    let Geometry::Point(p) = deposits.geometry(drow) else {
-                        continue;
-                    };
-                    if rough_lower_bound(*p, g) > within_m + 100.0 {
-                        continue;
-                    }
-                    let d = oracle_distance(*p, g, 20.0);
-                    let qty = deposits
-                        .value_by_name(drow, "quantity")
-                        .and_then(ValueRef::as_f64)
-                        .unwrap_or(0.0);
-                    let tol = if matches!(g, Geometry::Point(_)) {
-                        0.0
-                    } else {
-                        tolerance(d)
-                    };
-                    if d <= within_m - tol {
-                        lo += qty;
-                        n += 1;
-                    }
-                    if d <= within_m + tol {
-                        hi += qty;
-                    }
-                    if (d - within_m).abs() <= tol && tol > 0.0 {
-                        ambiguous.insert((data.layer(), data.id(srow)));
-                    }
-                }
-                if hi > 0.0 && hi >= min_total {
-                    want.insert((data.layer(), data.id(srow)), (lo, hi, n));
-                }
-            }
-        }
-        for (key, (lo, hi, n)) in &want {
-            if ambiguous.contains(key) {
-                continue;
-            }
-            let (total, count) = got.get(key).unwrap_or_else(|| {
+                let (total, count) = got.get(key).unwrap_or_else(|| {
                 panic!("round {round}: site {key:?} with {lo}..{hi} {materials:?} within {within_m} m is missing")
             });
-            assert!(
-                (total - lo).abs() < 1e-6 * lo.max(1.0),
-                "round {round} {key:?}: {total} vs {lo}"
+                assert!(
+                    (total - lo).abs() < 1e-6 * lo.max(1.0),
+                    "round {round} {key:?}: {total} vs {lo}"
+                );
+                assert_eq!(count, n, "round {round} {key:?}");
+            }
+            for key in got.keys() {
+                assert!(
+                    want.contains_key(key) || ambiguous.contains(key),
+                    "round {round}: {key:?} should not be there"
+                );
+            }
+            println!(
+                "{name} round {round}: {materials:?} within {within_m:.0} m, total ≥ {min_total}: {} sites",
+                got.len()
             );
-            assert_eq!(count, n, "round {round} {key:?}");
         }
-        for key in got.keys() {
-            assert!(
-                want.contains_key(key) || ambiguous.contains(key),
-                "round {round}: {key:?} should not be there"
-            );
-        }
-        println!(
-            "round {round}: {materials:?} within {within_m:.0} m, total ≥ {min_total}: {} sites",
-            got.len()
-        );
     }
 }
