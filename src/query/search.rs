@@ -154,3 +154,73 @@ fn all_in_row_order(
     }
     (items, matched)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use geo_types::{Geometry, point};
+    use serde_json::Map;
+
+    use super::*;
+    use crate::model::{Feature, Value, schema};
+    use crate::query::DriveGate;
+
+    fn deposit(id: u64, lon: f64, material: &str) -> Feature {
+        let s = schema(Layer::WasteDeposits);
+        let mut props = vec![None; s.fields.len()];
+        props[s.index_of("material")] = Some(Value::Text(material.into()));
+        props[s.index_of("quantity")] = Some(Value::Float(1.0));
+        Feature {
+            id,
+            version: 1,
+            geometry: Geometry::Point(point!(x: lon, y: 49.5)),
+            props,
+            extra: Map::new(),
+        }
+    }
+
+    /// The drive-time hook: rows not reached, or reached too late, are left out; the others
+    /// carry their time.
+    #[test]
+    fn drive_gate_filters_and_annotates() {
+        let data = LayerData::build(
+            Layer::WasteDeposits,
+            vec![
+                deposit(1, 0.100, "wood"),
+                deposit(2, 0.101, "wood"),
+                deposit(3, 0.102, "wood"),
+                deposit(4, 0.103, "glass"),
+            ],
+        );
+        let snap = Snapshot::new(1, [data]);
+        let d = snap.layer(Layer::WasteDeposits);
+        let mut times: HashMap<(Layer, u32), f64> = HashMap::new();
+        times.insert((Layer::WasteDeposits, d.row_of(1).unwrap()), 300.0);
+        times.insert((Layer::WasteDeposits, d.row_of(2).unwrap()), 1_500.0);
+        times.insert((Layer::WasteDeposits, d.row_of(4).unwrap()), 60.0);
+        let gate = DriveGate {
+            times: &times,
+            max_s: 1_200.0,
+        };
+        let q = LayerQuery {
+            layer: Layer::WasteDeposits,
+            scope: Scope::Radius {
+                centre: point!(x: 0.1, y: 49.5),
+                radius_m: 5_000.0,
+            },
+            filter: Filter::parse(
+                Layer::WasteDeposits,
+                &[("material".into(), "wood".into())],
+                &[],
+            )
+            .unwrap(),
+            origin: None,
+            page: PageRequest::first(10),
+        };
+        let page = search(&snap, &q, Some(gate)).unwrap();
+        let got: Vec<(u64, Option<f64>)> = page.items.iter().map(|h| (h.id, h.drive_s)).collect();
+        assert_eq!(got, vec![(1, Some(300.0))]);
+        assert_eq!(search(&snap, &q, None).unwrap().matched, 3);
+    }
+}
