@@ -14,6 +14,7 @@ use crate::api::extract::{ApiPath, Params};
 use crate::api::geojson::{
     GEOJSON, base_url, feature_collection, link, respond, with_cursor, write_feature,
 };
+use crate::api::handlers::run;
 use crate::api::search_params as sp;
 use crate::api::{ApiError, AppState};
 use crate::index::{Filter, LayerData};
@@ -157,14 +158,17 @@ pub async fn items(
         origin: None,
         page: PageRequest { limit, cursor },
     };
-    let snap = state.snapshot.load();
-    let page = query::search(&snap, &q, None)?;
+    let page_request = q.page;
+    let (snap, page) = run(false, state.snapshot.load(), move |s| {
+        query::search(s, &q, None)
+    })
+    .await?;
     let base = base_url(&headers);
     let path = uri.path();
     let mut links = vec![
         link(
             "self",
-            &with_cursor(&base, path, &params.0, q.page.cursor),
+            &with_cursor(&base, path, &params.0, page_request.cursor),
             GEOJSON,
         ),
         link(

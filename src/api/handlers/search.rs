@@ -10,6 +10,7 @@ use crate::api::extract::{ApiJson, ApiPath, Params};
 use crate::api::geojson::{
     GEOJSON, Props, base_url, feature_collection, link, respond, with_cursor, write_feature,
 };
+use crate::api::handlers::run;
 use crate::api::search_params::{self as sp, SPATIAL_PARAMS};
 use crate::api::{ApiError, AppState};
 use crate::index::{Filter, Snapshot};
@@ -273,25 +274,6 @@ fn is_cheap(scope: &Scope) -> bool {
         Scope::Nearest { k, .. } => *k <= 100,
         _ => false,
     }
-}
-
-/// Runs a query on the snapshot, inline or on the blocking pool, and gives the snapshot back.
-async fn run<T: Send + 'static>(
-    cheap: bool,
-    snap: std::sync::Arc<Snapshot>,
-    f: impl FnOnce(&Snapshot) -> Result<T, query::QueryError> + Send + 'static,
-) -> Result<(std::sync::Arc<Snapshot>, T), ApiError> {
-    if cheap {
-        let out = f(&snap)?;
-        return Ok((snap, out));
-    }
-    let (snap, out) = tokio::task::spawn_blocking(move || {
-        let out = f(&snap);
-        (snap, out)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("search task failed: {e}")))?;
-    Ok((snap, out?))
 }
 
 /// `self`, `next` and `prev` links of a page.
