@@ -272,24 +272,41 @@ fn benches(c: &mut Criterion) {
     latency_table(&w);
 }
 
-/// p50 and p99 of single queries (criterion reports means of batches).
+/// CPU time of this thread, µs: unlike wall time, not inflated when other processes share
+/// the cores.
+fn thread_cpu_us() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own; CLOCK_THREAD_CPUTIME_ID is
+    // supported on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e6 + ts.tv_nsec as f64 / 1e3
+}
+
+/// p50 and p99 of single queries, wall and CPU time (criterion reports means of batches).
 fn latency_table(w: &World) {
     let deposits = w.snap.layer(Layer::WasteDeposits);
     let sel = Selector::new(&w.wood);
     let all = Filter::all(Layer::WasteDeposits);
     let sel_all = Selector::new(&all);
-    let mut rows: Vec<(String, Vec<f64>, f64)> = Vec::new();
+    type Row = (String, Vec<f64>, Vec<f64>, f64);
+    let mut rows: Vec<Row> = Vec::new();
     let mut run = |name: &str, n: usize, f: &mut dyn FnMut(Point<f64>) -> usize| {
-        let mut t = Vec::with_capacity(n);
+        let mut wall = Vec::with_capacity(n);
+        let mut cpu = Vec::with_capacity(n);
         let mut results = 0;
         for k in 0..n {
             let c = w.centres[k % w.centres.len()];
-            let start = Instant::now();
+            let (start, cpu0) = (Instant::now(), thread_cpu_us());
             results += black_box(f(c));
-            t.push(start.elapsed().as_secs_f64() * 1e6);
+            cpu.push(thread_cpu_us() - cpu0);
+            wall.push(start.elapsed().as_secs_f64() * 1e6);
         }
-        t.sort_by(f64::total_cmp);
-        rows.push((name.to_string(), t, results as f64 / n as f64));
+        wall.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
+        rows.push((name.to_string(), wall, cpu, results as f64 / n as f64));
     };
     run(
         &format!("radius core, wood, {:.0} m (~50 results)", w.r50),
@@ -318,12 +335,18 @@ fn latency_table(w: &World) {
     });
     println!("\nlatency of single queries (µs), scale {}:", scale());
     println!(
-        "{:<48} {:>10} {:>10} {:>12}",
-        "query", "p50", "p99", "results"
+        "{:<46} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "query", "wall p50", "wall p99", "cpu p50", "cpu p99", "results"
     );
-    for (name, t, mean) in rows {
-        let p = |q: f64| t[((t.len() as f64 - 1.0) * q).round() as usize];
-        println!("{name:<48} {:>10.1} {:>10.1} {mean:>12.1}", p(0.5), p(0.99));
+    for (name, wall, cpu, mean) in rows {
+        let p = |t: &[f64], q: f64| t[((t.len() as f64 - 1.0) * q).round() as usize];
+        println!(
+            "{name:<46} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {mean:>9.1}",
+            p(&wall, 0.5),
+            p(&wall, 0.99),
+            p(&cpu, 0.5),
+            p(&cpu, 0.99)
+        );
     }
 }
 

@@ -40,23 +40,23 @@ pub fn distance_to_geometry_m(p: Point<f64>, g: &Geometry<f64>) -> f64 {
             if poly.intersects(&p) {
                 0.0
             } else {
-                nearest_on_rings(p, polygon_rings(poly))
+                nearest_on_rings(p, || polygon_rings(poly))
             }
         }
         Geometry::MultiPolygon(mp) => {
             if mp.intersects(&p) {
                 0.0
             } else {
-                nearest_on_rings(p, mp.iter().flat_map(polygon_rings))
+                nearest_on_rings(p, || mp.iter().flat_map(polygon_rings))
             }
         }
-        Geometry::LineString(l) => nearest_on_rings(p, std::iter::once(l)),
-        Geometry::MultiLineString(ml) => nearest_on_rings(p, ml.iter()),
+        Geometry::LineString(l) => nearest_on_rings(p, || std::iter::once(l)),
+        Geometry::MultiLineString(ml) => nearest_on_rings(p, || ml.iter()),
         Geometry::Rect(r) => distance_to_geometry_m(p, &Geometry::Polygon(r.to_polygon())),
         Geometry::Triangle(t) => distance_to_geometry_m(p, &Geometry::Polygon(t.to_polygon())),
         Geometry::Line(l) => {
             let ls = LineString(vec![l.start, l.end]);
-            nearest_on_rings(p, std::iter::once(&ls))
+            nearest_on_rings(p, || std::iter::once(&ls))
         }
         Geometry::GeometryCollection(gc) => gc
             .iter()
@@ -124,44 +124,47 @@ fn nearest_on_arc(p: V3, a: V3, b: V3) -> (V3, f64) {
     }
 }
 
-/// Distance from p to the nearest point of some rings or lines.
-fn nearest_on_rings<'a>(p: Point<f64>, rings: impl Iterator<Item = &'a LineString<f64>>) -> f64 {
+/// Distance from p to the nearest point of some rings or lines. Two passes over the edges, so
+/// nothing is allocated: the first finds the least angle on the sphere, the second measures
+/// on the ellipsoid the edges within 1 % of it.
+fn nearest_on_rings<'a, I>(p: Point<f64>, rings: impl Fn() -> I) -> f64
+where
+    I: Iterator<Item = &'a LineString<f64>>,
+{
     let pv = unit(p.x(), p.y());
-    // Candidates: the nearest point of each edge on the sphere, as (cos of angle, point).
-    let mut candidates: Vec<(f64, V3)> = Vec::new();
+    // Calls f(cos of angle, nearest point) for each edge (or lone vertex).
+    let each = |f: &mut dyn FnMut(f64, V3)| {
+        for ring in rings() {
+            let mut coords = ring.0.iter();
+            let Some(first) = coords.next() else { continue };
+            let mut prev = unit(first.x, first.y);
+            if ring.0.len() == 1 {
+                f(dot(pv, prev), prev);
+            }
+            for c in coords {
+                let cur = unit(c.x, c.y);
+                let (foot, cos) = nearest_on_arc(pv, prev, cur);
+                f(cos, foot);
+                prev = cur;
+            }
+        }
+    };
     let mut best_cos = f64::NEG_INFINITY;
-    for ring in rings {
-        let mut coords = ring.0.iter();
-        let Some(first) = coords.next() else { continue };
-        let mut prev = unit(first.x, first.y);
-        if ring.0.len() == 1 {
-            candidates.push((dot(pv, prev), prev));
-        }
-        for c in coords {
-            let cur = unit(c.x, c.y);
-            let (foot, cos) = nearest_on_arc(pv, prev, cur);
-            best_cos = best_cos.max(cos);
-            candidates.push((cos, foot));
-            prev = cur;
-        }
-    }
-    best_cos = candidates
-        .iter()
-        .map(|c| c.0)
-        .fold(best_cos, f64::max)
-        .min(1.0);
+    each(&mut |cos, _| best_cos = best_cos.max(cos));
     if !best_cos.is_finite() {
         return f64::INFINITY;
     }
     // The sphere and the ellipsoid may rank two nearly equidistant edges differently (by up to
     // ~0.7 %): measure every candidate within 1 % of the best on the ellipsoid.
-    let best_angle = best_cos.acos();
+    let best_angle = best_cos.min(1.0).acos();
     let cutoff = (best_angle * 1.01 + 1e-9).min(std::f64::consts::PI).cos();
-    candidates
-        .iter()
-        .filter(|(cos, _)| *cos >= cutoff)
-        .map(|(_, v)| andoyer_distance_m(p, to_lonlat(*v)))
-        .fold(f64::INFINITY, f64::min)
+    let mut best = f64::INFINITY;
+    each(&mut |cos, v| {
+        if cos >= cutoff {
+            best = best.min(andoyer_distance_m(p, to_lonlat(v)));
+        }
+    });
+    best
 }
 
 /// A lower bound of the ellipsoidal distance in metres from p to any point of the lon/lat box

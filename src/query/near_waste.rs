@@ -26,8 +26,12 @@ use super::page::{Page, PageRequest, cut, fnv1a};
 use super::radius::split_at_antimeridian;
 use super::scope::Scope;
 use super::site_search::SiteFilter;
+use geo::CoordsIter;
+use geo_types::Geometry;
+
 use crate::geo_util::{
-    ANDOYER_MAX_REL_ERROR, andoyer_distance_m, geodesic_distance_m, radius_envelope,
+    ANDOYER_MAX_REL_ERROR, andoyer_distance_m, geodesic_distance_m, metres_per_degree,
+    radius_envelope,
 };
 use crate::index::{Filter, LayerData, Snapshot, ValueRef};
 use crate::model::{FeatureId, Layer, material_unit};
@@ -196,10 +200,12 @@ pub fn near_waste(
         let mut total = 0.0;
         let mut nearest = f64::INFINITY;
         let mut any = false;
-        each_deposit(snapshot, &tree, s, q.within_m, |row, d| {
+        // Nearest distances matter for all sites only when sorting by them.
+        let exact = q.sort == WasteSort::Distance;
+        each_deposit(snapshot, &tree, s, q.within_m, exact, |row, d| {
             any = true;
             total += quantity_of(deposits, row, quantity);
-            nearest = nearest.min(d);
+            nearest = nearest.min(d.unwrap_or(f64::INFINITY));
         });
         if any && total >= q.min_total {
             found.push((s, total, nearest));
@@ -210,9 +216,10 @@ pub fn near_waste(
     let material = deposits.schema().index_of("material");
     let items = page
         .into_iter()
-        .map(|(mut site, total, nearest)| {
+        .map(|(mut site, total, _)| {
             let mut links = Vec::new();
-            each_deposit(snapshot, &tree, site, q.within_m, |row, d| {
+            each_deposit(snapshot, &tree, site, q.within_m, true, |row, d| {
+                let d = d.unwrap_or(0.0);
                 let material = match deposits.value(row, material) {
                     Some(ValueRef::Text(m)) => static_material(m),
                     _ => "other",
@@ -243,8 +250,8 @@ pub fn near_waste(
                 })
                 .collect();
             let deposit_count = links.len();
+            site.distance_m = links.first().map(|l| l.distance_m);
             links.truncate(q.deposits_limit);
-            site.distance_m = Some(nearest);
             WasteSite {
                 site,
                 total,
@@ -265,41 +272,108 @@ pub fn near_waste(
 }
 
 /// Calls `f(deposit row, distance)` for each candidate deposit within `within_m` of a site.
+/// With `exact` false, the distance may be `None` for deposits that are surely in reach (the
+/// first pass only sums quantities; the page's sites are measured exactly afterwards).
 fn each_deposit(
     snapshot: &Snapshot,
     tree: &RTree<DepositEntry>,
     site: Hit,
     within_m: f64,
-    mut f: impl FnMut(u32, f64),
+    exact: bool,
+    mut f: impl FnMut(u32, Option<f64>),
 ) {
     let data = snapshot.layer(site.layer);
     let Some(env) = grown_envelope(data, site.row, within_m) else {
         return;
     };
-    let geometry = data.geometry(site.row);
-    let site_point = match geometry {
-        geo_types::Geometry::Point(p) => Some(*p),
-        _ => None,
-    };
+    let reach = Reach::new(data.geometry(site.row), within_m);
     for b in split_at_antimeridian(env) {
         let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
         for e in tree.locate_in_envelope(&aabb) {
             let p = Point::new(e.geom()[0], e.geom()[1]);
-            let d = match site_point {
-                Some(s) => {
-                    let d = andoyer_distance_m(s, p);
-                    if (d - within_m).abs() <= within_m * ANDOYER_MAX_REL_ERROR + 1e-3 {
-                        geodesic_distance_m(s, p)
-                    } else {
-                        d
-                    }
-                }
-                None => distance_to_geometry_m(p, geometry),
-            };
-            if d <= within_m {
+            if let Some(d) = reach.classify(p, exact) {
                 f(e.data, d);
             }
         }
+    }
+}
+
+/// Whether deposits are within reach of one site, deciding most of them with a local flat
+/// metric and measuring on the ellipsoid only those near the limit.
+struct Reach<'a> {
+    geometry: &'a Geometry<f64>,
+    within_m: f64,
+    /// `[min_lon, min_lat, max_lon, max_lat]` of the site.
+    bbox: [f64; 4],
+    /// Metres per degree of longitude and latitude at the site.
+    kx: f64,
+    ky: f64,
+    /// The flat metric is trusted (with a 1 % margin) for short reaches away from the poles:
+    /// below 20 km it is off by less than 0.4 % at 70° of latitude.
+    flat: bool,
+}
+
+impl<'a> Reach<'a> {
+    fn new(geometry: &'a Geometry<f64>, within_m: f64) -> Reach<'a> {
+        use geo::BoundingRect;
+        let bbox = geometry
+            .bounding_rect()
+            .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        let lat = (bbox[1] + bbox[3]) / 2.0;
+        let (ky, kx) = metres_per_degree(lat);
+        Reach {
+            geometry,
+            within_m,
+            bbox,
+            kx,
+            ky,
+            flat: within_m <= 20_000.0 && lat.abs() <= 70.0,
+        }
+    }
+
+    #[inline]
+    fn flat_m(&self, dlon: f64, dlat: f64) -> f64 {
+        (dlon * self.kx).hypot(dlat * self.ky)
+    }
+
+    /// `None`: out of reach; `Some(d)`: in reach, with its distance when measured.
+    #[inline]
+    fn classify(&self, p: Point<f64>, exact: bool) -> Option<Option<f64>> {
+        let w = self.within_m;
+        if self.flat {
+            let [x0, y0, x1, y1] = self.bbox;
+            let dx = (x0 - p.x()).max(p.x() - x1).max(0.0);
+            let dy = (y0 - p.y()).max(p.y() - y1).max(0.0);
+            if self.flat_m(dx, dy) > w * 1.01 + 1.0 {
+                return None;
+            }
+            if !exact {
+                // Any vertex is at least as far as the site's nearest point.
+                let near = match self.geometry {
+                    Geometry::Point(q) => self.flat_m(q.x() - p.x(), q.y() - p.y()),
+                    g => g
+                        .coords_iter()
+                        .take(64)
+                        .map(|c| self.flat_m(c.x - p.x(), c.y - p.y()))
+                        .fold(f64::INFINITY, f64::min),
+                };
+                if near < w * 0.99 - 1.0 {
+                    return Some(None);
+                }
+            }
+        }
+        let d = match self.geometry {
+            Geometry::Point(s) => {
+                let d = andoyer_distance_m(*s, p);
+                if (d - w).abs() <= w * ANDOYER_MAX_REL_ERROR + 1e-3 {
+                    geodesic_distance_m(*s, p)
+                } else {
+                    d
+                }
+            }
+            g => distance_to_geometry_m(p, g),
+        };
+        (d <= w).then_some(Some(d))
     }
 }
 
@@ -353,7 +427,7 @@ fn waste_order(sort: WasteSort) -> impl Fn(&(Hit, f64, f64), &(Hit, f64, f64)) -
             a.0.layer.cmp(&b.0.layer).then(a.0.id.cmp(&b.0.id))
         };
         match sort {
-            WasteSort::Total => b.1.total_cmp(&a.1).then(a.2.total_cmp(&b.2)),
+            WasteSort::Total => b.1.total_cmp(&a.1),
             WasteSort::Distance => a.2.total_cmp(&b.2).then(b.1.total_cmp(&a.1)),
         }
         .then_with(|| tie(a, b))

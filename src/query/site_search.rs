@@ -196,10 +196,19 @@ impl SiteFilter {
         for filter in &self.layers {
             let data = snapshot.layer(filter.layer());
             let select = Selector::new(filter).with_drive(drive);
+            let excluded: Vec<usize> = self
+                .exclude
+                .iter()
+                .filter_map(|c| data.schema().field(c).map(|(i, _)| i))
+                .collect();
             hits.extend(
                 collect(data, scope, origin, &select)
                     .into_iter()
-                    .filter(|h| self.passes_exclusions(data, h.row)),
+                    .filter(|h| {
+                        excluded
+                            .iter()
+                            .all(|i| data.value(h.row, *i) != Some(ValueRef::Bool(true)))
+                    }),
             );
         }
         if let Scope::Nearest { k, .. } = scope {
@@ -298,18 +307,41 @@ pub struct SiteHit {
 }
 
 impl SiteHit {
+    /// The site values of a hit.
     pub fn of(snapshot: &Snapshot, hit: Hit) -> SiteHit {
-        let data = snapshot.layer(hit.layer);
-        let num = |name: &str| data.value_by_name(hit.row, name).and_then(ValueRef::as_f64);
-        let (area_ha, price_eur) = match hit.layer {
-            Layer::Plots => {
-                let area = num("area_ha");
-                (
-                    area,
-                    num("price_eur_m2").zip(area).map(|(p, a)| p * a * 1e4),
-                )
-            }
-            _ => (num("land_area_ha"), num("price_eur")),
+        SiteFields::of(hit.layer).site(snapshot.layer(hit.layer), hit)
+    }
+}
+
+/// Positions of the fields site values come from, looked up once per layer.
+#[derive(Debug, Clone, Copy)]
+struct SiteFields {
+    layer: Layer,
+    area: Option<usize>,
+    /// Plots: price per m²; buildings: price.
+    price: Option<usize>,
+}
+
+impl SiteFields {
+    fn of(layer: Layer) -> SiteFields {
+        let s = schema(layer);
+        let at = |name: &str| s.field(name).map(|(i, _)| i);
+        let (area, price) = match layer {
+            Layer::Plots => (at("area_ha"), at("price_eur_m2")),
+            _ => (at("land_area_ha"), at("price_eur")),
+        };
+        SiteFields { layer, area, price }
+    }
+
+    fn site(&self, data: &LayerData, hit: Hit) -> SiteHit {
+        let num = |i: Option<usize>| {
+            i.and_then(|i| data.value(hit.row, i))
+                .and_then(ValueRef::as_f64)
+        };
+        let area_ha = num(self.area);
+        let price_eur = match self.layer {
+            Layer::Plots => num(self.price).zip(area_ha).map(|(p, a)| p * a * 1e4),
+            _ => num(self.price),
         };
         SiteHit {
             hit,
@@ -357,11 +389,18 @@ pub fn site_search(
 ) -> Result<Page<SiteHit>, QueryError> {
     let fingerprint = q.fingerprint();
     let offset = q.page.offset(snapshot.generation, fingerprint)?;
+    let fields = SITE_LAYERS.map(SiteFields::of);
     let hits: Vec<SiteHit> = q
         .sites
         .collect(snapshot, &q.scope, q.origin(), drive)
         .into_iter()
-        .map(|h| SiteHit::of(snapshot, h))
+        .map(|h| {
+            let f = fields
+                .iter()
+                .find(|f| f.layer == h.layer)
+                .unwrap_or(&fields[0]);
+            f.site(snapshot.layer(h.layer), h)
+        })
         .collect();
     let matched = hits.len();
     let items = cut(hits, offset, q.page.limit, site_order(q.sort));
