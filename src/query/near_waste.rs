@@ -7,8 +7,9 @@
 //! 2. candidate deposits: those of the layer's R-tree inside the sites' envelopes grown by the
 //!    distance, admitted by the deposit filter (materials and any `deposit.` condition), put
 //!    in a small R-tree of their own (a filter-then-join: rare materials make it tiny);
-//! 3. for each site, the deposits of that tree inside its grown envelope, measured exactly
-//!    (deposit point → site geometry, 0 inside a plot) and kept within the distance;
+//! 3. for each site, the deposits of that tree inside its grown envelope, kept within the
+//!    distance (deposit point → site geometry, 0 inside a plot): a local flat metric decides
+//!    those clearly in or out (1 % margin), the ellipsoid the ones near the limit;
 //! 4. keep sites whose total reaches the threshold, sort by total or by nearest deposit, cut
 //!    one page; only the sites of that page list their deposits and per-material totals.
 
