@@ -163,8 +163,8 @@ impl LayerData {
     ///
     /// Rows are laid out in Hilbert-curve order of the features' envelope centres, so features
     /// near each other on the ground are near each other in the columns: a spatial query then
-    /// reads a few cache lines of each column instead of one per candidate (at 1M deposits this
-    /// halves the time of a small radius search).
+    /// reads a few cache lines of each column instead of one per candidate (in the search bench
+    /// at 1M deposits, a radius search of ~50 results went from 55 to 38 µs p50).
     pub fn build(layer: Layer, features: Vec<Feature>) -> LayerData {
         let schema = schema(layer);
         // Keep the last feature of each id, in input order.
