@@ -42,7 +42,7 @@ for _ in $(seq 1 600); do
 done
 
 # A centre where the data is: the first deposit of the layer. Grow the radius until the page
-# holds 20 features.
+# holds 20 features, then narrow it down so the search matches not many more than 20.
 read -r LON LAT < <(curl -fs "$BASE/layers/waste_deposits/search?limit=1" \
   | python3 -c 'import json,sys; c=json.load(sys.stdin)["features"][0]["geometry"]["coordinates"]; print(c[0], c[1])')
 RADIUS=250
@@ -53,6 +53,15 @@ while :; do
   RADIUS=$((RADIUS * 2))
   [ "$RADIUS" -le 200000 ] || { echo "load_search: no radius gives 20 wood deposits" >&2; exit 1; }
 done
+returned() { curl -fs "$BASE/layers/waste_deposits/search?lon=$LON&lat=$LAT&radius_m=$1&material=wood&limit=20" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberReturned"])'; }
+LO=$((RADIUS / 2)); HI=$RADIUS
+for _ in 1 2 3 4 5 6 7 8; do
+  MID=$(((LO + HI) / 2))
+  if [ "$(returned "$MID")" -ge 20 ]; then HI=$MID; else LO=$MID; fi
+done
+RADIUS=$HI
+URL="$BASE/layers/waste_deposits/search?lon=$LON&lat=$LAT&radius_m=$RADIUS&material=wood&limit=20"
 MATCHED=$(curl -fs "$URL" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberMatched"])')
 BYTES=$(curl -fs "$URL" | wc -c)
 
