@@ -12,6 +12,7 @@
 //! - [`index`]: per-layer R-trees with columnar attributes, immutable snapshots;
 //! - [`store`]: FlatGeobuf files in a data directory;
 //! - [`demo`]: the deterministic synthetic demo data generator;
+//! - [`tiles`]: vector tiles (generalisation, clipping, MVT), TileJSON, the tile cache, PMTiles;
 //! - [`api`]: the axum router, handlers and the one error mapping.
 
 pub mod api;
@@ -21,3 +22,4 @@ pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod store;
+pub mod tiles;

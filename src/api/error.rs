@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::model::{FeatureId, Layer, UnknownLayer};
+use crate::tiles::TileError;
 
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Tile(#[from] TileError),
 }
 
 impl ApiError {
@@ -75,6 +78,30 @@ impl ApiError {
                 "internal",
                 "Internal server error",
             ),
+            ApiError::Tile(e) => match e {
+                TileError::UnknownLayer(_) => {
+                    (StatusCode::NOT_FOUND, "unknown-layer", "Unknown layer")
+                }
+                TileError::ZoomTooHigh { .. }
+                | TileError::OutOfRange { .. }
+                | TileError::BadCoordinate { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-tile-address",
+                    "Invalid tile address",
+                ),
+                TileError::DuplicateLayer(_)
+                | TileError::Filter(_)
+                | TileError::FilterMatchesNoLayer { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "Invalid parameter",
+                ),
+                TileError::Io { .. } | TileError::Encode(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
+            },
         }
     }
 
@@ -83,6 +110,7 @@ impl ApiError {
         match self {
             ApiError::BadParameter { param, .. } => Some(param),
             ApiError::UnknownLayer(_) => Some("layer"),
+            ApiError::Tile(e) => e.param(),
             _ => None,
         }
     }

@@ -1,3 +1,5 @@
 //! Thin handlers: extract, validate, call one engine function, serialise.
 
 pub mod catalog;
+pub mod map;
+pub mod tiles;

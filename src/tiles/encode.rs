@@ -1,0 +1,326 @@
+//! Mapbox Vector Tile 2.1 encoding: snapping to the integer grid, ring cleaning and winding,
+//! geometry commands, and layers with deduplicated keys and typed values. The protobuf types
+//! are geozero's (`geozero::mvt`); geometry handling is ours.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use geo_types::{LineString, MultiPolygon};
+use geozero::mvt::tile::{self, GeomType};
+
+const MOVE_TO: u32 = 1;
+const LINE_TO: u32 = 2;
+const CLOSE_PATH: u32 = 7;
+
+#[inline]
+fn command(id: u32, count: u32) -> u32 {
+    (id & 0x7) | (count << 3)
+}
+
+#[inline]
+fn zigzag(v: i32) -> u32 {
+    ((v << 1) ^ (v >> 31)) as u32
+}
+
+/// Snaps a ring (tile coordinates, floating point) to integers and cleans it: no repeated
+/// points, no spikes (A→B→A), closing point left out. `None` if fewer than three points or no
+/// area remain.
+pub fn snap_ring(ring: &LineString<f64>) -> Option<Vec<[i32; 2]>> {
+    let mut pts: Vec<[i32; 2]> = Vec::with_capacity(ring.0.len());
+    for c in &ring.0 {
+        let p = [c.x.round() as i32, c.y.round() as i32];
+        push_clean(&mut pts, p);
+    }
+    // Close the loop: drop a last point equal to the first, and spikes across the seam.
+    loop {
+        let n = pts.len();
+        if n >= 2 && pts[n - 1] == pts[0] {
+            pts.pop();
+        } else if n >= 3 && pts[n - 2] == pts[0] {
+            // ... X, first: the last step goes out and back.
+            pts.pop();
+        } else if n >= 3 && pts[n - 1] == pts[1] {
+            // last, first, last: the first point is a spike.
+            pts.remove(0);
+        } else {
+            break;
+        }
+    }
+    if pts.len() < 3 || ring_area2(&pts) == 0 {
+        return None;
+    }
+    Some(pts)
+}
+
+fn push_clean(pts: &mut Vec<[i32; 2]>, p: [i32; 2]) {
+    if pts.last() == Some(&p) {
+        return;
+    }
+    let n = pts.len();
+    if n >= 2 && pts[n - 2] == p {
+        // A→B→A: B is a spike.
+        pts.pop();
+        return;
+    }
+    pts.push(p);
+}
+
+/// Twice the signed area by the surveyor's formula, in tile coordinates (y down): positive for
+/// a ring that is clockwise on screen, which MVT 2.1 requires of exterior rings.
+pub fn ring_area2(pts: &[[i32; 2]]) -> i64 {
+    let n = pts.len();
+    let mut s = 0i64;
+    for i in 0..n {
+        let a = pts[i];
+        let b = pts[(i + 1) % n];
+        s += i64::from(a[0]) * i64::from(b[1]) - i64::from(b[0]) * i64::from(a[1]);
+    }
+    s
+}
+
+/// Geometry commands of polygons in tile coordinates (already clipped). Exterior rings get a
+/// positive area, holes a negative one. `None` if nothing survives snapping.
+pub fn polygon_commands(mp: &MultiPolygon<f64>) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut cursor = [0i32; 2];
+    for p in &mp.0 {
+        let Some(mut ext) = snap_ring(p.exterior()) else {
+            continue;
+        };
+        if ring_area2(&ext) < 0 {
+            ext.reverse();
+        }
+        ring_commands(&ext, &mut cursor, &mut out);
+        for hole in p.interiors() {
+            let Some(mut h) = snap_ring(hole) else {
+                continue;
+            };
+            if ring_area2(&h) > 0 {
+                h.reverse();
+            }
+            ring_commands(&h, &mut cursor, &mut out);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn ring_commands(pts: &[[i32; 2]], cursor: &mut [i32; 2], out: &mut Vec<u32>) {
+    out.reserve(pts.len() * 2 + 3);
+    let mut delta = |p: [i32; 2], out: &mut Vec<u32>| {
+        out.push(zigzag(p[0] - cursor[0]));
+        out.push(zigzag(p[1] - cursor[1]));
+        *cursor = p;
+    };
+    out.push(command(MOVE_TO, 1));
+    delta(pts[0], out);
+    out.push(command(LINE_TO, (pts.len() - 1) as u32));
+    for p in &pts[1..] {
+        delta(*p, out);
+    }
+    out.push(command(CLOSE_PATH, 1));
+}
+
+/// Geometry commands of one point in tile coordinates.
+pub fn point_commands(p: [f64; 2]) -> Vec<u32> {
+    let x = p[0].round() as i32;
+    let y = p[1].round() as i32;
+    vec![command(MOVE_TO, 1), zigzag(x), zigzag(y)]
+}
+
+/// Number of bytes the varints of `words` take.
+pub fn varint_bytes(words: &[u32]) -> usize {
+    words
+        .iter()
+        .map(|w| match *w {
+            0..=0x7f => 1,
+            0x80..=0x3fff => 2,
+            0x4000..=0x1f_ffff => 3,
+            0x20_0000..=0xfff_ffff => 4,
+            _ => 5,
+        })
+        .sum()
+}
+
+/// A property value borrowed from the data, before it enters a layer's value table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PropValue<'a> {
+    Str(Cow<'a, str>),
+    Double(f64),
+    Int(i64),
+    Bool(bool),
+}
+
+/// A property: key and value.
+pub type Prop<'a> = (Cow<'static, str>, PropValue<'a>);
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum ValueKey {
+    Str(Box<str>),
+    Double(u64),
+    Int(i64),
+    Bool(bool),
+}
+
+/// Builds one MVT layer: features, and the key and value tables they index into.
+pub struct LayerWriter {
+    layer: tile::Layer,
+    keys: HashMap<String, u32>,
+    values: HashMap<ValueKey, u32>,
+}
+
+impl LayerWriter {
+    pub fn new(name: &str, extent: u32) -> LayerWriter {
+        LayerWriter {
+            layer: tile::Layer {
+                version: 2,
+                name: name.to_string(),
+                features: Vec::new(),
+                keys: Vec::new(),
+                values: Vec::new(),
+                extent: Some(extent),
+            },
+            keys: HashMap::new(),
+            values: HashMap::new(),
+        }
+    }
+
+    fn key(&mut self, k: &str) -> u32 {
+        if let Some(i) = self.keys.get(k) {
+            return *i;
+        }
+        let i = self.layer.keys.len() as u32;
+        self.layer.keys.push(k.to_string());
+        self.keys.insert(k.to_string(), i);
+        i
+    }
+
+    fn value(&mut self, v: &PropValue<'_>) -> u32 {
+        let key = match v {
+            PropValue::Str(s) => ValueKey::Str(s.as_ref().into()),
+            PropValue::Double(f) => ValueKey::Double(f.to_bits()),
+            PropValue::Int(i) => ValueKey::Int(*i),
+            PropValue::Bool(b) => ValueKey::Bool(*b),
+        };
+        if let Some(i) = self.values.get(&key) {
+            return *i;
+        }
+        let i = self.layer.values.len() as u32;
+        let mut value = tile::Value::default();
+        match v {
+            PropValue::Str(s) => value.string_value = Some(s.to_string()),
+            PropValue::Double(f) => value.double_value = Some(*f),
+            PropValue::Int(n) => value.int_value = Some(*n),
+            PropValue::Bool(b) => value.bool_value = Some(*b),
+        }
+        self.layer.values.push(value);
+        self.values.insert(key, i);
+        i
+    }
+
+    /// Adds a feature.
+    pub fn add(&mut self, id: Option<u64>, ty: GeomType, geometry: Vec<u32>, props: &[Prop<'_>]) {
+        let mut tags = Vec::with_capacity(props.len() * 2);
+        for (k, v) in props {
+            tags.push(self.key(k));
+            tags.push(self.value(v));
+        }
+        self.layer.features.push(tile::Feature {
+            id,
+            tags,
+            r#type: Some(ty as i32),
+            geometry,
+        });
+    }
+
+    pub fn finish(self) -> tile::Layer {
+        self.layer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{Coord, LineString, Polygon};
+
+    fn ring(pts: &[(f64, f64)]) -> LineString<f64> {
+        LineString(pts.iter().map(|(x, y)| Coord { x: *x, y: *y }).collect())
+    }
+
+    #[test]
+    fn zigzag_matches_the_spec_examples() {
+        // MVT 2.1 §4.3.2: 0→0, -1→1, 1→2, -2→3, 2→4.
+        assert_eq!([0, -1, 1, -2, 2].map(zigzag), [0, 1, 2, 3, 4]);
+        assert_eq!(command(MOVE_TO, 1), 9);
+        assert_eq!(command(LINE_TO, 3), 26);
+        assert_eq!(command(CLOSE_PATH, 1), 15);
+    }
+
+    #[test]
+    fn spec_example_polygon() {
+        // MVT 2.1 §4.3.5.3 (Polygon): (3,6) (8,12) (20,34) encodes as
+        // [9, 6, 12, 18, 10, 12, 24, 44, 15].
+        let mp = MultiPolygon(vec![Polygon::new(
+            ring(&[(3.0, 6.0), (8.0, 12.0), (20.0, 34.0), (3.0, 6.0)]),
+            vec![],
+        )]);
+        assert_eq!(
+            polygon_commands(&mp).unwrap(),
+            vec![9, 6, 12, 18, 10, 12, 24, 44, 15]
+        );
+    }
+
+    #[test]
+    fn exterior_rings_are_made_clockwise_and_holes_counter_clockwise() {
+        let ccw_on_screen = ring(&[
+            (0.0, 0.0),
+            (0.0, 10.0),
+            (10.0, 10.0),
+            (10.0, 0.0),
+            (0.0, 0.0),
+        ]);
+        let hole_cw = ring(&[(2.0, 2.0), (4.0, 2.0), (4.0, 4.0), (2.0, 4.0), (2.0, 2.0)]);
+        let mp = MultiPolygon(vec![Polygon::new(ccw_on_screen, vec![hole_cw])]);
+        let cmds = polygon_commands(&mp).unwrap();
+        // Decode the two rings back and check their signed areas.
+        let mut rings: Vec<Vec<[i32; 2]>> = Vec::new();
+        let (mut x, mut y, mut i) = (0i32, 0i32, 0usize);
+        let unzig = |v: u32| ((v >> 1) as i32) ^ -((v & 1) as i32);
+        while i < cmds.len() {
+            let (id, count) = (cmds[i] & 7, cmds[i] >> 3);
+            i += 1;
+            if id == MOVE_TO {
+                rings.push(Vec::new());
+            }
+            if id == CLOSE_PATH {
+                continue;
+            }
+            for _ in 0..count {
+                x += unzig(cmds[i]);
+                y += unzig(cmds[i + 1]);
+                i += 2;
+                if let Some(r) = rings.last_mut() {
+                    r.push([x, y]);
+                }
+            }
+        }
+        assert_eq!(rings.len(), 2);
+        assert!(ring_area2(&rings[0]) > 0);
+        assert!(ring_area2(&rings[1]) < 0);
+    }
+
+    #[test]
+    fn snapping_removes_repeats_spikes_and_slivers() {
+        let r = ring(&[
+            (0.0, 0.0),
+            (0.2, 0.1),
+            (10.0, 0.0),
+            (20.0, 0.0),
+            (10.0, 0.0),
+            (10.0, 10.0),
+            (0.0, 0.0),
+        ]);
+        assert_eq!(snap_ring(&r).unwrap(), vec![[0, 0], [10, 0], [10, 10]]);
+        let sliver = ring(&[(0.0, 0.0), (10.0, 0.2), (20.0, 0.0), (0.0, 0.0)]);
+        assert!(snap_ring(&sliver).is_none());
+    }
+}

@@ -1,0 +1,426 @@
+//! One tile, from prepared layers: query the buffered tile box, filter, pick the generalised
+//! form for the zoom (simplified polygons, clusters), clip in floating point, snap, order by
+//! priority, keep within the size budget, encode.
+
+use std::borrow::Cow;
+
+use geo::MapCoords;
+use geo_types::MultiPolygon;
+use geozero::mvt::tile::GeomType;
+use geozero::mvt::{Message, Tile};
+use rstar::AABB;
+
+use super::cluster::{Aggregate, ClusterSpec, filtered_aggregate};
+use super::encode::{LayerWriter, Prop, PropValue, point_commands, polygon_commands, varint_bytes};
+use super::prepare::{Prepared, PreparedLayer, WorldGeom};
+use super::{TileConfig, TileCoord, TileSet, Visibility};
+use crate::index::{Filter, ValueRef};
+use crate::model::FieldType;
+
+/// An encoded tile.
+#[derive(Debug, Clone, Default)]
+pub struct RenderedTile {
+    /// The MVT bytes, uncompressed; empty when no feature is in the tile.
+    pub bytes: Vec<u8>,
+    /// Features (and clusters) in the tile.
+    pub features: usize,
+    /// Features left out to keep the tile within the budget.
+    pub left_out: usize,
+}
+
+/// A feature about to be encoded.
+struct Candidate<'a> {
+    id: Option<u64>,
+    ty: GeomType,
+    geometry: Vec<u32>,
+    props: Vec<Prop<'a>>,
+    /// 0 polygons, 1 clusters, 2 points: polygons first (drawn below), then by priority.
+    rank: u8,
+    priority: f64,
+    tiebreak: u64,
+    size: usize,
+}
+
+/// Renders one tile of a tile set.
+pub fn render_tile(
+    prepared: &Prepared,
+    set: &TileSet,
+    t: TileCoord,
+    cfg: &TileConfig,
+) -> RenderedTile {
+    let mut per_layer: Vec<(&str, Vec<Candidate<'_>>)> = Vec::with_capacity(set.layers.len());
+    for (layer, filter) in &set.layers {
+        let pl = prepared.layer(*layer);
+        let mut c = layer_candidates(pl, filter, set.visibility, t, cfg);
+        c.sort_by(|a, b| {
+            a.rank
+                .cmp(&b.rank)
+                .then(b.priority.total_cmp(&a.priority))
+                .then(a.tiebreak.cmp(&b.tiebreak))
+        });
+        per_layer.push((layer.id(), c));
+    }
+    let total: usize = per_layer.iter().map(|(_, c)| c.len()).sum();
+    let sizes: Vec<usize> = per_layer
+        .iter()
+        .map(|(_, c)| c.iter().map(|f| f.size).sum())
+        .collect();
+    let mut budget = cfg.budget_bytes;
+    // The size estimate leaves out the shared value tables: if the encoded tile is still over
+    // the budget, tighten and try again.
+    for _ in 0..12 {
+        let keep = allocate(&per_layer, &sizes, budget);
+        let bytes = encode(&per_layer, &keep, cfg.extent);
+        if bytes.len() <= cfg.budget_bytes || budget < 1024 {
+            let kept: usize = keep.iter().sum();
+            return RenderedTile {
+                bytes,
+                features: kept,
+                left_out: total - kept,
+            };
+        }
+        let over = bytes.len() - cfg.budget_bytes;
+        budget = budget.saturating_sub(over + budget / 20);
+    }
+    RenderedTile {
+        bytes: Vec::new(),
+        features: 0,
+        left_out: total,
+    }
+}
+
+/// How many of each layer's (sorted) candidates fit: the budget is shared out equally, a layer
+/// that needs less than its share passes the rest on (water-filling), so a small layer is never
+/// starved by a large one and the outcome depends on the data only.
+fn allocate(
+    per_layer: &[(&str, Vec<Candidate<'_>>)],
+    sizes: &[usize],
+    budget: usize,
+) -> Vec<usize> {
+    if sizes.iter().sum::<usize>() <= budget {
+        return per_layer.iter().map(|(_, c)| c.len()).collect();
+    }
+    let mut order: Vec<usize> = (0..sizes.len()).collect();
+    order.sort_by_key(|i| (sizes[*i], *i));
+    let mut alloc = vec![0usize; sizes.len()];
+    let mut remaining = budget;
+    for (k, &i) in order.iter().enumerate() {
+        let share = remaining / (order.len() - k);
+        alloc[i] = sizes[i].min(share);
+        remaining -= alloc[i];
+    }
+    per_layer
+        .iter()
+        .zip(&alloc)
+        .map(|((_, cands), a)| {
+            let mut used = 0;
+            cands
+                .iter()
+                .take_while(|c| {
+                    used += c.size;
+                    used <= *a
+                })
+                .count()
+        })
+        .collect()
+}
+
+fn encode(per_layer: &[(&str, Vec<Candidate<'_>>)], keep: &[usize], extent: u32) -> Vec<u8> {
+    let mut tile = Tile { layers: Vec::new() };
+    for ((name, cands), k) in per_layer.iter().zip(keep) {
+        if *k == 0 {
+            continue;
+        }
+        let mut w = LayerWriter::new(name, extent);
+        for c in &cands[..*k] {
+            w.add(c.id, c.ty, c.geometry.clone(), &c.props);
+        }
+        tile.layers.push(w.finish());
+    }
+    if tile.layers.is_empty() {
+        return Vec::new();
+    }
+    tile.encode_to_vec()
+}
+
+/// The tile frame: world → tile units.
+struct Frame {
+    n: f64,
+    x: f64,
+    y: f64,
+    extent: f64,
+    world_box: [f64; 4],
+    tile_box: [f64; 4],
+}
+
+impl Frame {
+    fn new(t: TileCoord, cfg: &TileConfig) -> Frame {
+        let extent = f64::from(cfg.extent);
+        let b = f64::from(cfg.buffer);
+        Frame {
+            n: t.tiles_per_side(),
+            x: f64::from(t.x),
+            y: f64::from(t.y),
+            extent,
+            world_box: t.world_bounds(b, extent),
+            tile_box: [-b, -b, extent + b, extent + b],
+        }
+    }
+
+    #[inline]
+    fn to_tile(&self, p: [f64; 2]) -> [f64; 2] {
+        [
+            (p[0] * self.n - self.x) * self.extent,
+            (p[1] * self.n - self.y) * self.extent,
+        ]
+    }
+
+    #[inline]
+    fn contains_world(&self, p: [f64; 2]) -> bool {
+        let b = &self.world_box;
+        p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
+    }
+
+    fn aabb(&self, grow: f64) -> AABB<[f64; 2]> {
+        let b = &self.world_box;
+        AABB::from_corners([b[0] - grow, b[1] - grow], [b[2] + grow, b[3] + grow])
+    }
+
+    fn polygon(&self, mp: &MultiPolygon<f64>) -> Option<Vec<u32>> {
+        let local = mp.map_coords(|c| {
+            let [x, y] = self.to_tile([c.x, c.y]);
+            geo_types::Coord { x, y }
+        });
+        let clipped = super::clip(&local, self.tile_box);
+        polygon_commands(&clipped)
+    }
+}
+
+fn layer_candidates<'a>(
+    pl: &'a PreparedLayer,
+    filter: &Filter,
+    vis: Visibility,
+    t: TileCoord,
+    cfg: &TileConfig,
+) -> Vec<Candidate<'a>> {
+    let frame = Frame::new(t, cfg);
+    let mut out = Vec::new();
+    let public = vis == Visibility::Public;
+    let display = |row: u32| -> [f64; 2] {
+        if public && let Some(p) = pl.public_anchor[row as usize] {
+            return p;
+        }
+        pl.anchor[row as usize]
+    };
+    let z = usize::from(t.z);
+    if t.z <= cfg.generalise_max_zoom && z < pl.shapes.len() {
+        let level = &pl.shapes[z];
+        for e in level.tree.locate_in_envelope_intersecting(&frame.aabb(0.0)) {
+            let (row, simplified) = &level.geoms[e.data as usize];
+            if !filter.matches(&pl.data, *row) {
+                continue;
+            }
+            let geom = match (simplified, &pl.world[*row as usize]) {
+                (Some(s), _) => s,
+                (None, WorldGeom::Polygons(mp)) => mp,
+                _ => continue,
+            };
+            if let Some(c) = polygon_candidate(pl, *row, geom, &frame, vis) {
+                out.push(c);
+            }
+        }
+        if let (Some(spec), Some(level)) = (&pl.cluster_spec, pl.clusters.get(z)) {
+            let has_public = public && pl.public_anchor.iter().any(Option::is_some);
+            if filter.is_empty() && !has_public {
+                for e in level.tree.locate_in_envelope(&frame.aabb(0.0)) {
+                    let cell = &level.cells[e.data as usize];
+                    if let [row] = cell.members.as_slice() {
+                        out.push(point_candidate(
+                            pl,
+                            *row,
+                            pl.anchor[*row as usize],
+                            &frame,
+                            vis,
+                        ));
+                    } else {
+                        out.push(cluster_candidate(pl, spec, &cell.all, cell.key, &frame));
+                    }
+                }
+            } else {
+                // Members that pass the filter stay inside their cell, so their mean does too:
+                // cells up to one cell width outside the box may have theirs inside.
+                for e in level.tree.locate_in_envelope(&frame.aabb(level.cell_size)) {
+                    let cell = &level.cells[e.data as usize];
+                    let (agg, last) = filtered_aggregate(&pl.data, spec, cell, filter, display);
+                    let (Some(last), pos) = (last, agg.position()) else {
+                        continue;
+                    };
+                    if !frame.contains_world(pos) {
+                        continue;
+                    }
+                    if agg.count == 1 {
+                        out.push(point_candidate(pl, last, pos, &frame, vis));
+                    } else {
+                        out.push(cluster_candidate(pl, spec, &agg, cell.key, &frame));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    let mut lonlat = t.lonlat_bounds(f64::from(cfg.buffer), frame.extent);
+    if public {
+        let g = super::prepare::PUBLIC_GRID_DEG;
+        lonlat = [lonlat[0] - g, lonlat[1] - g, lonlat[2] + g, lonlat[3] + g];
+    }
+    for row in pl.data.rows_in_envelope(lonlat) {
+        if !filter.matches(&pl.data, row) {
+            continue;
+        }
+        match &pl.world[row as usize] {
+            WorldGeom::Point(_) => {
+                let p = display(row);
+                if frame.contains_world(p) {
+                    out.push(point_candidate(pl, row, p, &frame, vis));
+                }
+            }
+            WorldGeom::Polygons(mp) => {
+                if let Some(c) = polygon_candidate(pl, row, mp, &frame, vis) {
+                    out.push(c);
+                }
+            }
+            WorldGeom::Empty => {}
+        }
+    }
+    out
+}
+
+fn polygon_candidate<'a>(
+    pl: &'a PreparedLayer,
+    row: u32,
+    geom: &MultiPolygon<f64>,
+    frame: &Frame,
+    vis: Visibility,
+) -> Option<Candidate<'a>> {
+    let geometry = frame.polygon(geom)?;
+    let props = row_props(pl, row, vis);
+    Some(Candidate {
+        id: Some(pl.data.id(row)),
+        ty: GeomType::Polygon,
+        size: varint_bytes(&geometry) + 2 * props.len() + 6,
+        geometry,
+        props,
+        rank: 0,
+        priority: pl.priority[row as usize],
+        tiebreak: pl.data.id(row),
+    })
+}
+
+fn point_candidate<'a>(
+    pl: &'a PreparedLayer,
+    row: u32,
+    pos: [f64; 2],
+    frame: &Frame,
+    vis: Visibility,
+) -> Candidate<'a> {
+    let geometry = point_commands(frame.to_tile(pos));
+    let props = row_props(pl, row, vis);
+    Candidate {
+        id: Some(pl.data.id(row)),
+        ty: GeomType::Point,
+        size: varint_bytes(&geometry) + 2 * props.len() + 6,
+        geometry,
+        props,
+        rank: 2,
+        priority: pl.priority[row as usize],
+        tiebreak: pl.data.id(row),
+    }
+}
+
+fn cluster_candidate<'a>(
+    pl: &'a PreparedLayer,
+    spec: &ClusterSpec,
+    agg: &Aggregate,
+    key: u64,
+    frame: &Frame,
+) -> Candidate<'a> {
+    let geometry = point_commands(frame.to_tile(agg.position()));
+    let class_name = |c: u8| {
+        spec.classes
+            .get(usize::from(c))
+            .copied()
+            .unwrap_or("unknown")
+    };
+    let mut props: Vec<Prop<'a>> = vec![
+        ("cluster".into(), PropValue::Bool(true)),
+        ("point_count".into(), PropValue::Int(i64::from(agg.count))),
+    ];
+    if let Some(d) = agg.dominant() {
+        let class_field = pl.data.schema().fields[spec.class_field].name;
+        props.push((
+            class_field.into(),
+            PropValue::Str(Cow::Borrowed(class_name(d))),
+        ));
+    }
+    if spec.sum_total {
+        props.push((spec.measure_name.into(), PropValue::Double(agg.total())));
+    }
+    for c in &agg.classes {
+        let name = class_name(c.class);
+        props.push((
+            format!("count_{name}").into(),
+            PropValue::Int(i64::from(c.count)),
+        ));
+        props.push((
+            format!("{}_{name}", spec.measure_name).into(),
+            PropValue::Double(c.sum),
+        ));
+    }
+    Candidate {
+        id: None,
+        ty: GeomType::Point,
+        size: varint_bytes(&geometry) + 2 * props.len() + 6,
+        geometry,
+        props,
+        rank: 1,
+        priority: f64::from(agg.count),
+        tiebreak: key,
+    }
+}
+
+/// The typed properties of a row. Counts (code → number) become a JSON text plus a
+/// `<field>_total` number, since MVT values are scalars.
+fn row_props<'a>(pl: &'a PreparedLayer, row: u32, vis: Visibility) -> Vec<Prop<'a>> {
+    let data = &pl.data;
+    let hide_holder = vis == Visibility::Public && pl.public_anchor[row as usize].is_some();
+    let mut props = Vec::with_capacity(data.schema().fields.len());
+    for (i, f) in data.schema().fields.iter().enumerate() {
+        if hide_holder && f.name == "holder" {
+            continue;
+        }
+        let Some(v) = data.value(row, i) else {
+            continue;
+        };
+        let name: Cow<'static, str> = Cow::Borrowed(f.name);
+        match (v, f.ty) {
+            (ValueRef::Bool(b), _) => props.push((name, PropValue::Bool(b))),
+            (ValueRef::Int(n), _) => props.push((name, PropValue::Int(n))),
+            (ValueRef::Float(x), _) => props.push((name, PropValue::Double(x))),
+            (ValueRef::Text(s), _) => props.push((name, PropValue::Str(Cow::Borrowed(s)))),
+            (ValueRef::Date(d), _) => props.push((
+                name,
+                PropValue::Str(Cow::Owned(d.format("%Y-%m-%d").to_string())),
+            )),
+            (ValueRef::Counts(m), FieldType::Counts) | (ValueRef::Counts(m), _) => {
+                let total: f64 = m.values().sum();
+                let json = crate::model::Value::Counts(m.clone()).to_json().to_string();
+                props.push((name, PropValue::Str(Cow::Owned(json))));
+                props.push((
+                    Cow::Owned(format!("{}_total", f.name)),
+                    PropValue::Double(total),
+                ));
+            }
+        }
+    }
+    props
+}
