@@ -282,11 +282,7 @@ fn export_pmtiles(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     progress.set_message(format!("rendering {}", set.name()));
-    let opts = ExportOptions {
-        out: out.clone(),
-        minzoom,
-        maxzoom,
-    };
+    let opts = ExportOptions::new(out.clone(), minzoom, maxzoom);
     let report =
         terriens::tiles::export_pmtiles(&prepared, &set, engine.config(), &opts, &progress)?;
     progress.finish_and_clear();

@@ -28,6 +28,20 @@ pub struct ExportOptions {
     pub out: PathBuf,
     pub minzoom: u8,
     pub maxzoom: u8,
+    /// Largest root directory, bytes; above it entries go to leaf directories. At most (and by
+    /// default) what fits in the first 16 KiB with the header, as the spec requires.
+    pub root_max_bytes: usize,
+}
+
+impl ExportOptions {
+    pub fn new(out: PathBuf, minzoom: u8, maxzoom: u8) -> ExportOptions {
+        ExportOptions {
+            out,
+            minzoom,
+            maxzoom,
+            root_max_bytes: ROOT_MAX,
+        }
+    }
 }
 
 /// What was written.
@@ -123,13 +137,15 @@ fn directory_bytes(entries: &[Entry]) -> Result<Vec<u8>, TileError> {
     gzip(&raw).map_err(|e| TileError::Encode(e.to_string()))
 }
 
-/// Root directory and leaf directories, the root within [`ROOT_MAX`].
-fn directories(entries: &[Entry]) -> Result<(Vec<u8>, Vec<u8>, usize), TileError> {
+/// Root directory and leaf directories, the root within `root_max` bytes.
+fn directories(entries: &[Entry], root_max: usize) -> Result<(Vec<u8>, Vec<u8>, usize), TileError> {
+    let root_max = root_max.min(ROOT_MAX);
     let root = directory_bytes(entries)?;
-    if root.len() <= ROOT_MAX {
+    if root.len() <= root_max {
         return Ok((root, Vec::new(), 0));
     }
-    let mut leaf_size = 4096usize;
+    // Leaves of 4096 entries, grown until the root fits (go-pmtiles does the same).
+    let mut leaf_size = 4096usize.min(entries.len().div_ceil(8).max(16));
     loop {
         let mut leaves = Vec::new();
         let mut root_entries = Vec::new();
@@ -144,7 +160,7 @@ fn directories(entries: &[Entry]) -> Result<(Vec<u8>, Vec<u8>, usize), TileError
             leaves.extend_from_slice(&bytes);
         }
         let root = directory_bytes(&root_entries)?;
-        if root.len() <= ROOT_MAX {
+        if root.len() <= root_max || root_entries.len() == 1 {
             return Ok((root, leaves, root_entries.len()));
         }
         leaf_size += leaf_size / 5;
@@ -265,7 +281,7 @@ pub fn export_pmtiles(
             run_length: 1,
         });
     }
-    let (root, leaves, leaf_count) = directories(&entries)?;
+    let (root, leaves, leaf_count) = directories(&entries, opts.root_max_bytes)?;
 
     let mut meta = tilejson(prepared, set, "", cfg);
     if let Json::Object(m) = &mut meta {
