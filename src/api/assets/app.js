@@ -10,6 +10,9 @@
     consoleError.apply(console, arguments);
   };
 
+  // MapLibre writes the view into the hash as soon as it loads: remember whether the URL came
+  // with one (a shared view) before it does.
+  var initialHash = location.hash;
   var LAYERS = ['territories', 'catchments', 'plots', 'buildings', 'waste_deposits'];
   var map = new maplibregl.Map({ container: 'map', style: '/style.json', hash: true });
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
@@ -76,7 +79,7 @@
         esc(l.complete_from_zoom === null ? '—' : l.complete_from_zoom) + '</div>';
     }).join('') + '<div><small>version ' + esc(tj.version) + '</small></div>';
     var b = tj.bounds;
-    if (!location.hash && b && b[0] > -180) {
+    if (!initialHash && b && b[0] > -180) {
       map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, animate: false });
     }
     framed = true;
@@ -86,9 +89,15 @@
     if (!framed) return;
     var counts = {};
     LAYERS.forEach(function (l) { counts[l] = 0; });
+    var sample = null;
     map.queryRenderedFeatures({ layers: interactiveLayers() }).forEach(function (f) {
       counts[f.sourceLayer] = (counts[f.sourceLayer] || 0) + 1;
+      if (!sample && f.sourceLayer === 'waste_deposits' && f.geometry.type === 'Point') {
+        var p = map.project(f.geometry.coordinates);
+        sample = [Math.round(p.x), Math.round(p.y)];
+      }
     });
+    status.samplePoint = sample;
     status.rendered = counts;
     status.zoom = map.getZoom();
     status.ready = true;
