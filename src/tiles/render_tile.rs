@@ -71,16 +71,17 @@ pub fn render_tile(
     for _ in 0..12 {
         let keep = allocate(&per_layer, &sizes, budget);
         let bytes = encode(&per_layer, &keep, cfg.extent);
-        if bytes.len() <= cfg.budget_bytes || budget < 1024 {
-            let kept: usize = keep.iter().sum();
+        let kept: usize = keep.iter().sum();
+        if bytes.len() <= cfg.budget_bytes || kept == 0 {
             return RenderedTile {
                 bytes,
                 features: kept,
                 left_out: total - kept,
             };
         }
-        let over = bytes.len() - cfg.budget_bytes;
-        budget = budget.saturating_sub(over + budget / 20);
+        // Shrink in proportion to the overshoot, a little more to converge.
+        let ratio = cfg.budget_bytes as f64 / bytes.len() as f64;
+        budget = (budget as f64 * ratio * 0.97) as usize;
     }
     RenderedTile {
         bytes: Vec::new(),
@@ -423,4 +424,212 @@ fn row_props<'a>(pl: &'a PreparedLayer, row: u32, vis: Visibility) -> Vec<Prop<'
         }
     }
     props
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use geo_types::{Geometry, Point, polygon};
+    use geozero::mvt::tile;
+    use serde_json::Map;
+
+    use super::*;
+    use crate::index::{LayerData, Snapshot};
+    use crate::model::{Feature, Layer, Value, schema};
+    use crate::tiles::{lonlat_to_world, prepare};
+
+    fn deposit(id: u64, lon: f64, lat: f64, q: f64, confidential: bool) -> Feature {
+        let s = schema(Layer::WasteDeposits);
+        let mut props = vec![None; s.fields.len()];
+        props[s.index_of("material")] = Some(Value::Text("wood".into()));
+        props[s.index_of("quantity")] = Some(Value::Float(q));
+        props[s.index_of("holder")] = Some(Value::Text(format!("Holder {id}")));
+        let c = if confidential { "partners" } else { "public" };
+        props[s.index_of("confidentiality")] = Some(Value::Text(c.into()));
+        Feature {
+            id,
+            version: 1,
+            geometry: Geometry::Point(Point::new(lon, lat)),
+            props,
+            extra: Map::new(),
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Vec<tile::Layer> {
+        Tile::decode(bytes).expect("valid MVT").layers
+    }
+
+    fn props(layer: &tile::Layer, f: &tile::Feature) -> Vec<(String, tile::Value)> {
+        f.tags
+            .chunks(2)
+            .map(|c| {
+                (
+                    layer.keys[c[0] as usize].clone(),
+                    layer.values[c[1] as usize].clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn tile_at(z: u8, lon: f64, lat: f64) -> TileCoord {
+        let [x, y] = lonlat_to_world(lon, lat);
+        let n = f64::from(1u32 << z);
+        TileCoord {
+            z,
+            x: (x * n) as u32,
+            y: (y * n) as u32,
+        }
+    }
+
+    #[test]
+    fn public_readers_lose_holder_and_exact_position_of_confidential_deposits() {
+        let feats = vec![
+            deposit(1, 0.10312, 49.50277, 10.0, true),
+            deposit(2, 0.10315, 49.50281, 10.0, false),
+        ];
+        let snap = Snapshot::new(1, [LayerData::build(Layer::WasteDeposits, feats)]);
+        let cfg = TileConfig::default();
+        let p = prepare(&snap, None, &cfg);
+        let t = tile_at(14, 0.10312, 49.50277);
+        let full = TileSet::new(&[Layer::WasteDeposits], Visibility::Full);
+        let public = TileSet::new(&[Layer::WasteDeposits], Visibility::Public);
+        assert_ne!(full.canonical(), public.canonical());
+        let f = decode(&render_tile(&p, &full, t, &cfg).bytes);
+        let holders = |l: &tile::Layer| -> Vec<Option<u64>> {
+            l.features
+                .iter()
+                .filter(|f| props(l, f).iter().any(|(k, _)| k == "holder"))
+                .map(|f| f.id)
+                .collect()
+        };
+        assert_eq!(holders(&f[0]), vec![Some(1), Some(2)]);
+        // Public: the confidential deposit sits at the centre of its 0.01° cell, in whichever
+        // tile that is, and has no holder.
+        let moved = tile_at(14, 0.105, 49.505);
+        let pt = decode(&render_tile(&p, &public, t, &cfg).bytes);
+        assert_eq!(holders(&pt[0]), vec![Some(2)]);
+        let ids: Vec<_> = pt[0].features.iter().map(|f| f.id).collect();
+        if moved != t {
+            assert_eq!(ids, vec![Some(2)]);
+            let m = decode(&render_tile(&p, &public, moved, &cfg).bytes);
+            assert_eq!(m[0].features[0].id, Some(1));
+            assert!(holders(&m[0]).is_empty());
+        }
+    }
+
+    #[test]
+    fn the_budget_keeps_the_largest_features_deterministically() {
+        // 400 deposits of distinct quantities in one z14 tile; a tight budget keeps the largest.
+        let t = tile_at(14, 0.1, 49.5);
+        let b = t.lonlat_bounds(0.0, 4096.0);
+        let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+        let feats: Vec<Feature> = (0..400)
+            .map(|i| {
+                let f = f64::from(i);
+                deposit(
+                    1000 + i as u64,
+                    cx + (f % 20.0) * 0.00003,
+                    cy + (f / 20.0).floor() * 0.00002,
+                    f,
+                    false,
+                )
+            })
+            .collect();
+        let snap = Snapshot::new(1, [LayerData::build(Layer::WasteDeposits, feats)]);
+        let cfg = TileConfig {
+            budget_bytes: 4_000,
+            ..TileConfig::default()
+        };
+        let p = prepare(&snap, None, &cfg);
+        let set = TileSet::new(&[Layer::WasteDeposits], Visibility::Full);
+        let a = render_tile(&p, &set, t, &cfg);
+        let b = render_tile(&p, &set, t, &cfg);
+        assert_eq!(a.bytes, b.bytes);
+        assert!(
+            a.bytes.len() <= 4_000 && a.left_out > 0 && a.features > 10,
+            "{} bytes, {} kept, {} left out",
+            a.bytes.len(),
+            a.features,
+            a.left_out
+        );
+        let l = &decode(&a.bytes)[0];
+        let kept: Vec<u64> = l.features.iter().filter_map(|f| f.id).collect();
+        // Ids are 1000 + quantity: the kept ones are exactly the largest quantities.
+        let mut want: Vec<u64> = (0..400u64)
+            .rev()
+            .take(kept.len())
+            .map(|q| 1000 + q)
+            .collect();
+        let mut got = kept.clone();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(a.features + a.left_out, 400);
+    }
+
+    #[test]
+    fn low_zooms_cluster_deposits_and_merge_small_polygons() {
+        let mut feats = Vec::new();
+        for i in 0..50 {
+            feats.push(deposit(
+                i,
+                0.1 + f64::from(i as u32) * 1e-5,
+                49.5,
+                2.0,
+                false,
+            ));
+        }
+        let s = schema(Layer::Plots);
+        let mut values = vec![None; s.fields.len()];
+        values[s.index_of("area_ha")] = Some(Value::Float(1.0));
+        values[s.index_of("status")] = Some(Value::Text("available".into()));
+        let plot = Feature {
+            id: 7,
+            version: 1,
+            geometry: Geometry::Polygon(polygon![
+                (x: 0.1, y: 49.5), (x: 0.1014, y: 49.5), (x: 0.1014, y: 49.5009), (x: 0.1, y: 49.5009)
+            ]),
+            props: values,
+            extra: Map::new(),
+        };
+        let snap = Snapshot::new(
+            1,
+            [
+                LayerData::build(Layer::WasteDeposits, feats),
+                LayerData::build(Layer::Plots, vec![plot]),
+            ],
+        );
+        let cfg = TileConfig::default();
+        let p = prepare(&snap, None, &cfg);
+        let set = TileSet::new(&[Layer::Plots, Layer::WasteDeposits], Visibility::Full);
+        let low = decode(&render_tile(&p, &set, tile_at(8, 0.1, 49.5), &cfg).bytes);
+        // The 100 m plot is under a pixel at z8: a point with its own id.
+        assert_eq!(low[0].name, "plots");
+        assert_eq!(
+            low[0].features[0].r#type,
+            Some(tile::GeomType::Point as i32)
+        );
+        assert_eq!(low[0].features[0].id, Some(7));
+        // The 50 deposits are one cluster carrying count and quantity per material.
+        assert_eq!(low[1].features.len(), 1);
+        let c = props(&low[1], &low[1].features[0]);
+        let get = |k: &str| c.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("point_count").and_then(|v| v.int_value), Some(50));
+        assert_eq!(
+            get("quantity_wood").and_then(|v| v.double_value),
+            Some(100.0)
+        );
+        assert_eq!(low[1].features[0].id, None);
+        // At z16 everything is itself again.
+        let high = decode(&render_tile(&p, &set, tile_at(16, 0.1002, 49.5), &cfg).bytes);
+        assert_eq!(
+            high[0].features[0].r#type,
+            Some(tile::GeomType::Polygon as i32)
+        );
+        assert_eq!(high[1].features.len(), 50);
+        let pl = p.layer(Layer::WasteDeposits);
+        assert!(pl.complete_from.is_some_and(|z| z > 8));
+        let _ = Arc::clone(&p.layers[0]);
+    }
 }
