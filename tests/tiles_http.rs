@@ -237,7 +237,7 @@ async fn etags_compression_head_and_cors() {
         .map(|l| l.name.clone())
         .collect();
     assert!(
-        names.contains(&"plots".to_string()) && names.contains(&"catchments".to_string()),
+        names.contains(&"waste_deposits".to_string()) && names.contains(&"catchments".to_string()),
         "{names:?}"
     );
 

@@ -75,7 +75,7 @@ fn tiles_decoded_independently_match_brute_force() {
     // Tiles around some plots at zooms 13 (first ungeneralised), 14 and 16.
     let plots = snap.layer(Layer::Plots);
     let mut tiles: BTreeSet<TileCoord> = BTreeSet::new();
-    for row in (0..plots.len() as u32).step_by(37) {
+    for row in (0..plots.len() as u32).step_by(13) {
         let Some(r) = geo::BoundingRect::bounding_rect(plots.geometry(row)) else {
             continue;
         };

@@ -153,19 +153,15 @@ pub enum PropValue<'a> {
 /// A property: key and value.
 pub type Prop<'a> = (Cow<'static, str>, PropValue<'a>);
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-enum ValueKey {
-    Str(Box<str>),
-    Double(u64),
-    Int(i64),
-    Bool(bool),
-}
-
-/// Builds one MVT layer: features, and the key and value tables they index into.
+/// Builds one MVT layer: features, and the key and value tables they index into. Lookups of
+/// keys and string values borrow (no allocation for a value already in the table).
 pub struct LayerWriter {
     layer: tile::Layer,
     keys: HashMap<String, u32>,
-    values: HashMap<ValueKey, u32>,
+    strings: HashMap<String, u32>,
+    doubles: HashMap<u64, u32>,
+    ints: HashMap<i64, u32>,
+    bools: [Option<u32>; 2],
 }
 
 impl LayerWriter {
@@ -180,7 +176,10 @@ impl LayerWriter {
                 extent: Some(extent),
             },
             keys: HashMap::new(),
-            values: HashMap::new(),
+            strings: HashMap::new(),
+            doubles: HashMap::new(),
+            ints: HashMap::new(),
+            bools: [None; 2],
         }
     }
 
@@ -194,17 +193,7 @@ impl LayerWriter {
         i
     }
 
-    fn value(&mut self, v: &PropValue<'_>) -> u32 {
-        let key = match v {
-            PropValue::Str(s) => ValueKey::Str(s.as_ref().into()),
-            PropValue::Double(f) => ValueKey::Double(f.to_bits()),
-            PropValue::Int(i) => ValueKey::Int(*i),
-            PropValue::Bool(b) => ValueKey::Bool(*b),
-        };
-        if let Some(i) = self.values.get(&key) {
-            return *i;
-        }
-        let i = self.layer.values.len() as u32;
+    fn push_value(values: &mut Vec<tile::Value>, v: &PropValue<'_>) -> u32 {
         let mut value = tile::Value::default();
         match v {
             PropValue::Str(s) => value.string_value = Some(s.to_string()),
@@ -212,9 +201,34 @@ impl LayerWriter {
             PropValue::Int(n) => value.int_value = Some(*n),
             PropValue::Bool(b) => value.bool_value = Some(*b),
         }
-        self.layer.values.push(value);
-        self.values.insert(key, i);
-        i
+        values.push(value);
+        (values.len() - 1) as u32
+    }
+
+    fn value(&mut self, v: &PropValue<'_>) -> u32 {
+        let values = &mut self.layer.values;
+        match v {
+            PropValue::Str(s) => match self.strings.get(s.as_ref()) {
+                Some(i) => *i,
+                None => {
+                    let i = Self::push_value(values, v);
+                    self.strings.insert(s.to_string(), i);
+                    i
+                }
+            },
+            PropValue::Double(f) => *self
+                .doubles
+                .entry(f.to_bits())
+                .or_insert_with(|| Self::push_value(values, v)),
+            PropValue::Int(n) => *self
+                .ints
+                .entry(*n)
+                .or_insert_with(|| Self::push_value(values, v)),
+            PropValue::Bool(b) => {
+                let slot = &mut self.bools[usize::from(*b)];
+                *slot.get_or_insert_with(|| Self::push_value(values, v))
+            }
+        }
     }
 
     /// Adds a feature.
