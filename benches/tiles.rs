@@ -128,6 +128,24 @@ fn bench(c: &mut Criterion) {
             .iter()
             .max_by_key(|t| render_tile(&prepared, &all, **t, &cfg).bytes.len())
             .expect("a tile");
+        let per_layer: Vec<String> = Layer::ALL
+            .iter()
+            .map(|l| {
+                let one = TileSet::new(&[*l], Visibility::Full);
+                let s = Instant::now();
+                let r = render_tile(&prepared, &one, busiest, &cfg);
+                format!(
+                    "{l} {:.2} ms {} B ({} features)",
+                    s.elapsed().as_secs_f64() * 1e3,
+                    r.bytes.len(),
+                    r.features
+                )
+            })
+            .collect();
+        println!(
+            "busiest z{z} tile {busiest} by layer: {}",
+            per_layer.join("; ")
+        );
         c.bench_function(&format!("cold tile z{z} busiest ({busiest})"), |b| {
             b.iter(|| black_box(render_tile(&prepared, &all, busiest, &cfg)))
         });

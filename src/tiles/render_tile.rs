@@ -7,15 +7,13 @@ use std::borrow::Cow;
 use geo::MapCoords;
 use geo_types::MultiPolygon;
 use geozero::mvt::tile::GeomType;
-use geozero::mvt::{Message, Tile};
 use rstar::AABB;
 
-use super::cluster::{Aggregate, ClusterSpec, filtered_aggregate};
+use super::cluster::{Aggregate, filtered_aggregate};
 use super::encode::{LayerWriter, Prop, PropValue, point_commands, polygon_commands, varint_bytes};
 use super::prepare::{Prepared, PreparedLayer, WorldGeom};
 use super::{TileConfig, TileCoord, TileSet, Visibility};
 use crate::index::{Filter, ValueRef};
-use crate::model::FieldType;
 
 /// An encoded tile.
 #[derive(Debug, Clone, Default)]
@@ -28,17 +26,30 @@ pub struct RenderedTile {
     pub left_out: usize,
 }
 
-/// A feature about to be encoded.
+/// Where a candidate's properties come from.
+enum Source<'a> {
+    Row(u32),
+    Cluster(Cow<'a, Aggregate>),
+}
+
+/// A feature about to be encoded. Properties are written only for the features kept.
 struct Candidate<'a> {
     id: Option<u64>,
     ty: GeomType,
     geometry: Vec<u32>,
-    props: Vec<Prop<'a>>,
+    source: Source<'a>,
     /// 0 polygons, 1 clusters, 2 points: polygons first (drawn below), then by priority.
     rank: u8,
     priority: f64,
     tiebreak: u64,
     size: usize,
+}
+
+/// One layer's candidates.
+struct LayerCandidates<'a> {
+    pl: &'a PreparedLayer,
+    name: &'static str,
+    cands: Vec<Candidate<'a>>,
 }
 
 /// Renders one tile of a tile set.
@@ -48,7 +59,7 @@ pub fn render_tile(
     t: TileCoord,
     cfg: &TileConfig,
 ) -> RenderedTile {
-    let mut per_layer: Vec<(&str, Vec<Candidate<'_>>)> = Vec::with_capacity(set.layers.len());
+    let mut per_layer: Vec<LayerCandidates<'_>> = Vec::with_capacity(set.layers.len());
     for (layer, filter) in &set.layers {
         let pl = prepared.layer(*layer);
         let mut c = layer_candidates(pl, filter, set.visibility, t, cfg);
@@ -58,19 +69,23 @@ pub fn render_tile(
                 .then(b.priority.total_cmp(&a.priority))
                 .then(a.tiebreak.cmp(&b.tiebreak))
         });
-        per_layer.push((layer.id(), c));
+        per_layer.push(LayerCandidates {
+            pl,
+            name: layer.id(),
+            cands: c,
+        });
     }
-    let total: usize = per_layer.iter().map(|(_, c)| c.len()).sum();
+    let total: usize = per_layer.iter().map(|l| l.cands.len()).sum();
     let sizes: Vec<usize> = per_layer
         .iter()
-        .map(|(_, c)| c.iter().map(|f| f.size).sum())
+        .map(|l| l.cands.iter().map(|f| f.size).sum())
         .collect();
     let mut budget = cfg.budget_bytes;
     // The size estimate leaves out the shared value tables: if the encoded tile is still over
     // the budget, tighten and try again.
     for _ in 0..12 {
         let keep = allocate(&per_layer, &sizes, budget);
-        let bytes = encode(&per_layer, &keep, cfg.extent);
+        let bytes = encode(&per_layer, &keep, set.visibility, cfg.extent);
         let kept: usize = keep.iter().sum();
         if bytes.len() <= cfg.budget_bytes || kept == 0 {
             return RenderedTile {
@@ -93,13 +108,9 @@ pub fn render_tile(
 /// How many of each layer's (sorted) candidates fit: the budget is shared out equally, a layer
 /// that needs less than its share passes the rest on (water-filling), so a small layer is never
 /// starved by a large one and the outcome depends on the data only.
-fn allocate(
-    per_layer: &[(&str, Vec<Candidate<'_>>)],
-    sizes: &[usize],
-    budget: usize,
-) -> Vec<usize> {
+fn allocate(per_layer: &[LayerCandidates<'_>], sizes: &[usize], budget: usize) -> Vec<usize> {
     if sizes.iter().sum::<usize>() <= budget {
-        return per_layer.iter().map(|(_, c)| c.len()).collect();
+        return per_layer.iter().map(|l| l.cands.len()).collect();
     }
     let mut order: Vec<usize> = (0..sizes.len()).collect();
     order.sort_by_key(|i| (sizes[*i], *i));
@@ -113,9 +124,9 @@ fn allocate(
     per_layer
         .iter()
         .zip(&alloc)
-        .map(|((_, cands), a)| {
+        .map(|(l, a)| {
             let mut used = 0;
-            cands
+            l.cands
                 .iter()
                 .take_while(|c| {
                     used += c.size;
@@ -126,22 +137,30 @@ fn allocate(
         .collect()
 }
 
-fn encode(per_layer: &[(&str, Vec<Candidate<'_>>)], keep: &[usize], extent: u32) -> Vec<u8> {
-    let mut tile = Tile { layers: Vec::new() };
-    for ((name, cands), k) in per_layer.iter().zip(keep) {
+fn encode(
+    per_layer: &[LayerCandidates<'_>],
+    keep: &[usize],
+    vis: Visibility,
+    extent: u32,
+) -> Vec<u8> {
+    let mut tile = Vec::new();
+    let mut props: Vec<Prop<'_>> = Vec::new();
+    for (l, k) in per_layer.iter().zip(keep) {
         if *k == 0 {
             continue;
         }
-        let mut w = LayerWriter::new(name, extent);
-        for c in &cands[..*k] {
-            w.add(c.id, c.ty, c.geometry.clone(), &c.props);
+        let mut w = LayerWriter::new(l.name, extent);
+        for c in &l.cands[..*k] {
+            props.clear();
+            match &c.source {
+                Source::Row(row) => row_props(l.pl, *row, vis, &mut props),
+                Source::Cluster(agg) => cluster_props(l.pl, agg, &mut props),
+            }
+            w.add(c.id, c.ty, &c.geometry, &props);
         }
-        tile.layers.push(w.finish());
+        w.finish_into(&mut tile);
     }
-    if tile.layers.is_empty() {
-        return Vec::new();
-    }
-    tile.encode_to_vec()
+    tile
 }
 
 /// The tile frame: world → tile units.
@@ -244,7 +263,12 @@ fn layer_candidates<'a>(
                             vis,
                         ));
                     } else {
-                        out.push(cluster_candidate(pl, spec, &cell.all, cell.key, &frame));
+                        out.push(cluster_candidate(
+                            pl,
+                            Cow::Borrowed(&cell.all),
+                            cell.key,
+                            &frame,
+                        ));
                     }
                 }
             } else {
@@ -262,7 +286,7 @@ fn layer_candidates<'a>(
                     if agg.count == 1 {
                         out.push(point_candidate(pl, last, pos, &frame, vis));
                     } else {
-                        out.push(cluster_candidate(pl, spec, &agg, cell.key, &frame));
+                        out.push(cluster_candidate(pl, Cow::Owned(agg), cell.key, &frame));
                     }
                 }
             }
@@ -304,13 +328,12 @@ fn polygon_candidate<'a>(
     vis: Visibility,
 ) -> Option<Candidate<'a>> {
     let geometry = frame.polygon(geom)?;
-    let props = row_props(pl, row, vis);
     Some(Candidate {
         id: Some(pl.data.id(row)),
         ty: GeomType::Polygon,
-        size: varint_bytes(&geometry) + 2 * props.len() + 6,
+        size: varint_bytes(&geometry) + row_props_bytes(pl, row, vis) + 6,
         geometry,
-        props,
+        source: Source::Row(row),
         rank: 0,
         priority: pl.priority[row as usize],
         tiebreak: pl.data.id(row),
@@ -325,13 +348,12 @@ fn point_candidate<'a>(
     vis: Visibility,
 ) -> Candidate<'a> {
     let geometry = point_commands(frame.to_tile(pos));
-    let props = row_props(pl, row, vis);
     Candidate {
         id: Some(pl.data.id(row)),
         ty: GeomType::Point,
-        size: varint_bytes(&geometry) + 2 * props.len() + 6,
+        size: varint_bytes(&geometry) + row_props_bytes(pl, row, vis) + 6,
         geometry,
-        props,
+        source: Source::Row(row),
         rank: 2,
         priority: pl.priority[row as usize],
         tiebreak: pl.data.id(row),
@@ -340,22 +362,37 @@ fn point_candidate<'a>(
 
 fn cluster_candidate<'a>(
     pl: &'a PreparedLayer,
-    spec: &ClusterSpec,
-    agg: &Aggregate,
+    agg: Cow<'a, Aggregate>,
     key: u64,
     frame: &Frame,
 ) -> Candidate<'a> {
     let geometry = point_commands(frame.to_tile(agg.position()));
+    let mut props = Vec::new();
+    cluster_props(pl, &agg, &mut props);
+    Candidate {
+        id: None,
+        ty: GeomType::Point,
+        size: varint_bytes(&geometry) + props_bytes(&props) + 6,
+        geometry,
+        rank: 1,
+        priority: f64::from(agg.count),
+        tiebreak: key,
+        source: Source::Cluster(agg),
+    }
+}
+
+/// Properties of a cluster: `cluster`, `point_count`, the dominant class, the total measure
+/// where it means something, and per class its count and summed measure.
+fn cluster_props<'a>(pl: &'a PreparedLayer, agg: &Aggregate, props: &mut Vec<Prop<'a>>) {
+    let Some(spec) = &pl.cluster_spec else { return };
     let class_name = |c: u8| {
         spec.classes
             .get(usize::from(c))
             .copied()
             .unwrap_or("unknown")
     };
-    let mut props: Vec<Prop<'a>> = vec![
-        ("cluster".into(), PropValue::Bool(true)),
-        ("point_count".into(), PropValue::Int(i64::from(agg.count))),
-    ];
+    props.push(("cluster".into(), PropValue::Bool(true)));
+    props.push(("point_count".into(), PropValue::Int(i64::from(agg.count))));
     if let Some(d) = agg.dominant() {
         let class_field = pl.data.schema().fields[spec.class_field].name;
         props.push((
@@ -377,24 +414,52 @@ fn cluster_candidate<'a>(
             PropValue::Double(c.sum),
         ));
     }
-    Candidate {
-        id: None,
-        ty: GeomType::Point,
-        size: varint_bytes(&geometry) + 2 * props.len() + 6,
-        geometry,
-        props,
-        rank: 1,
-        priority: f64::from(agg.count),
-        tiebreak: key,
+}
+
+/// Estimated bytes of properties: two tag bytes each, plus the value as if it were not shared
+/// (names and quantities mostly are not), so the first encoding usually fits the budget.
+fn props_bytes(props: &[Prop<'_>]) -> usize {
+    props
+        .iter()
+        .map(|(_, v)| {
+            2 + match v {
+                PropValue::Str(s) => s.len() + 3,
+                PropValue::Double(_) => 11,
+                PropValue::Int(_) => 4,
+                PropValue::Bool(_) => 0,
+            }
+        })
+        .sum()
+}
+
+/// Estimated bytes of a row's properties, as [`props_bytes`] would count them, without
+/// building them.
+fn row_props_bytes(pl: &PreparedLayer, row: u32, vis: Visibility) -> usize {
+    let data = &pl.data;
+    let hide_holder = vis == Visibility::Public && pl.public_anchor[row as usize].is_some();
+    let mut n = 0;
+    for (i, f) in data.schema().fields.iter().enumerate() {
+        if hide_holder && f.name == "holder" {
+            continue;
+        }
+        n += match data.value(row, i) {
+            None => 0,
+            Some(ValueRef::Bool(_)) => 2,
+            Some(ValueRef::Int(_)) => 6,
+            Some(ValueRef::Float(_)) => 13,
+            Some(ValueRef::Text(s)) => s.len() + 5,
+            Some(ValueRef::Date(_)) => 15,
+            Some(ValueRef::Counts(m)) => 15 + m.len() * 16,
+        };
     }
+    n
 }
 
 /// The typed properties of a row. Counts (code → number) become a JSON text plus a
 /// `<field>_total` number, since MVT values are scalars.
-fn row_props<'a>(pl: &'a PreparedLayer, row: u32, vis: Visibility) -> Vec<Prop<'a>> {
+fn row_props<'a>(pl: &'a PreparedLayer, row: u32, vis: Visibility, props: &mut Vec<Prop<'a>>) {
     let data = &pl.data;
     let hide_holder = vis == Visibility::Public && pl.public_anchor[row as usize].is_some();
-    let mut props = Vec::with_capacity(data.schema().fields.len());
     for (i, f) in data.schema().fields.iter().enumerate() {
         if hide_holder && f.name == "holder" {
             continue;
@@ -403,16 +468,16 @@ fn row_props<'a>(pl: &'a PreparedLayer, row: u32, vis: Visibility) -> Vec<Prop<'
             continue;
         };
         let name: Cow<'static, str> = Cow::Borrowed(f.name);
-        match (v, f.ty) {
-            (ValueRef::Bool(b), _) => props.push((name, PropValue::Bool(b))),
-            (ValueRef::Int(n), _) => props.push((name, PropValue::Int(n))),
-            (ValueRef::Float(x), _) => props.push((name, PropValue::Double(x))),
-            (ValueRef::Text(s), _) => props.push((name, PropValue::Str(Cow::Borrowed(s)))),
-            (ValueRef::Date(d), _) => props.push((
+        match v {
+            ValueRef::Bool(b) => props.push((name, PropValue::Bool(b))),
+            ValueRef::Int(n) => props.push((name, PropValue::Int(n))),
+            ValueRef::Float(x) => props.push((name, PropValue::Double(x))),
+            ValueRef::Text(s) => props.push((name, PropValue::Str(Cow::Borrowed(s)))),
+            ValueRef::Date(d) => props.push((
                 name,
                 PropValue::Str(Cow::Owned(d.format("%Y-%m-%d").to_string())),
             )),
-            (ValueRef::Counts(m), FieldType::Counts) | (ValueRef::Counts(m), _) => {
+            ValueRef::Counts(m) => {
                 let total: f64 = m.values().sum();
                 let json = crate::model::Value::Counts(m.clone()).to_json().to_string();
                 props.push((name, PropValue::Str(Cow::Owned(json))));
@@ -423,7 +488,6 @@ fn row_props<'a>(pl: &'a PreparedLayer, row: u32, vis: Visibility) -> Vec<Prop<'
             }
         }
     }
-    props
 }
 
 #[cfg(test)]
@@ -432,6 +496,7 @@ mod tests {
 
     use geo_types::{Geometry, Point, polygon};
     use geozero::mvt::tile;
+    use geozero::mvt::{Message, Tile};
     use serde_json::Map;
 
     use super::*;
