@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Warm tile throughput on loopback with wrk: serves a data directory with the release build,
 # renders a set of tiles once (so they are cached), then replays them for a fixed time.
-#   DATA_DIR   data directory (<layer>.fgb). Default: generated with `terriens fixtures --scale
-#              $SCALE` and imported; or write the bench data with
-#              TERRIENS_BENCH_WRITE_DATA=DIR cargo bench --bench tiles
+#   DATA_DIR   data directory (<layer>.fgb), or `demo` for the embedded demo data. Default:
+#              generated with `terriens fixtures --scale $SCALE` and imported; or write the
+#              bench data with TERRIENS_BENCH_WRITE_DATA=DIR cargo bench --bench tiles
 #   ZOOM (14), TILES (2000), DURATION (20s), CONNECTIONS (64), THREADS (1), PORT (18080)
 # Bounded: wrk stops after DURATION; the server is stopped on exit. Loopback only.
 set -euo pipefail
@@ -22,7 +22,11 @@ if [ -z "${DATA_DIR:-}" ]; then
     "$bin" import --layer "$layer" --data "$DATA_DIR" --replace "$work/geojson/$layer.geojson"
   done
 fi
-"$bin" serve --data "$DATA_DIR" --addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
+if [ "$DATA_DIR" = demo ]; then
+  "$bin" serve --addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
+else
+  "$bin" serve --data "$DATA_DIR" --addr "127.0.0.1:$PORT" >"$work/server.log" 2>&1 &
+fi
 server=$!
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 600); do
