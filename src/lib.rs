@@ -13,6 +13,7 @@
 //! - [`store`]: FlatGeobuf files in a data directory;
 //! - [`query`]: radius, nearest, box and polygon search, site search, the sites–waste join;
 //! - [`demo`]: the deterministic synthetic demo data generator;
+//! - [`tiles`]: vector tiles (generalisation, clipping, MVT), TileJSON, the tile cache, PMTiles;
 //! - [`api`]: the axum router, handlers and the one error mapping.
 
 pub mod api;
@@ -23,3 +24,4 @@ pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod store;
+pub mod tiles;

@@ -1,4 +1,4 @@
-//! The `terriens` command line: serve, import, fixtures.
+//! The `terriens` command line: serve, import, fixtures, export-pmtiles.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,10 +9,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use terriens::api::{self, AppState};
 use terriens::geo_util::Crs;
-use terriens::index::{LayerData, SharedSnapshot};
+use terriens::index::{LayerData, SharedSnapshot, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
 use terriens::model::Layer;
 use terriens::store::DataDir;
+use terriens::tiles::{ExportOptions, TileEngine, TileSet, Visibility};
 
 #[derive(Parser)]
 #[command(
@@ -97,6 +98,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FixtureFormat::Geojson)]
         format: FixtureFormat,
     },
+    /// Write the vector tiles of some layers as a PMTiles v3 archive, for static hosting.
+    ExportPmtiles {
+        /// Output file (.pmtiles).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        minzoom: u8,
+        #[arg(long, default_value_t = 14)]
+        maxzoom: u8,
+        /// Comma-separated layers, or `all`.
+        #[arg(long, default_value = "all")]
+        layers: String,
+        /// Data directory holding <layer>.fgb files; without it, the embedded demo data.
+        #[arg(long, env = "TERRIENS_DATA")]
+        data: Option<PathBuf>,
+    },
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -153,6 +170,13 @@ fn main() -> ExitCode {
             };
             terriens::demo::generate(&out, scale, seed, format).map_err(Into::into)
         }
+        Command::ExportPmtiles {
+            out,
+            minzoom,
+            maxzoom,
+            layers,
+            data,
+        } => export_pmtiles(out, minzoom, maxzoom, &layers, data),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,8 +189,8 @@ fn main() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn serve(data: Option<PathBuf>, addr: SocketAddr) -> Result<(), BoxError> {
-    let (snapshot, dir) = match data {
+fn load(data: Option<PathBuf>) -> Result<(Snapshot, Option<DataDir>), BoxError> {
+    Ok(match data {
         Some(path) => {
             let dir = DataDir::open(path)?;
             tracing::info!(dir = %dir.path().display(), "loading layers");
@@ -176,11 +200,17 @@ fn serve(data: Option<PathBuf>, addr: SocketAddr) -> Result<(), BoxError> {
             tracing::info!("no --data: serving the embedded synthetic demo data (in memory)");
             (terriens::demo::embedded_snapshot()?, None)
         }
-    };
+    })
+}
+
+fn serve(data: Option<PathBuf>, addr: SocketAddr) -> Result<(), BoxError> {
+    let (snapshot, dir) = load(data)?;
     for d in snapshot.layers() {
         tracing::info!(layer = %d.layer(), features = d.len(), "layer loaded");
     }
     let state = AppState::new(SharedSnapshot::new(snapshot), dir);
+    // Prepare the tiles now rather than on the first map request.
+    state.tiles.prepared(&state.snapshot.load());
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(api::serve(state, addr))?;
     Ok(())
@@ -256,6 +286,49 @@ fn import(
         report.format,
         report.crs,
         report.rejected.len(),
+    );
+    Ok(())
+}
+
+fn export_pmtiles(
+    out: PathBuf,
+    minzoom: u8,
+    maxzoom: u8,
+    layers: &str,
+    data: Option<PathBuf>,
+) -> Result<(), BoxError> {
+    if minzoom > maxzoom || maxzoom > terriens::tiles::MAX_ZOOM {
+        return Err(format!(
+            "--minzoom {minzoom} --maxzoom {maxzoom}: need minzoom <= maxzoom <= {}",
+            terriens::tiles::MAX_ZOOM
+        )
+        .into());
+    }
+    let set = TileSet::parse(layers, &[], &[], Visibility::Public)?;
+    let (snapshot, _) = load(data)?;
+    let engine = TileEngine::new(Default::default());
+    let spinner = ProgressBar::new_spinner()
+        .with_message("preparing tiles (projection, generalisation, clusters)");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let prepared = engine.prepared(&snapshot);
+    spinner.finish_and_clear();
+    let progress = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} tiles ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    progress.set_message(format!("rendering {}", set.name()));
+    let opts = ExportOptions::new(out.clone(), minzoom, maxzoom);
+    let report =
+        terriens::tiles::export_pmtiles(&prepared, &set, engine.config(), &opts, &progress)?;
+    progress.finish_and_clear();
+    println!(
+        "{}: {} tiles ({} directory entries, {} distinct contents, {} leaf directories), {} bytes, zooms {minzoom}..={maxzoom}",
+        out.display(),
+        report.addressed_tiles,
+        report.tile_entries,
+        report.tile_contents,
+        report.leaf_directories,
+        report.file_bytes,
     );
     Ok(())
 }

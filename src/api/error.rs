@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::index::FilterError;
 use crate::model::{FeatureId, Layer, UnknownLayer};
 use crate::query::QueryError;
+use crate::tiles::TileError;
 
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,8 @@ pub enum ApiError {
     Query(#[from] QueryError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Tile(#[from] TileError),
 }
 
 impl ApiError {
@@ -100,6 +103,30 @@ impl ApiError {
                 "internal",
                 "Internal server error",
             ),
+            ApiError::Tile(e) => match e {
+                TileError::UnknownLayer(_) => {
+                    (StatusCode::NOT_FOUND, "unknown-layer", "Unknown layer")
+                }
+                TileError::ZoomTooHigh { .. }
+                | TileError::OutOfRange { .. }
+                | TileError::BadCoordinate { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-tile-address",
+                    "Invalid tile address",
+                ),
+                TileError::DuplicateLayer(_)
+                | TileError::Filter(_)
+                | TileError::FilterMatchesNoLayer { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "Invalid parameter",
+                ),
+                TileError::Io { .. } | TileError::Encode(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
+            },
         }
     }
 
@@ -110,6 +137,7 @@ impl ApiError {
             ApiError::UnknownLayer(_) => Some("layer"),
             ApiError::Filter(e) => Some(e.param()),
             ApiError::Query(e) => Some(e.param()),
+            ApiError::Tile(e) => e.param(),
             _ => None,
         }
     }

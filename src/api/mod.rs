@@ -38,8 +38,13 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::{catalog, ogc, search};
+    use handlers::{catalog, map, ogc, search, tiles};
     vec![
+        route(Method::GET, "/", get(map::index)),
+        route(Method::GET, "/style.json", get(map::style)),
+        route(Method::GET, "/assets/{file}", get(map::asset)),
+        route(Method::GET, "/tiles/{tilejson}", get(tiles::tilejson)),
+        route(Method::GET, "/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile)),
         route(Method::GET, "/health", get(catalog::health)),
         route(Method::GET, "/catalog", get(catalog::catalog)),
         route(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::index::SharedSnapshot;
 use crate::store::DataDir;
+use crate::tiles::{TileConfig, TileEngine};
 
 /// Caps checked before any work starts.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub struct AppState {
     /// Where layers are persisted; `None` when serving data held only in memory.
     pub data_dir: Option<DataDir>,
     pub limits: Arc<Limits>,
+    /// Prepared tile data, the tile cache and tile settings.
+    pub tiles: Arc<TileEngine>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             snapshot: Arc::new(snapshot),
             data_dir,
             limits: Arc::new(Limits::default()),
+            tiles: Arc::new(TileEngine::new(TileConfig::default())),
         }
     }
 }

@@ -6,5 +6,5 @@ mod layer_data;
 mod snapshot;
 
 pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
-pub use layer_data::{Column, Entry, LayerData, ValueRef};
+pub use layer_data::{Column, Entry, LayerBuilder, LayerData, TextColumn, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};

@@ -165,22 +165,6 @@ pub fn typed_properties(
     Ok((props, input))
 }
 
-/// Reads properties written by our own store: every field by its own name, computed ones
-/// included (they are not recomputed on load), no aliases.
-pub fn stored_properties(
-    mut input: Map<String, Json>,
-    schema: &LayerSchema,
-) -> Result<(Props, Map<String, Json>), Reject> {
-    let mut props = Vec::with_capacity(schema.fields.len());
-    for field in schema.fields {
-        props.push(match input.remove(field.name) {
-            Some(v) => convert(&v, field.ty, field.name, field.name, 1.0)?,
-            None => None,
-        });
-    }
-    Ok((props, input))
-}
-
 fn wrong(field: &str, expected: &'static str, v: &Json) -> Reject {
     let found = match v {
         Json::String(s) => format!("\"{}\"", s.chars().take(40).collect::<String>()),

@@ -1,8 +1,10 @@
 //! Thin handlers: extract, validate, call one engine function, serialise.
 
 pub mod catalog;
+pub mod map;
 pub mod ogc;
 pub mod search;
+pub mod tiles;
 
 use std::sync::Arc;
 
