@@ -11,6 +11,7 @@
 //! - [`ingest`]: GeoJSON, FlatGeobuf and CSV readers and validation;
 //! - [`index`]: per-layer R-trees with columnar attributes, immutable snapshots;
 //! - [`store`]: FlatGeobuf files in a data directory;
+//! - [`routing`]: road graphs, travel times, isochrones, drive-time filters, workforce;
 //! - [`demo`]: the deterministic synthetic demo data generator;
 //! - [`api`]: the axum router, handlers and the one error mapping.
 
@@ -20,4 +21,5 @@ pub mod geo_util;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod routing;
 pub mod store;
