@@ -1,6 +1,7 @@
 //! Synthetic demo data: the embedded fixtures the server starts on, and the deterministic
 //! generator that writes them (`terriens fixtures`).
 
+pub mod roads;
 mod territory;
 
 use indicatif::ProgressBar;
@@ -9,6 +10,7 @@ use crate::index::{LayerData, Snapshot};
 use crate::ingest::{Format, ImportOptions, IngestError, import_bytes};
 use crate::model::Layer;
 
+pub use roads::{EMBEDDED_ROADS, ROADS_FILE, generate_roads, write_roads};
 pub use territory::{LocalFrame, SOURCE, Territory, Town, Zone};
 
 /// The committed fixtures, embedded in the binary (GeoJSON, one file per layer).
@@ -44,7 +46,12 @@ pub fn embedded_snapshot() -> Result<Snapshot, IngestError> {
     Ok(Snapshot::new(1, layers))
 }
 
-/// Writes the demo data set (placeholder until the generator lands).
-pub fn generate(_out: &std::path::Path, _scale: u32, _seed: u64) -> std::io::Result<()> {
-    Err(std::io::Error::other("generator not written yet"))
+/// Writes the demo data set (placeholder until the layer generator lands; the road network is
+/// written already).
+pub fn generate(out: &std::path::Path, scale: u32, seed: u64) -> std::io::Result<()> {
+    let territory = Territory::generate(seed, scale);
+    write_roads(out, &territory, seed)?;
+    Err(std::io::Error::other(
+        "layer generator not written yet (the road network was written)",
+    ))
 }
