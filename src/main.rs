@@ -29,6 +29,12 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum FixtureFormat {
+    Geojson,
+    Store,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
     Json,
@@ -84,8 +90,12 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         scale: u32,
         /// Random seed.
-        #[arg(long, default_value_t = 76)]
+        #[arg(long, default_value_t = terriens::demo::DEFAULT_SEED)]
         seed: u64,
+        /// geojson (the committed fixtures) or store (a data directory for `serve --data`,
+        /// for large scales).
+        #[arg(long, value_enum, default_value_t = FixtureFormat::Geojson)]
+        format: FixtureFormat,
     },
 }
 
@@ -131,8 +141,17 @@ fn main() -> ExitCode {
             opts.as_holders = as_holders;
             import(&file, &data, opts, replace)
         })(),
-        Command::Fixtures { out, scale, seed } => {
-            terriens::demo::generate(&out, scale, seed).map_err(Into::into)
+        Command::Fixtures {
+            out,
+            scale,
+            seed,
+            format,
+        } => {
+            let format = match format {
+                FixtureFormat::Geojson => terriens::demo::OutputFormat::GeoJson,
+                FixtureFormat::Store => terriens::demo::OutputFormat::Store,
+            };
+            terriens::demo::generate(&out, scale, seed, format).map_err(Into::into)
         }
     };
     match result {
@@ -195,6 +214,22 @@ fn import(
     }
     if report.rejected.len() > SHOWN {
         eprintln!("… and {} more rejected", report.rejected.len() - SHOWN);
+    }
+    let holders_only = layer == Layer::WasteDeposits
+        && !report.rejected.is_empty()
+        && report.rejected.iter().all(|r| {
+            matches!(
+                r.reason,
+                terriens::ingest::Reject::MissingField {
+                    field: "material" | "quantity"
+                }
+            )
+        });
+    if holders_only {
+        eprintln!(
+            "hint: every rejection is a missing material or quantity. If the file lists establishments whose \
+             streams are not characterised yet (e.g. IREP), import them with --as-holders."
+        );
     }
     let imported = outcome.features.len();
     let (added, updated, total) = {

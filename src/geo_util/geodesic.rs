@@ -1,7 +1,7 @@
 //! Geodesic measures on the WGS84 ellipsoid.
 
 use geo::GeodesicArea;
-use geo_types::{Geometry, Point};
+use geo_types::{Geometry, Point, Polygon};
 
 /// WGS84 semi-major axis, metres.
 pub const WGS84_A: f64 = 6_378_137.0;
@@ -20,13 +20,21 @@ pub const WGS84_F: f64 = 1.0 / 298.257_223_563;
 /// ```
 pub fn area_ha(g: &Geometry<f64>) -> f64 {
     let m2 = match g {
-        Geometry::Polygon(p) => p.geodesic_area_unsigned(),
-        Geometry::MultiPolygon(mp) => mp.0.iter().map(|p| p.geodesic_area_unsigned()).sum(),
-        Geometry::Rect(r) => r.to_polygon().geodesic_area_unsigned(),
-        Geometry::Triangle(t) => t.to_polygon().geodesic_area_unsigned(),
+        Geometry::Polygon(p) => polygon_m2(p),
+        Geometry::MultiPolygon(mp) => mp.0.iter().map(polygon_m2).sum(),
+        Geometry::Rect(r) => polygon_m2(&r.to_polygon()),
+        Geometry::Triangle(t) => polygon_m2(&t.to_polygon()),
         _ => 0.0,
     };
     m2 / 10_000.0
+}
+
+/// geo's geodesic area reads a clockwise exterior ring as the rest of the Earth (its area is
+/// the ellipsoid's minus the polygon's), and much real data (ADMIN EXPRESS, for one) is wound
+/// clockwise: orient rings first (exterior counter-clockwise, holes clockwise).
+fn polygon_m2(p: &Polygon<f64>) -> f64 {
+    use geo::orient::{Direction, Orient};
+    p.orient(Direction::Default).geodesic_area_unsigned()
 }
 
 /// Geodesic distance between two lon/lat points on WGS84, metres (Karney's algorithm, exact to

@@ -16,7 +16,7 @@ use super::{RawFeature, Reject};
 use crate::geo_util::{Reprojector, area_ha};
 use crate::model::{
     Feature, FeatureId, FieldType, GeometryKind, Layer, LayerSchema, Origin, TextFormat, Value,
-    material_unit, parse_waste_code, schema,
+    enum_variant, material_unit, parse_waste_code, schema,
 };
 
 /// Typed values in schema order.
@@ -349,19 +349,6 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(head, "%Y-%m-%d")
         .ok()
         .or_else(|| NaiveDate::parse_from_str(t, "%d/%m/%Y").ok())
-}
-
-/// Finds the variant an input spelling means: case, spaces and underscores are ignored.
-pub fn enum_variant(s: &str, variants: &'static [&'static str]) -> Option<&'static str> {
-    let norm = |x: &str| -> String {
-        x.trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '_'))
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let want = norm(s);
-    variants.iter().copied().find(|v| norm(v) == want)
 }
 
 /// Fills the fields terriens computes.

@@ -11,5 +11,5 @@ pub use layer::{GeometryKind, Layer, UnknownLayer};
 pub use material::{MATERIALS, UNITS, material_unit, parse_waste_code};
 pub use schema::{
     AREA_SOURCE, Alias, BUILDING_STATUS, CONFIDENTIALITY, FREQUENCIES, Field, FieldType,
-    ICPE_REGIMES, LayerSchema, Origin, PLOT_STATUS, TENURES, TextFormat, schema,
+    ICPE_REGIMES, LayerSchema, Origin, PLOT_STATUS, TENURES, TextFormat, enum_variant, schema,
 };

@@ -458,6 +458,19 @@ static SCHEMAS: [LayerSchema; 5] = [
     },
 ];
 
+/// Finds the variant an input spelling means: case, spaces and underscores are ignored.
+pub fn enum_variant(s: &str, variants: &'static [&'static str]) -> Option<&'static str> {
+    let norm = |x: &str| -> String {
+        x.trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '_'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let want = norm(s);
+    variants.iter().copied().find(|v| norm(v) == want)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
