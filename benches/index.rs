@@ -45,7 +45,9 @@ fn index(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let store = DataDir::open(dir.path()).expect("store");
-    store.save_layer(snap.layer(Layer::WasteDeposits)).expect("save");
+    store
+        .save_layer(snap.layer(Layer::WasteDeposits))
+        .expect("save");
     store.save_layer(snap.layer(Layer::Plots)).expect("save");
     let mut g = c.benchmark_group("store_load");
     g.sample_size(10);
