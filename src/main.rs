@@ -12,6 +12,9 @@ use terriens::geo_util::Crs;
 use terriens::index::{LayerData, SharedSnapshot};
 use terriens::ingest::{ImportOptions, import_file};
 use terriens::model::Layer;
+use terriens::routing::{
+    BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, graph_file_name, write_graph,
+};
 use terriens::store::DataDir;
 
 #[derive(Parser)]
@@ -81,6 +84,21 @@ enum Command {
         #[arg(long)]
         as_holders: bool,
     },
+    /// Build road graphs from an OSM (.osm.pbf, .osm, .osm.gz) or IGN BD TOPO troncon_de_route
+    /// (.geojson) file into the data directory, one per profile (roads-<profile>.graph).
+    ImportRoads {
+        /// Road data file.
+        file: PathBuf,
+        /// Data directory.
+        #[arg(long, default_value = "data", env = "TERRIENS_DATA")]
+        data: PathBuf,
+        /// Profiles to build: car, hgv, hgv_hazmat (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "car,hgv,hgv_hazmat")]
+        profile: Vec<ProfileId>,
+        /// CRS of a GeoJSON file's coordinates (e.g. EPSG:2154); overrides the file's own.
+        #[arg(long)]
+        crs: Option<String>,
+    },
     /// Write the deterministic synthetic demo data set.
     Fixtures {
         /// Output directory.
@@ -141,6 +159,12 @@ fn main() -> ExitCode {
             opts.as_holders = as_holders;
             import(&file, &data, opts, replace)
         })(),
+        Command::ImportRoads {
+            file,
+            data,
+            profile,
+            crs,
+        } => import_roads(&file, &data, &profile, crs.as_deref()),
         Command::Fixtures {
             out,
             scale,
@@ -166,23 +190,76 @@ fn main() -> ExitCode {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn serve(data: Option<PathBuf>, addr: SocketAddr) -> Result<(), BoxError> {
-    let (snapshot, dir) = match data {
+    let (snapshot, dir, routing) = match data {
         Some(path) => {
             let dir = DataDir::open(path)?;
             tracing::info!(dir = %dir.path().display(), "loading layers");
-            (dir.load()?, Some(dir))
+            let routing = Routing::load_dir(dir.path())?;
+            if routing.is_none() {
+                tracing::warn!(
+                    "no road graph in the data directory: /isochrone and /workforce answer 404 until `terriens import-roads` writes one"
+                );
+            }
+            (dir.load()?, Some(dir), routing)
         }
         None => {
             tracing::info!("no --data: serving the embedded synthetic demo data (in memory)");
-            (terriens::demo::embedded_snapshot()?, None)
+            let routing = terriens::demo::embedded_routing()?;
+            (terriens::demo::embedded_snapshot()?, None, Some(routing))
         }
     };
     for d in snapshot.layers() {
         tracing::info!(layer = %d.layer(), features = d.len(), "layer loaded");
     }
-    let state = AppState::new(SharedSnapshot::new(snapshot), dir);
+    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir);
+    if let Some(routing) = routing {
+        for p in routing.profiles() {
+            if let Ok(e) = routing.engine(p) {
+                let g = e.graph();
+                tracing::info!(profile = %p, nodes = g.node_count(), segments = g.segment_count(), source = g.source(), "road graph loaded");
+            }
+        }
+        // Snap every feature to the roads now rather than on the first drive-time query.
+        routing.prepare(&snapshot);
+        state = state.with_routing(routing);
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(api::serve(state, addr))?;
+    Ok(())
+}
+
+fn import_roads(
+    file: &std::path::Path,
+    data: &std::path::Path,
+    profiles: &[ProfileId],
+    crs: Option<&str>,
+) -> Result<(), BoxError> {
+    let dir = DataDir::open(data)?;
+    let crs = crs.map(Crs::parse).transpose()?;
+    let started = std::time::Instant::now();
+    let net = RawNetwork::read_file(file, crs.as_ref())?;
+    println!(
+        "{}: read {} nodes and {} roads in {:.1} s ({} ways skipped as not roads, {} references to missing nodes)",
+        file.display(),
+        net.lonlat.len(),
+        net.ways.len(),
+        started.elapsed().as_secs_f64(),
+        net.ways_skipped,
+        net.missing_node_refs,
+    );
+    for &profile in profiles {
+        let graph = RoadGraph::build(&net, profile, &BuildOptions::default())?;
+        let path = dir.path().join(graph_file_name(profile));
+        write_graph(&graph, &path)?;
+        println!(
+            "{profile}: {} nodes, {} segments, {} directed edges, {} island nodes → {}",
+            graph.node_count(),
+            graph.segment_count(),
+            graph.edge_count(),
+            graph.island_nodes(),
+            path.display()
+        );
+    }
     Ok(())
 }
 

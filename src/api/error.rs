@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::model::{FeatureId, Layer, UnknownLayer};
+use crate::routing::RoutingError;
 
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,13 @@ pub enum ApiError {
     BadBody(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A routing failure; `param` names the request parameter it concerns, if any.
+    #[error("{source}")]
+    Routing {
+        param: Option<&'static str>,
+        // Boxed: routing errors carry paths and messages, and every handler returns ApiError.
+        source: Box<RoutingError>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -46,6 +54,14 @@ impl ApiError {
         ApiError::FeatureNotFound {
             layer,
             id: id.to_string(),
+        }
+    }
+
+    /// A routing failure about a request parameter (e.g. the point that cannot be snapped).
+    pub fn routing(param: &'static str) -> impl FnOnce(RoutingError) -> ApiError {
+        move |source| ApiError::Routing {
+            param: Some(param),
+            source: Box::new(source),
         }
     }
 
@@ -75,6 +91,57 @@ impl ApiError {
                 "internal",
                 "Internal server error",
             ),
+            ApiError::Routing { source, .. } => match source.as_ref() {
+                RoutingError::TooFarFromRoad { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "too-far-from-road",
+                    "Location too far from a road",
+                ),
+                RoutingError::BadCoordinate { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "Invalid parameter",
+                ),
+                RoutingError::UnknownProfile(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "unknown-profile",
+                    "Unknown profile",
+                ),
+                RoutingError::ProfileNotLoaded(_) => (
+                    StatusCode::NOT_FOUND,
+                    "profile-not-loaded",
+                    "No road graph for this profile",
+                ),
+                RoutingError::Io { .. }
+                | RoutingError::UnknownFormat(_)
+                | RoutingError::Pbf { .. }
+                | RoutingError::Xml { .. }
+                | RoutingError::BdTopo { .. }
+                | RoutingError::Crs(_)
+                | RoutingError::EmptyNetwork { .. }
+                | RoutingError::CorruptGraph { .. }
+                | RoutingError::Contour(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
+            },
+        }
+    }
+
+    /// Extra members of the problem body (RFC 9457 extensions).
+    fn extensions(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::Routing { source, .. } => match source.as_ref() {
+                RoutingError::TooFarFromRoad {
+                    distance_m, max_m, ..
+                } => Some(json!({
+                    "snap_distance_m": (distance_m * 10.0).round() / 10.0,
+                    "max_snap_distance_m": max_m,
+                })),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -83,7 +150,22 @@ impl ApiError {
         match self {
             ApiError::BadParameter { param, .. } => Some(param),
             ApiError::UnknownLayer(_) => Some("layer"),
+            ApiError::Routing { param, source } => match source.as_ref() {
+                RoutingError::UnknownProfile(_) | RoutingError::ProfileNotLoaded(_) => {
+                    Some("profile")
+                }
+                _ => *param,
+            },
             _ => None,
+        }
+    }
+}
+
+impl From<RoutingError> for ApiError {
+    fn from(source: RoutingError) -> ApiError {
+        ApiError::Routing {
+            param: None,
+            source: Box::new(source),
         }
     }
 }
@@ -105,6 +187,11 @@ impl IntoResponse for ApiError {
         });
         if let Some(p) = self.param() {
             body["param"] = json!(p);
+        }
+        if let Some(serde_json::Value::Object(ext)) = self.extensions() {
+            for (k, v) in ext {
+                body[k] = v;
+            }
         }
         let mut resp = (status, Json(body)).into_response();
         resp.headers_mut().insert(

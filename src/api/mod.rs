@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::http::{Method, Uri};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -36,7 +36,7 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::catalog;
+    use handlers::{catalog, routing};
     vec![
         route(Method::GET, "/health", get(catalog::health)),
         route(Method::GET, "/catalog", get(catalog::catalog)),
@@ -45,6 +45,9 @@ pub fn routes() -> Vec<Route> {
             "/layers/{layer}/features/{id}",
             get(catalog::feature),
         ),
+        route(Method::GET, "/isochrone", get(routing::isochrone_get)),
+        route(Method::POST, "/isochrone", post(routing::isochrone_post)),
+        route(Method::GET, "/workforce", get(routing::workforce)),
     ]
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::index::SharedSnapshot;
+use crate::routing::Routing;
 use crate::store::DataDir;
 
 /// Caps checked before any work starts.
@@ -16,6 +17,14 @@ pub struct Limits {
     pub default_limit: usize,
     /// Largest k of a nearest query.
     pub max_k: usize,
+    /// Most contours in one isochrone request.
+    pub max_contours: usize,
+    /// Longest contour (and workforce drive time), minutes.
+    pub max_contour_min: f64,
+    /// Most locations in one isochrone request.
+    pub max_locations: usize,
+    /// Largest `generalize` tolerance, metres.
+    pub max_generalize_m: f64,
 }
 
 impl Default for Limits {
@@ -25,6 +34,10 @@ impl Default for Limits {
             max_limit: 1_000,
             default_limit: 100,
             max_k: 1_000,
+            max_contours: 6,
+            max_contour_min: 120.0,
+            max_locations: 10,
+            max_generalize_m: 1_000.0,
         }
     }
 }
@@ -36,6 +49,9 @@ pub struct AppState {
     /// Where layers are persisted; `None` when serving data held only in memory.
     pub data_dir: Option<DataDir>,
     pub limits: Arc<Limits>,
+    /// Road graphs by profile; `None` when the server has none (routes that need one answer
+    /// 404 `profile-not-loaded`).
+    pub routing: Option<Arc<Routing>>,
 }
 
 impl AppState {
@@ -44,6 +60,13 @@ impl AppState {
             snapshot: Arc::new(snapshot),
             data_dir,
             limits: Arc::new(Limits::default()),
+            routing: None,
         }
+    }
+
+    /// The same state with road graphs.
+    pub fn with_routing(mut self, routing: Routing) -> AppState {
+        self.routing = Some(Arc::new(routing));
+        self
     }
 }

@@ -7,12 +7,13 @@
 //!   one-way streets in the main town centre, a dangerous-goods ban on its through road, and
 //!   weight limits on a few village streets;
 //! - **roads between towns**: the minimum spanning tree of the towns plus non-crossing links to
-//!   near neighbours, classed primary, secondary or tertiary by the towns they join;
+//!   near neighbours, classed primary, secondary or tertiary by the towns they join, and
+//!   country lanes to hamlets wherever the land would otherwise lie over 1.2 km from a road;
 //! - a **motorway** across the territory south of the main town: two one-way carriageways,
 //!   junctions with `motorway_link` ramps and a roundabout linked to the nearest town, and a
 //!   roundabout at each end where a trunk road continues to the boundary;
-//! - **service roads in the industrial zones** (a loop, spurs, one of them private) linked to
-//!   the nearest road, an isolated car park (an island), a low bridge, a ferry and a footway
+//! - **roads in the industrial zones** (a loop of service roads, an outer loop road, spokes
+//!   across them, one private) linked to the nearest road, an isolated car park (an island), a low bridge, a ferry and a footway
 //!   (which no car profile uses).
 //!
 //! Every way carries `source=`[`SOURCE`]; the names and refs are made up.
@@ -499,6 +500,55 @@ pub fn generate_roads(territory: &Territory, seed: u64) -> String {
         }
     }
 
+    // Hamlets: wherever a point of a 2.5 km lattice lies more than 1.2 km from the network, a
+    // country lane leads from it to the nearest road, so that nothing in the territory is far
+    // from a road (as in the French countryside).
+    {
+        let [bx0, by0, bx1, by1] = territory.bbox;
+        let (lx0, ly0) = frame.to_local(bx0, by0);
+        let (lx1, ly1) = frame.to_local(bx1, by1);
+        let mut reachable: Vec<usize> = grids
+            .iter()
+            .flat_map(|g| g.nodes.iter().copied())
+            .chain(rural_nodes.iter().copied())
+            .collect();
+        let step = 1_600.0;
+        let mut y = ly0 + step / 2.0;
+        while y < ly1 {
+            let mut x = lx0 + step / 2.0;
+            while x < lx1 {
+                let (hx, hy) = (
+                    x + rng.random_range(-300.0..300.0),
+                    y + rng.random_range(-300.0..300.0),
+                );
+                x += step;
+                let (lon, lat) = frame.to_lonlat(hx, hy);
+                if !territory
+                    .boundary
+                    .contains(&geo_types::Point::new(lon, lat))
+                {
+                    continue;
+                }
+                let Some(target) = osm.nearest(&reachable, hx, hy) else {
+                    continue;
+                };
+                let (tx, ty) = osm.nodes[target];
+                if (tx - hx).hypot(ty - hy) <= 700.0 {
+                    continue;
+                }
+                let hamlet = osm.node(hx, hy);
+                let lane = osm.line_between(hamlet, target, 200.0, rng.random_range(-0.08..0.08));
+                reachable.extend(&lane[..lane.len() - 1]);
+                rural_nodes.extend(&lane[..lane.len() - 1]);
+                osm.way(lane, &[("highway", "unclassified")]);
+                let a = rng.random_range(0.0..std::f64::consts::TAU);
+                let farm = osm.node(hx + 250.0 * a.cos(), hy + 250.0 * a.sin());
+                osm.way(vec![hamlet, farm], &[("highway", "residential")]);
+            }
+            y += step;
+        }
+    }
+
     // Industrial zones: a loop of service roads, spurs, an access road to the network.
     let network_nodes: Vec<usize> = grids
         .iter()
@@ -508,31 +558,50 @@ pub fn generate_roads(territory: &Territory, seed: u64) -> String {
     for (zi, zone) in territory.zones.iter().enumerate() {
         let (zx, zy) = frame.to_local(zone.lon, zone.lat);
         let r = zone.radius_m;
+        // An inner loop of service roads, an outer loop road and six spokes across them: the
+        // plots of a zone spread well beyond its nominal radius.
+        let circle = |osm: &mut Osm, k: usize, radius: f64| -> Vec<usize> {
+            (0..k)
+                .map(|i| {
+                    let a = i as f64 / k as f64 * std::f64::consts::TAU;
+                    osm.node(zx + radius * a.cos(), zy + radius * a.sin())
+                })
+                .collect()
+        };
+        // The outer loop stays clear of the network it joins.
+        let d_net = osm
+            .nearest(&network_nodes, zx, zy)
+            .map_or(f64::INFINITY, |n| {
+                (osm.nodes[n].0 - zx).hypot(osm.nodes[n].1 - zy)
+            });
+        let r_outer = (1.8 * r).min(0.85 * d_net).max(0.9 * r);
         let k = 16;
-        let ring: Vec<usize> = (0..k)
-            .map(|i| {
-                let a = i as f64 / k as f64 * std::f64::consts::TAU;
-                osm.node(zx + 0.5 * r * a.cos(), zy + 0.5 * r * a.sin())
-            })
-            .collect();
+        let ring = circle(&mut osm, k, 0.6 * r);
+        let outer = circle(&mut osm, 2 * k, r_outer);
         let mut closed = ring.clone();
         closed.push(ring[0]);
         osm.way(closed, &[("highway", "service"), ("service", "industrial")]);
-        for s in 0..4 {
-            let from = ring[s * 4 + 1];
-            let a = (s * 4 + 1) as f64 / k as f64 * std::f64::consts::TAU;
-            let end = osm.node(zx + 0.9 * r * a.cos(), zy + 0.9 * r * a.sin());
-            let l = osm.line_between(from, end, 80.0, 0.0);
-            if s == 1 {
+        let mut closed = outer.clone();
+        closed.push(outer[0]);
+        osm.way(closed, &[("highway", "unclassified"), ("maxspeed", "50")]);
+        for spoke in 0..6 {
+            let i = (spoke * k / 6 + 1) % k;
+            let a = i as f64 / k as f64 * std::f64::consts::TAU;
+            let l = osm.line_between(ring[i], outer[2 * i], 100.0, 0.0);
+            osm.way(l, &[("highway", "service")]);
+            let reach = r_outer + 0.8 * r;
+            let end = osm.node(zx + reach * a.cos(), zy + reach * a.sin());
+            let l = osm.line_between(outer[2 * i], end, 100.0, 0.0);
+            if spoke == 1 {
                 osm.way(l, &[("highway", "service"), ("access", "private")]);
             } else {
                 osm.way(l, &[("highway", "service")]);
             }
         }
-        // The access road joins the ring on the side facing the network.
+        // The access road leaves the outer loop on the side facing the network.
         if let Some(target) = osm.nearest(&network_nodes, zx, zy) {
             let (tx, ty) = osm.nodes[target];
-            if let Some(gate) = osm.nearest(&ring, tx, ty) {
+            if let Some(gate) = osm.nearest(&outer, tx, ty) {
                 let l = osm.line_between(gate, target, 150.0, 0.0);
                 osm.way(l, &[("highway", "tertiary")]);
             }

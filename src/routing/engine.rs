@@ -201,6 +201,17 @@ pub struct TravelTimes<'e> {
     limit_ms: u32,
 }
 
+impl std::fmt::Debug for TravelTimes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TravelTimes")
+            .field("origins", &self.origins)
+            .field("direction", &self.direction)
+            .field("limit_ms", &self.limit_ms)
+            .field("settled", &self.state.settled().len())
+            .finish()
+    }
+}
+
 impl Drop for TravelTimes<'_> {
     fn drop(&mut self) {
         // An empty state allocates nothing.

@@ -10,11 +10,14 @@
 //!    point where the search limit is reached — so edges at the limit are cut where the time
 //!    runs out, not at a node. Each cell keeps its smallest time. The origins' own segments
 //!    are painted from the snapped point.
-//! 3. **Spread**: each cell takes the smallest time of its 3 × 3 neighbourhood (so every node
-//!    reached within T lies in a grid square whose four corners are within T, hence inside
-//!    the T polygon), then times spread off the road at walking pace ([`OFFROAD_KMH`]) for at
-//!    most [`OFFROAD_MAX_M`] (a two-pass chamfer distance transform), which fills town blocks
-//!    without bridging open country.
+//! 3. **Spread** into the cells that hold no graph node (cells with a node keep the times of
+//!    their own roads, so the slow carriageway next to a fast one, or a street reached only
+//!    by a long detour, stays outside): such a cell takes the smallest time of its 3 × 3
+//!    neighbourhood (so a node reached within T lies in a grid square whose corners are within
+//!    T, unless a slower road's node shares that square), then times spread on at walking
+//!    pace ([`OFFROAD_KMH`]) for at most [`OFFROAD_MAX_M`] (a two-pass chamfer distance
+//!    transform), which fills town blocks without bridging open country. Island nodes do not
+//!    count, so they leave no pinholes.
 //! 4. **Contour** each requested time (cells never reached hold the search limit), in lon/lat
 //!    directly: the grid is regular in degrees.
 //! 5. **Denoise** (drop polygons smaller than `denoise` × the largest one of their contour;
@@ -117,9 +120,39 @@ struct Grid {
     dy: f64,
     cell_m: f64,
     v: Vec<f64>,
+    /// Cells holding a graph node: they keep their own roads' times.
+    node: Vec<bool>,
 }
 
 impl Grid {
+    /// The cell of a point, if on the grid.
+    #[inline]
+    fn cell(&self, lon: f64, lat: f64) -> Option<usize> {
+        let (gx, gy) = ((lon - self.x0) / self.dx, (lat - self.y0) / self.dy);
+        if gx < 0.0 || gy < 0.0 {
+            return None;
+        }
+        let (ix, iy) = (gx as usize, gy as usize);
+        (ix < self.nx && iy < self.ny).then_some(iy * self.nx + ix)
+    }
+
+    /// Flags the cells holding a node that is not on an island, reached or not.
+    fn mark_nodes(&mut self, graph: &super::graph::RoadGraph) {
+        let (x1, y1) = (
+            self.x0 + self.dx * self.nx as f64,
+            self.y0 + self.dy * self.ny as f64,
+        );
+        for v in 0..graph.node_count() as u32 {
+            let [lon, lat] = graph.lonlat(v);
+            if lon < self.x0 || lat < self.y0 || lon >= x1 || lat >= y1 || graph.is_island(v) {
+                continue;
+            }
+            if let Some(i) = self.cell(lon, lat) {
+                self.node[i] = true;
+            }
+        }
+    }
+
     #[inline]
     fn set_min(&mut self, gx: f64, gy: f64, t: f64) {
         if gx < 0.0 || gy < 0.0 {
@@ -162,7 +195,7 @@ impl Grid {
         }
     }
 
-    /// Each cell takes the minimum of its 3 × 3 neighbourhood.
+    /// Each cell without a node takes the minimum of its 3 × 3 neighbourhood.
     fn dilate(&mut self) {
         let (nx, ny) = (self.nx, self.ny);
         let mut tmp = self.v.clone();
@@ -176,6 +209,9 @@ impl Grid {
         }
         for y in 0..ny {
             for x in 0..nx {
+                if self.node[y * nx + x] {
+                    continue;
+                }
                 let lo = y.saturating_sub(1);
                 let hi = (y + 1).min(ny - 1);
                 self.v[y * nx + x] = (lo..=hi).fold(f64::INFINITY, |a, yy| a.min(tmp[yy * nx + x]));
@@ -215,6 +251,9 @@ impl Grid {
                 for xx in 0..nx {
                     let x = if p == 0 { xx } else { nx - 1 - xx };
                     let i = (y * nx + x) as usize;
+                    if self.node[i] {
+                        continue;
+                    }
                     for &(ddx, ddy, m) in nbs {
                         let (sx, sy) = (x + ddx, y + ddy);
                         if sx < 0 || sy < 0 || sx >= nx || sy >= ny {
@@ -358,10 +397,12 @@ pub fn isochrone(
         dy,
         cell_m,
         v: vec![f64::INFINITY; nx * ny],
+        node: vec![false; nx * ny],
     };
 
     // 2. Rasterise; 3. spread.
     for_each_piece(&mut |p, q, t0, t1| grid.paint(p, q, t0, t1, limit));
+    grid.mark_nodes(graph);
     grid.dilate();
     grid.spread_offroad(OFFROAD_KMH, OFFROAD_MAX_M);
 
@@ -375,12 +416,22 @@ pub fn isochrone(
         .y_step(dy)
         .contours(&values, &thresholds)
         .map_err(|e| RoutingError::Contour(format!("{e:?}")))?;
+    // Marching squares with smoothing can close a ring on itself (no area): such a ring is no
+    // boundary, and a geodesic area would read it as the rest of the Earth.
+    let min_ring = 1e-3 * dx * dy;
     let mut polys: Vec<Vec<(Polygon<f64>, f64)>> = raw
         .into_iter()
         .map(|c| {
             let (mp, _) = c.into_inner();
             mp.0.into_iter()
+                .filter(|p| ring_area(p.exterior()).abs() > min_ring)
                 .map(|p| {
+                    let (ext, holes) = p.into_inner();
+                    let holes = holes
+                        .into_iter()
+                        .filter(|h| ring_area(h).abs() > min_ring)
+                        .collect();
+                    let p = Polygon::new(ext, holes);
                     let a = area_ha(&Geometry::Polygon(p.clone()));
                     (p, a)
                 })
@@ -435,6 +486,14 @@ pub fn isochrone(
         search_limit_s: limit,
         reached_nodes: times.settled_nodes().len(),
     })
+}
+
+/// Planar signed area of a ring, square degrees.
+fn ring_area(l: &LineString<f64>) -> f64 {
+    l.0.windows(2)
+        .map(|w| w[0].x * w[1].y - w[1].x * w[0].y)
+        .sum::<f64>()
+        / 2.0
 }
 
 /// Douglas–Peucker in a local metric frame; rings that collapse are dropped.

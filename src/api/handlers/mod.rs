@@ -1,3 +1,4 @@
 //! Thin handlers: extract, validate, call one engine function, serialise.
 
 pub mod catalog;
+pub mod routing;
