@@ -119,6 +119,7 @@ impl ApiError {
                 | RoutingError::BdTopo { .. }
                 | RoutingError::Crs(_)
                 | RoutingError::EmptyNetwork { .. }
+                | RoutingError::BadNetwork { .. }
                 | RoutingError::CorruptGraph { .. }
                 | RoutingError::Contour(_) => (
                     StatusCode::INTERNAL_SERVER_ERROR,

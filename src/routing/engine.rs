@@ -76,6 +76,11 @@ impl RoutingEngine {
         self.max_snap_m
     }
 
+    /// Approximate memory of the snap index, bytes.
+    pub fn snap_index_bytes(&self) -> usize {
+        self.snap.heap_bytes()
+    }
+
     /// The nearest usable road position to a point, within the snapping limit.
     pub fn snap(&self, lon: f64, lat: f64) -> Result<Snap, RoutingError> {
         if !(lon.is_finite()

@@ -45,6 +45,8 @@ pub enum RoutingError {
         profile: ProfileId,
         ways: usize,
     },
+    #[error("road network {source_name}: {reason}")]
+    BadNetwork { source_name: String, reason: String },
     #[error(
         "{path} is not a terriens road graph: {reason}; re-create it with `terriens import-roads`"
     )]

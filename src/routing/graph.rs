@@ -22,13 +22,13 @@ use crate::geo_util::metres_per_degree;
 /// Weight of a closed direction.
 pub const NO_EDGE: u32 = u32::MAX;
 
-/// One directed edge in a CSR array: the node it leads to (in the search direction), its
-/// weight in milliseconds, and the segment it runs along.
+/// One directed edge in a CSR array: the node it leads to (in the search direction) and its
+/// weight in milliseconds. Eight bytes, so that the Dijkstra loop reads as little as it can;
+/// the segment each edge runs along is in a parallel array ([`RoadGraph::edge_segments`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edge {
     pub head: u32,
     pub weight_ms: u32,
-    pub seg: u32,
 }
 
 /// One straight piece of road between two nodes.
@@ -69,9 +69,12 @@ pub struct RoadGraph {
     pub(crate) segments: Vec<Segment>,
     fwd_first: Vec<u32>,
     fwd: Vec<Edge>,
+    fwd_seg: Vec<u32>,
     bwd_first: Vec<u32>,
     bwd: Vec<Edge>,
+    bwd_seg: Vec<u32>,
     island: Vec<bool>,
+    max_segment_m: f64,
 }
 
 impl RoadGraph {
@@ -81,6 +84,27 @@ impl RoadGraph {
         profile: ProfileId,
         opts: &BuildOptions,
     ) -> Result<RoadGraph, RoutingError> {
+        let n = net.lonlat.len();
+        if let Some(w) = net
+            .ways
+            .iter()
+            .find(|w| w.nodes.iter().any(|&v| v as usize >= n))
+        {
+            return Err(RoutingError::BadNetwork {
+                source_name: net.source.clone(),
+                reason: format!("a way references node {:?} of {n}", w.nodes.iter().max()),
+            });
+        }
+        if net
+            .lonlat
+            .iter()
+            .any(|p| !(p[0].is_finite() && p[1].is_finite()))
+        {
+            return Err(RoutingError::BadNetwork {
+                source_name: net.source.clone(),
+                reason: "a node has a non-finite coordinate".into(),
+            });
+        }
         let density = urban_density(net);
         let vehicle = Profile::get(profile);
         let mut raw_segments: Vec<Segment> = Vec::new();
@@ -167,8 +191,8 @@ impl RoadGraph {
             lat_e7,
             raw_segments,
         )
-        .map_err(|reason| RoutingError::CorruptGraph {
-            path: net.source.clone().into(),
+        .map_err(|reason| RoutingError::BadNetwork {
+            source_name: net.source.clone(),
             reason,
         })
     }
@@ -194,7 +218,8 @@ impl RoadGraph {
                 return Err(format!("segment {i} references a node out of range"));
             }
         }
-        let mut fwd_arcs: Vec<(u32, Edge)> = Vec::with_capacity(segments.len() * 2);
+        // (tail, edge, segment)
+        let mut fwd_arcs: Vec<(u32, Edge, u32)> = Vec::with_capacity(segments.len() * 2);
         for (i, s) in segments.iter().enumerate() {
             let [a, b] = s.nodes;
             let [w_ab, w_ba] = s.weight_ms;
@@ -205,8 +230,8 @@ impl RoadGraph {
                     Edge {
                         head: b,
                         weight_ms: w_ab,
-                        seg,
                     },
+                    seg,
                 ));
             }
             if w_ba != NO_EDGE {
@@ -215,27 +240,27 @@ impl RoadGraph {
                     Edge {
                         head: a,
                         weight_ms: w_ba,
-                        seg,
                     },
+                    seg,
                 ));
             }
         }
-        let bwd_arcs: Vec<(u32, Edge)> = fwd_arcs
+        let bwd_arcs: Vec<(u32, Edge, u32)> = fwd_arcs
             .iter()
-            .map(|&(tail, e)| {
-                (
-                    e.head,
-                    Edge {
-                        head: tail,
-                        weight_ms: e.weight_ms,
-                        seg: e.seg,
-                    },
-                )
+            .map(|&(tail, e, seg)| {
+                let back = Edge {
+                    head: tail,
+                    weight_ms: e.weight_ms,
+                };
+                (e.head, back, seg)
             })
             .collect();
-        let (fwd_first, fwd) = csr(n, fwd_arcs);
-        let (bwd_first, bwd) = csr(n, bwd_arcs);
+        let (fwd_first, fwd, fwd_seg) = csr(n, fwd_arcs);
+        let (bwd_first, bwd, bwd_seg) = csr(n, bwd_arcs);
         let island = islands(&fwd_first, |i| fwd[i].head, island_max_nodes);
+        let max_segment_m = segments
+            .iter()
+            .fold(0.0f64, |m, s| m.max(f64::from(s.length_m)));
         Ok(RoadGraph {
             profile,
             source,
@@ -245,9 +270,12 @@ impl RoadGraph {
             segments,
             fwd_first,
             fwd,
+            fwd_seg,
             bwd_first,
             bwd,
+            bwd_seg,
             island,
+            max_segment_m,
         })
     }
 
@@ -282,6 +310,18 @@ impl RoadGraph {
         ]
     }
 
+    /// Position of a node in 1e-7 degrees, (lon, lat), as stored.
+    #[inline]
+    pub fn lon_lat_e7(&self, node: u32) -> [i32; 2] {
+        let i = node as usize;
+        [self.lon_e7[i], self.lat_e7[i]]
+    }
+
+    /// Every node's longitude and latitude, 1e-7 degrees.
+    pub fn positions_e7(&self) -> (&[i32], &[i32]) {
+        (&self.lon_e7, &self.lat_e7)
+    }
+
     /// The edges leaving a node in the search direction: out-edges for [`Direction::From`],
     /// in-edges (reversed) for [`Direction::To`].
     #[inline]
@@ -292,6 +332,22 @@ impl RoadGraph {
             Direction::To => (&self.bwd_first, &self.bwd),
         };
         &arr[first[i] as usize..first[i + 1] as usize]
+    }
+
+    /// The segments of [`RoadGraph::edges`], in the same order.
+    #[inline]
+    pub fn edge_segments(&self, node: u32, direction: Direction) -> &[u32] {
+        let i = node as usize;
+        let (first, arr) = match direction {
+            Direction::From => (&self.fwd_first, &self.fwd_seg),
+            Direction::To => (&self.bwd_first, &self.bwd_seg),
+        };
+        &arr[first[i] as usize..first[i + 1] as usize]
+    }
+
+    /// Length of the longest segment, metres.
+    pub fn max_segment_m(&self) -> f64 {
+        self.max_segment_m
     }
 
     pub fn segment(&self, seg: u32) -> &Segment {
@@ -329,6 +385,7 @@ impl RoadGraph {
             + self.segments.capacity() * size_of::<Segment>()
             + (self.fwd_first.capacity() + self.bwd_first.capacity()) * 4
             + (self.fwd.capacity() + self.bwd.capacity()) * size_of::<Edge>()
+            + (self.fwd_seg.capacity() + self.bwd_seg.capacity()) * 4
             + self.island.capacity()
     }
 
@@ -359,10 +416,10 @@ pub fn weight_ms(length_m: f64, kmh: f64) -> u32 {
     ms.clamp(0.0, f64::from(NO_EDGE - 1)) as u32
 }
 
-/// CSR from (tail, edge) pairs, keeping input order within a node.
-fn csr(n: usize, arcs: Vec<(u32, Edge)>) -> (Vec<u32>, Vec<Edge>) {
+/// CSR from (tail, edge, segment) triples, keeping input order within a node.
+fn csr(n: usize, arcs: Vec<(u32, Edge, u32)>) -> (Vec<u32>, Vec<Edge>, Vec<u32>) {
     let mut first = vec![0u32; n + 1];
-    for (tail, _) in &arcs {
+    for (tail, _, _) in &arcs {
         first[*tail as usize + 1] += 1;
     }
     for i in 0..n {
@@ -372,17 +429,18 @@ fn csr(n: usize, arcs: Vec<(u32, Edge)>) -> (Vec<u32>, Vec<Edge>) {
     let mut out = vec![
         Edge {
             head: 0,
-            weight_ms: 0,
-            seg: 0
+            weight_ms: 0
         };
         arcs.len()
     ];
-    for (tail, e) in arcs {
+    let mut segs = vec![0u32; arcs.len()];
+    for (tail, e, seg) in arcs {
         let p = &mut pos[tail as usize];
         out[*p as usize] = e;
+        segs[*p as usize] = seg;
         *p += 1;
     }
-    (first, out)
+    (first, out, segs)
 }
 
 /// Position along a Hilbert curve over a 2^16 × 2^16 grid.
@@ -471,5 +529,9 @@ mod tests {
         net.push_way(vec![a, b], attrs);
         let err = RoadGraph::build(&net, ProfileId::Hgv, &BuildOptions::default()).unwrap_err();
         assert!(err.to_string().contains("lorry-free.osm"), "{err}");
+        // A way pointing past the node list is refused, not a panic.
+        net.push_way(vec![0, 7], WayAttrs::new(RoadClass::Primary));
+        let err = RoadGraph::build(&net, ProfileId::Car, &BuildOptions::default()).unwrap_err();
+        assert!(matches!(err, RoutingError::BadNetwork { .. }), "{err}");
     }
 }

@@ -93,7 +93,7 @@ pub struct Isochrone {
 /// How far past the largest contour the search runs, so that cells just beyond it hold real
 /// times and the contour line is interpolated between known values.
 pub fn search_limit_s(max_contour_s: f64) -> f64 {
-    max_contour_s * 1.1 + 30.0
+    max_contour_s * 1.05 + 20.0
 }
 
 impl RoutingEngine {
@@ -116,40 +116,29 @@ struct Grid {
     ny: usize,
     x0: f64,
     y0: f64,
-    dx: f64,
-    dy: f64,
     cell_m: f64,
+    /// Grid coordinates of a position in 1e-7°: `x = lon_e7 × kx − ox` (multiplications only,
+    /// in the loop over millions of edges).
+    kx: f64,
+    ky: f64,
+    ox: f64,
+    oy: f64,
     v: Vec<f64>,
     /// Cells holding a graph node: they keep their own roads' times.
     node: Vec<bool>,
 }
 
 impl Grid {
-    /// The cell of a point, if on the grid.
-    #[inline]
-    fn cell(&self, lon: f64, lat: f64) -> Option<usize> {
-        let (gx, gy) = ((lon - self.x0) / self.dx, (lat - self.y0) / self.dy);
-        if gx < 0.0 || gy < 0.0 {
-            return None;
-        }
-        let (ix, iy) = (gx as usize, gy as usize);
-        (ix < self.nx && iy < self.ny).then_some(iy * self.nx + ix)
-    }
-
     /// Flags the cells holding a node that is not on an island, reached or not.
     fn mark_nodes(&mut self, graph: &super::graph::RoadGraph) {
-        let (x1, y1) = (
-            self.x0 + self.dx * self.nx as f64,
-            self.y0 + self.dy * self.ny as f64,
-        );
-        for v in 0..graph.node_count() as u32 {
-            let [lon, lat] = graph.lonlat(v);
-            if lon < self.x0 || lat < self.y0 || lon >= x1 || lat >= y1 || graph.is_island(v) {
+        let (lons, lats) = graph.positions_e7();
+        let (nx, ny) = (self.nx as f64, self.ny as f64);
+        for (v, (&x, &y)) in lons.iter().zip(lats).enumerate() {
+            let (gx, gy) = self.to_grid([x, y]);
+            if gx < 0.0 || gy < 0.0 || gx >= nx || gy >= ny || graph.is_island(v as u32) {
                 continue;
             }
-            if let Some(i) = self.cell(lon, lat) {
-                self.node[i] = true;
-            }
+            self.node[gy as usize * self.nx + gx as usize] = true;
         }
     }
 
@@ -168,8 +157,19 @@ impl Grid {
         }
     }
 
-    /// Paints p→q where the time runs from t0 at p to t1 at q, up to `limit`.
-    fn paint(&mut self, p: [f64; 2], q: [f64; 2], t0: f64, t1: f64, limit: f64) {
+    /// Grid coordinates (cells, fractional) of a position in 1e-7 degrees.
+    #[inline]
+    fn to_grid(&self, p: [i32; 2]) -> (f64, f64) {
+        (
+            f64::from(p[0]) * self.kx - self.ox,
+            f64::from(p[1]) * self.ky - self.oy,
+        )
+    }
+
+    /// Paints (x0, y0)→(x1, y1), grid coordinates, where the time runs from t0 to t1, up to
+    /// `limit`: samples every half cell, the start excluded (its own cell is painted apart).
+    #[allow(clippy::too_many_arguments)]
+    fn paint_grid(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, t0: f64, t1: f64, limit: f64) {
         if t0 > limit {
             return;
         }
@@ -178,20 +178,13 @@ impl Grid {
         } else {
             1.0
         };
-        let (gx0, gy0) = ((p[0] - self.x0) / self.dx, (p[1] - self.y0) / self.dy);
-        let (gx1, gy1) = ((q[0] - self.x0) / self.dx, (q[1] - self.y0) / self.dy);
-        let (ex, ey) = (gx0 + s_max * (gx1 - gx0), gy0 + s_max * (gy1 - gy0));
+        let (ex, ey) = (x0 + s_max * (x1 - x0), y0 + s_max * (y1 - y0));
         let te = t0 + s_max * (t1 - t0);
-        let steps = ((ex - gx0).abs().max((ey - gy0).abs()) * 2.0)
-            .ceil()
-            .max(1.0) as usize;
+        let steps = ((ex - x0).abs().max((ey - y0).abs()) * 2.0).ceil().max(1.0) as usize;
+        let inv = 1.0 / steps as f64;
         for k in 0..=steps {
-            let s = k as f64 / steps as f64;
-            self.set_min(
-                gx0 + s * (ex - gx0),
-                gy0 + s * (ey - gy0),
-                t0 + s * (te - t0),
-            );
+            let s = k as f64 * inv;
+            self.set_min(x0 + s * (ex - x0), y0 + s * (ey - y0), t0 + s * (te - t0));
         }
     }
 
@@ -285,11 +278,9 @@ pub fn isochrone(
     let graph = times.graph();
     let direction = times.direction();
     let limit = f64::from(times.limit_ms()) / 1000.0;
-    let node_s = |v: u32| times.node_time_ms(v).map(|t| f64::from(t) / 1000.0);
 
-    // Painted pieces: (from, to, t_from, t_to) in lon/lat and seconds: the edges leaving
-    // settled nodes, and the origins' segments from the snapped points. Visited twice (extent,
-    // then paint) rather than collected: a large search has millions of them.
+    // The origins' own segments, painted from the snapped point: (from, to, time at from,
+    // time at to), lon/lat and seconds.
     let mut origin_pieces: Vec<([f64; 2], [f64; 2], f64, f64)> = Vec::new();
     for o in times.origins() {
         let seg = graph.segment(o.seg);
@@ -307,25 +298,26 @@ pub fn isochrone(
             origin_pieces.push((o.lonlat, pa, 0.0, o.frac * f64::from(to_a) / 1000.0));
         }
     }
-    let for_each_piece = |f: &mut dyn FnMut([f64; 2], [f64; 2], f64, f64)| {
-        for &u in times.settled_nodes() {
-            let Some(tu) = node_s(u) else { continue };
-            let pu = graph.lonlat(u);
-            for e in graph.edges(u, direction) {
-                f(
-                    pu,
-                    graph.lonlat(e.head),
-                    tu,
-                    tu + f64::from(e.weight_ms) / 1000.0,
-                );
-            }
-        }
-        for &(p, q, t0, t1) in &origin_pieces {
-            f(p, q, t0, t1);
+    // Settled nodes in index order: nodes are numbered along a Hilbert curve, so this walks
+    // memory (positions, edges, labels) nearly sequentially, where the settling order would
+    // jump about. A large search scans every node rather than sorting its list.
+    let order: Vec<u32> = {
+        let settled = times.settled_nodes();
+        if settled.len() > graph.node_count() / 8 {
+            (0..graph.node_count() as u32)
+                .filter(|&v| times.node_time_ms(v).is_some())
+                .collect()
+        } else {
+            let mut v = settled.to_vec();
+            v.sort_unstable();
+            v
         }
     };
+    let settled = |v: u32| times.node_time_ms(v).is_some();
+    let limit_ms = f64::from(times.limit_ms());
 
-    // 1. Extent and cell size.
+    // 1. Extent and cell size: settled nodes, and where the edges leaving them towards
+    //    unsettled nodes run out of time.
     let mut bbox = [
         f64::INFINITY,
         f64::INFINITY,
@@ -343,18 +335,29 @@ pub fn isochrone(
     for o in times.origins() {
         grow(o.lonlat);
     }
-    for_each_piece(&mut |p, q, t0, t1| {
-        if t0 > limit {
-            return;
-        }
-        grow(p);
+    for &(p, q, t0, t1) in &origin_pieces {
         let s = if t1 > limit {
             (limit - t0) / (t1 - t0)
         } else {
             1.0
         };
         grow([p[0] + s * (q[0] - p[0]), p[1] + s * (q[1] - p[1])]);
-    });
+    }
+    for &u in &order {
+        let Some(tu) = times.node_time_ms(u) else {
+            continue;
+        };
+        let pu = graph.lonlat(u);
+        grow(pu);
+        for e in graph.edges(u, direction) {
+            if settled(e.head) {
+                continue;
+            }
+            let s = ((limit_ms - f64::from(tu)) / f64::from(e.weight_ms.max(1))).min(1.0);
+            let q = graph.lonlat(e.head);
+            grow([pu[0] + s * (q[0] - pu[0]), pu[1] + s * (q[1] - pu[1])]);
+        }
+    }
     if !bbox[0].is_finite() {
         return Ok(Isochrone {
             contours: opts
@@ -393,15 +396,47 @@ pub fn isochrone(
         ny,
         x0: bbox[0] - mg * dx,
         y0: bbox[1] - mg * dy,
-        dx,
-        dy,
         cell_m,
+        kx: 1e-7 / dx,
+        ky: 1e-7 / dy,
+        ox: (bbox[0] - mg * dx) / dx,
+        oy: (bbox[1] - mg * dy) / dy,
         v: vec![f64::INFINITY; nx * ny],
         node: vec![false; nx * ny],
     };
 
-    // 2. Rasterise; 3. spread.
-    for_each_piece(&mut |p, q, t0, t1| grid.paint(p, q, t0, t1, limit));
+    // 2. Rasterise: each settled node its own cell; the edges leaving it sampled along, except
+    //    an edge to a settled node within the next cell, whose end cells cover it (with the
+    //    dilation below).
+    for &u in &order {
+        let Some(tu) = times.node_time_ms(u) else {
+            continue;
+        };
+        let tu = f64::from(tu) / 1000.0;
+        let (gx, gy) = grid.to_grid(graph.lon_lat_e7(u));
+        grid.set_min(gx, gy, tu);
+        for e in graph.edges(u, direction) {
+            let (hx, hy) = grid.to_grid(graph.lon_lat_e7(e.head));
+            if (hx - gx).abs() < 1.0 && (hy - gy).abs() < 1.0 && settled(e.head) {
+                continue;
+            }
+            grid.paint_grid(
+                gx,
+                gy,
+                hx,
+                hy,
+                tu,
+                tu + f64::from(e.weight_ms) / 1000.0,
+                limit,
+            );
+        }
+    }
+    for &(p, q, t0, t1) in &origin_pieces {
+        let (gx, gy) = grid.to_grid(e7(p));
+        let (hx, hy) = grid.to_grid(e7(q));
+        grid.paint_grid(gx, gy, hx, hy, t0, t1, limit);
+    }
+    // 3. Spread.
     grid.mark_nodes(graph);
     grid.dilate();
     grid.spread_offroad(OFFROAD_KMH, OFFROAD_MAX_M);
@@ -486,6 +521,11 @@ pub fn isochrone(
         search_limit_s: limit,
         reached_nodes: times.settled_nodes().len(),
     })
+}
+
+/// A lon/lat position in 1e-7 degrees.
+fn e7(p: [f64; 2]) -> [i32; 2] {
+    [(p[0] * 1e7).round() as i32, (p[1] * 1e7).round() as i32]
 }
 
 /// Planar signed area of a ring, square degrees.

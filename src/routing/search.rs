@@ -51,14 +51,20 @@ impl FromStr for Direction {
     }
 }
 
+/// The label of a node: its tentative or final time, and the search it belongs to.
+#[derive(Debug, Clone, Copy, Default)]
+struct Label {
+    dist: u32,
+    /// `2 × generation` while tentative, `2 × generation + 1` once settled; anything else: not
+    /// reached by the current search. One array of both, so a relaxation touches one cache
+    /// line.
+    stamp: u32,
+}
+
 /// Labels of one search, reusable across searches on graphs of the same size.
 #[derive(Debug, Clone)]
 pub struct SearchState {
-    dist: Vec<u32>,
-    /// `stamp[v] == generation`: `dist[v]` belongs to the current search.
-    stamp: Vec<u32>,
-    /// `done[v] == generation`: v is settled, `dist[v]` is final.
-    done: Vec<u32>,
+    labels: Vec<Label>,
     generation: u32,
     /// (dist << 32 | node), smallest first.
     heap: BinaryHeap<Reverse<u64>>,
@@ -70,9 +76,7 @@ impl SearchState {
     /// State for a graph of `nodes` nodes.
     pub fn new(nodes: usize) -> SearchState {
         SearchState {
-            dist: vec![0; nodes],
-            stamp: vec![0; nodes],
-            done: vec![0; nodes],
+            labels: vec![Label::default(); nodes],
             generation: 0,
             heap: BinaryHeap::new(),
             settled: Vec::new(),
@@ -81,12 +85,11 @@ impl SearchState {
     }
 
     fn start(&mut self, nodes: usize, limit_ms: u32) {
-        if self.dist.len() != nodes {
+        if self.labels.len() != nodes {
             *self = SearchState::new(nodes);
         }
-        if self.generation == u32::MAX {
-            self.stamp.fill(0);
-            self.done.fill(0);
+        if self.generation >= u32::MAX / 2 - 1 {
+            self.labels.fill(Label::default());
             self.generation = 0;
         }
         self.generation += 1;
@@ -98,8 +101,8 @@ impl SearchState {
     /// Final travel time to a settled node, ms (`None` when beyond the limit or unreachable).
     #[inline]
     pub fn time_ms(&self, node: u32) -> Option<u32> {
-        let i = node as usize;
-        (self.done[i] == self.generation).then(|| self.dist[i])
+        let l = self.labels[node as usize];
+        (l.stamp == 2 * self.generation + 1).then_some(l.dist)
     }
 
     /// Settled nodes, in order of travel time.
@@ -124,15 +127,21 @@ pub fn search(
     limit_ms: u32,
 ) {
     state.start(graph.node_count(), limit_ms);
-    let generation = state.generation;
+    let tentative = 2 * state.generation;
+    let settled = tentative + 1;
+    let labels = &mut state.labels;
     for &(v, t) in sources {
-        let i = v as usize;
-        if t > limit_ms || i >= state.dist.len() {
+        let Some(l) = labels.get_mut(v as usize) else {
+            continue;
+        };
+        if t > limit_ms {
             continue;
         }
-        if state.stamp[i] != generation || t < state.dist[i] {
-            state.stamp[i] = generation;
-            state.dist[i] = t;
+        if l.stamp != tentative || t < l.dist {
+            *l = Label {
+                dist: t,
+                stamp: tentative,
+            };
             state
                 .heap
                 .push(Reverse((u64::from(t) << 32) | u64::from(v)));
@@ -141,21 +150,26 @@ pub fn search(
     while let Some(Reverse(key)) = state.heap.pop() {
         let d = (key >> 32) as u32;
         let u = key as u32;
-        let ui = u as usize;
-        if state.done[ui] == generation || d != state.dist[ui] {
+        let lu = &mut labels[u as usize];
+        if lu.stamp != tentative || d != lu.dist {
             continue;
         }
-        state.done[ui] = generation;
+        lu.stamp = settled;
         state.settled.push(u);
         for e in graph.edges(u, direction) {
             let nd = d.saturating_add(e.weight_ms);
             if nd > limit_ms {
                 continue;
             }
-            let vi = e.head as usize;
-            if state.stamp[vi] != generation || nd < state.dist[vi] {
-                state.stamp[vi] = generation;
-                state.dist[vi] = nd;
+            let lv = &mut labels[e.head as usize];
+            if lv.stamp == settled {
+                continue;
+            }
+            if lv.stamp != tentative || nd < lv.dist {
+                *lv = Label {
+                    dist: nd,
+                    stamp: tentative,
+                };
                 state
                     .heap
                     .push(Reverse((u64::from(nd) << 32) | u64::from(e.head)));
@@ -251,7 +265,7 @@ mod tests {
         let mut state = SearchState::new(g.node_count());
         search(&g, &mut state, &[(0, 0)], Direction::From, u32::MAX);
         assert!(state.time_ms(1).is_some());
-        state.generation = u32::MAX;
+        state.generation = u32::MAX / 2 - 1;
         search(&g, &mut state, &[(0, 0)], Direction::From, 0);
         assert_eq!(state.time_ms(0), Some(0));
         assert_eq!(state.time_ms(1), None, "a label from an old search leaked");

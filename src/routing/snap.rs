@@ -71,6 +71,12 @@ impl SnapIndex {
         self.tree.size() == 0
     }
 
+    /// Approximate memory of the tree, bytes: the entries plus about a sixth more for the inner
+    /// nodes' envelopes (rstar's default node size).
+    pub fn heap_bytes(&self) -> usize {
+        self.tree.size() * std::mem::size_of::<Entry>() * 7 / 6
+    }
+
     /// The nearest usable segment to (lon, lat) and the point on it, whatever the distance;
     /// `None` only for an empty index.
     pub fn nearest(&self, graph: &RoadGraph, lon: f64, lat: f64) -> Option<Snap> {

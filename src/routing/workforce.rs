@@ -173,13 +173,14 @@ impl RoutingEngine {
             let Some(tu) = times.node_time_ms(u) else {
                 continue;
             };
-            for e in graph.edges(u, direction) {
+            let segs = graph.edge_segments(u, direction);
+            for (e, &seg) in graph.edges(u, direction).iter().zip(segs) {
                 let r = if e.weight_ms == 0 {
                     1.0
                 } else {
                     ((limit_ms - f64::from(tu)) / f64::from(e.weight_ms)).clamp(0.0, 1.0)
                 };
-                *reach.entry(e.seg).or_insert(0.0) += r;
+                *reach.entry(seg).or_insert(0.0) += r;
             }
         }
         for o in times.origins() {
