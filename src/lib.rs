@@ -12,6 +12,7 @@
 //! - [`index`]: per-layer R-trees with columnar attributes, immutable snapshots;
 //! - [`store`]: FlatGeobuf files in a data directory;
 //! - [`query`]: radius, nearest, box and polygon search, site search, the sites–waste join;
+//! - [`routing`]: road graphs, travel times, isochrones, drive-time filters, workforce;
 //! - [`demo`]: the deterministic synthetic demo data generator;
 //! - [`tiles`]: vector tiles (generalisation, clipping, MVT), TileJSON, the tile cache, PMTiles;
 //! - [`api`]: the axum router, handlers and the one error mapping.
@@ -23,5 +24,6 @@ pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod query;
+pub mod routing;
 pub mod store;
 pub mod tiles;

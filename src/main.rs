@@ -12,6 +12,9 @@ use terriens::geo_util::Crs;
 use terriens::index::{LayerData, SharedSnapshot, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
 use terriens::model::Layer;
+use terriens::routing::{
+    BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, graph_file_name, write_graph,
+};
 use terriens::store::DataDir;
 use terriens::tiles::{ExportOptions, TileEngine, TileSet, Visibility};
 
@@ -81,6 +84,21 @@ enum Command {
         /// material and quantity are not known yet; import them with those left unknown.
         #[arg(long)]
         as_holders: bool,
+    },
+    /// Build road graphs from an OSM (.osm.pbf, .osm, .osm.gz) or IGN BD TOPO troncon_de_route
+    /// (.geojson) file into the data directory, one per profile (roads-<profile>.graph).
+    ImportRoads {
+        /// Road data file.
+        file: PathBuf,
+        /// Data directory.
+        #[arg(long, default_value = "data", env = "TERRIENS_DATA")]
+        data: PathBuf,
+        /// Profiles to build: car, hgv, hgv_hazmat (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "car,hgv,hgv_hazmat")]
+        profile: Vec<ProfileId>,
+        /// CRS of a GeoJSON file's coordinates (e.g. EPSG:2154); overrides the file's own.
+        #[arg(long)]
+        crs: Option<String>,
     },
     /// Write the deterministic synthetic demo data set.
     Fixtures {
@@ -158,6 +176,12 @@ fn main() -> ExitCode {
             opts.as_holders = as_holders;
             import(&file, &data, opts, replace)
         })(),
+        Command::ImportRoads {
+            file,
+            data,
+            profile,
+            crs,
+        } => import_roads(&file, &data, &profile, crs.as_deref()),
         Command::Fixtures {
             out,
             scale,
@@ -203,16 +227,79 @@ fn load(data: Option<PathBuf>) -> Result<(Snapshot, Option<DataDir>), BoxError> 
     })
 }
 
+/// The road graphs of the data directory, or the demo road network with the demo data.
+fn load_routing(dir: Option<&DataDir>) -> Result<Option<Routing>, BoxError> {
+    Ok(match dir {
+        Some(dir) => {
+            let routing = Routing::load_dir(dir.path())?;
+            if routing.is_none() {
+                tracing::warn!(
+                    "no road graph in the data directory: /isochrone, /workforce and drive-time filters answer 404 until `terriens import-roads` writes one"
+                );
+            }
+            routing
+        }
+        None => Some(terriens::demo::embedded_routing()?),
+    })
+}
+
 fn serve(data: Option<PathBuf>, addr: SocketAddr) -> Result<(), BoxError> {
     let (snapshot, dir) = load(data)?;
     for d in snapshot.layers() {
         tracing::info!(layer = %d.layer(), features = d.len(), "layer loaded");
     }
-    let state = AppState::new(SharedSnapshot::new(snapshot), dir);
+    let routing = load_routing(dir.as_ref())?;
+    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir);
     // Prepare the tiles now rather than on the first map request.
     state.tiles.prepared(&state.snapshot.load());
+    if let Some(routing) = routing {
+        for p in routing.profiles() {
+            if let Ok(e) = routing.engine(p) {
+                let g = e.graph();
+                tracing::info!(profile = %p, nodes = g.node_count(), segments = g.segment_count(), source = g.source(), "road graph loaded");
+            }
+        }
+        // Snap every feature to the roads now rather than on the first drive-time query.
+        routing.prepare(&snapshot);
+        state = state.with_routing(routing);
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(api::serve(state, addr))?;
+    Ok(())
+}
+
+fn import_roads(
+    file: &std::path::Path,
+    data: &std::path::Path,
+    profiles: &[ProfileId],
+    crs: Option<&str>,
+) -> Result<(), BoxError> {
+    let dir = DataDir::open(data)?;
+    let crs = crs.map(Crs::parse).transpose()?;
+    let started = std::time::Instant::now();
+    let net = RawNetwork::read_file(file, crs.as_ref())?;
+    println!(
+        "{}: read {} nodes and {} roads in {:.1} s ({} ways skipped as not roads, {} references to missing nodes)",
+        file.display(),
+        net.lonlat.len(),
+        net.ways.len(),
+        started.elapsed().as_secs_f64(),
+        net.ways_skipped,
+        net.missing_node_refs,
+    );
+    for &profile in profiles {
+        let graph = RoadGraph::build(&net, profile, &BuildOptions::default())?;
+        let path = dir.path().join(graph_file_name(profile));
+        write_graph(&graph, &path)?;
+        println!(
+            "{profile}: {} nodes, {} segments, {} directed edges, {} island nodes → {}",
+            graph.node_count(),
+            graph.segment_count(),
+            graph.edge_count(),
+            graph.island_nodes(),
+            path.display()
+        );
+    }
     Ok(())
 }
 

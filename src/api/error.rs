@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::index::FilterError;
 use crate::model::{FeatureId, Layer, UnknownLayer};
 use crate::query::QueryError;
+use crate::routing::RoutingError;
 use crate::tiles::TileError;
 
 /// Every error a handler can return.
@@ -35,6 +36,13 @@ pub enum ApiError {
     Filter(#[from] FilterError),
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A routing failure; `param` names the request parameter it concerns, if any.
+    #[error("{source}")]
+    Routing {
+        param: Option<&'static str>,
+        // Boxed: routing errors carry paths and messages, and every handler returns ApiError.
+        source: Box<RoutingError>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
     #[error("{0}")]
@@ -55,6 +63,14 @@ impl ApiError {
         ApiError::FeatureNotFound {
             layer,
             id: id.to_string(),
+        }
+    }
+
+    /// A routing failure about a request parameter (e.g. the point that cannot be snapped).
+    pub fn routing(param: &'static str) -> impl FnOnce(RoutingError) -> ApiError {
+        move |source| ApiError::Routing {
+            param: Some(param),
+            source: Box::new(source),
         }
     }
 
@@ -103,6 +119,42 @@ impl ApiError {
                 "internal",
                 "Internal server error",
             ),
+            ApiError::Routing { source, .. } => match source.as_ref() {
+                RoutingError::TooFarFromRoad { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "too-far-from-road",
+                    "Location too far from a road",
+                ),
+                RoutingError::BadCoordinate { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "Invalid parameter",
+                ),
+                RoutingError::UnknownProfile(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "unknown-profile",
+                    "Unknown profile",
+                ),
+                RoutingError::ProfileNotLoaded(_) => (
+                    StatusCode::NOT_FOUND,
+                    "profile-not-loaded",
+                    "No road graph for this profile",
+                ),
+                RoutingError::Io { .. }
+                | RoutingError::UnknownFormat(_)
+                | RoutingError::Pbf { .. }
+                | RoutingError::Xml { .. }
+                | RoutingError::BdTopo { .. }
+                | RoutingError::Crs(_)
+                | RoutingError::EmptyNetwork { .. }
+                | RoutingError::BadNetwork { .. }
+                | RoutingError::CorruptGraph { .. }
+                | RoutingError::Contour(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
+            },
             ApiError::Tile(e) => match e {
                 TileError::UnknownLayer(_) => {
                     (StatusCode::NOT_FOUND, "unknown-layer", "Unknown layer")
@@ -130,6 +182,22 @@ impl ApiError {
         }
     }
 
+    /// Extra members of the problem body (RFC 9457 extensions).
+    fn extensions(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::Routing { source, .. } => match source.as_ref() {
+                RoutingError::TooFarFromRoad {
+                    distance_m, max_m, ..
+                } => Some(json!({
+                    "snap_distance_m": (distance_m * 10.0).round() / 10.0,
+                    "max_snap_distance_m": max_m,
+                })),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The parameter at fault, if any.
     fn param(&self) -> Option<&str> {
         match self {
@@ -138,7 +206,22 @@ impl ApiError {
             ApiError::Filter(e) => Some(e.param()),
             ApiError::Query(e) => Some(e.param()),
             ApiError::Tile(e) => e.param(),
+            ApiError::Routing { param, source } => match source.as_ref() {
+                RoutingError::UnknownProfile(_) | RoutingError::ProfileNotLoaded(_) => {
+                    Some("profile")
+                }
+                _ => *param,
+            },
             _ => None,
+        }
+    }
+}
+
+impl From<RoutingError> for ApiError {
+    fn from(source: RoutingError) -> ApiError {
+        ApiError::Routing {
+            param: None,
+            source: Box::new(source),
         }
     }
 }
@@ -160,6 +243,11 @@ impl IntoResponse for ApiError {
         });
         if let Some(p) = self.param() {
             body["param"] = json!(p);
+        }
+        if let Some(serde_json::Value::Object(ext)) = self.extensions() {
+            for (k, v) in ext {
+                body[k] = v;
+            }
         }
         let mut resp = (status, Json(body)).into_response();
         resp.headers_mut().insert(

@@ -38,7 +38,7 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::{catalog, map, ogc, search, tiles};
+    use handlers::{catalog, map, ogc, routing, search, tiles};
     vec![
         route(Method::GET, "/", get(map::index)),
         route(Method::GET, "/style.json", get(map::style)),
@@ -93,6 +93,9 @@ pub fn routes() -> Vec<Route> {
             "/ogc/collections/{layer}/items/{id}",
             get(ogc::item),
         ),
+        route(Method::GET, "/isochrone", get(routing::isochrone_get)),
+        route(Method::POST, "/isochrone", post(routing::isochrone_post)),
+        route(Method::GET, "/workforce", get(routing::workforce)),
     ]
 }
 

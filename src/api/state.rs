@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::index::SharedSnapshot;
+use crate::routing::Routing;
 use crate::store::DataDir;
 use crate::tiles::{TileConfig, TileEngine};
 
@@ -17,6 +18,14 @@ pub struct Limits {
     pub default_limit: usize,
     /// Largest k of a nearest query.
     pub max_k: usize,
+    /// Most contours in one isochrone request.
+    pub max_contours: usize,
+    /// Longest contour (and workforce drive time), minutes.
+    pub max_contour_min: f64,
+    /// Most locations in one isochrone request.
+    pub max_locations: usize,
+    /// Largest `generalize` tolerance, metres.
+    pub max_generalize_m: f64,
 }
 
 impl Default for Limits {
@@ -26,6 +35,10 @@ impl Default for Limits {
             max_limit: 1_000,
             default_limit: 100,
             max_k: 1_000,
+            max_contours: 6,
+            max_contour_min: 120.0,
+            max_locations: 10,
+            max_generalize_m: 1_000.0,
         }
     }
 }
@@ -39,6 +52,9 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Prepared tile data, the tile cache and tile settings.
     pub tiles: Arc<TileEngine>,
+    /// Road graphs by profile; `None` when the server has none (routes that need one answer
+    /// 404 `profile-not-loaded`).
+    pub routing: Option<Arc<Routing>>,
 }
 
 impl AppState {
@@ -48,6 +64,13 @@ impl AppState {
             data_dir,
             limits: Arc::new(Limits::default()),
             tiles: Arc::new(TileEngine::new(TileConfig::default())),
+            routing: None,
         }
+    }
+
+    /// The same state with road graphs.
+    pub fn with_routing(mut self, routing: Routing) -> AppState {
+        self.routing = Some(Arc::new(routing));
+        self
     }
 }

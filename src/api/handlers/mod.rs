@@ -32,3 +32,4 @@ pub(crate) async fn run<T: Send + 'static>(
     .map_err(|e| ApiError::Internal(format!("search task failed: {e}")))?;
     Ok((snap, out?))
 }
+pub mod routing;
