@@ -27,6 +27,24 @@ fn index(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("index_build");
     g.sample_size(10);
+    // Baseline: rstar alone bulk-loading the same envelopes, so the cost of our columns and
+    // id map reads as a ratio.
+    let envelopes: Vec<_> = snap
+        .layer(Layer::WasteDeposits)
+        .rtree()
+        .iter()
+        .cloned()
+        .collect();
+    g.bench_function(
+        format!("baseline_rstar_bulk_load_{}_points", envelopes.len()),
+        |b| {
+            b.iter_batched(
+                || envelopes.clone(),
+                rstar::RTree::bulk_load,
+                criterion::BatchSize::LargeInput,
+            )
+        },
+    );
     g.bench_function(format!("bulk_load_{}_points", deposits.len()), |b| {
         b.iter_batched(
             || deposits.clone(),

@@ -5,7 +5,7 @@
 //! (`scripts/write-throughput.sh` starts a server on a fresh data directory and runs the usual
 //! configurations.)
 
-#[path = "../tests/common/http.rs"]
+#[path = "../tests/common/wire.rs"]
 mod http;
 
 use std::net::SocketAddr;

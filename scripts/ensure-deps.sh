@@ -2,7 +2,8 @@
 # Installs what building and testing terriens needs from the system, if missing.
 #   build: cmake, a C/C++ compiler, sqlite3 and its headers (PROJ is built from source by the
 #          `proj` crate's bundled_proj feature), pkg-config.
-#   test (with --test): Python packages used as independent oracles, and Chromium for the
+#   test (with --test): Python packages used as independent oracles, Chromium, node and the
+#          playwright-core driver (tests/browser) for the
 #          map page test.
 # Debian/Ubuntu only; elsewhere it says what is missing and stops.
 set -euo pipefail
@@ -22,6 +23,8 @@ if [ "$want_test" = 1 ]; then
   command -v python3 >/dev/null || missing+=(python3)
   python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -47,5 +50,14 @@ if [ "$want_test" = 1 ]; then
     echo "terriens: installing Python test oracles from $req" >&2
     python3 -m pip install -q --disable-pip-version-check -r "$req" 2>/dev/null \
       || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$req"
+  fi
+fi
+
+if [ "$want_test" = 1 ]; then
+  # playwright-core drives the system Chromium in tests/map_page.rs (no browser download).
+  browser="$(dirname "$0")/../tests/browser"
+  if [ ! -d "$browser/node_modules/playwright-core" ]; then
+    echo "terriens: installing the browser test driver (npm ci in tests/browser)" >&2
+    (cd "$browser" && npm ci --no-audit --no-fund --silent)
   fi
 fi

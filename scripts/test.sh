@@ -9,5 +9,6 @@ cd "$(dirname "$0")/.."
 if [ -z "${TERRIENS_REALDATA:-}" ]; then
   echo "terriens: TERRIENS_REALDATA is unset: tests on real data will be skipped" >&2
 fi
-cargo test --locked --all-targets
-cargo test --locked --doc
+# Unit, integration and doc tests. (Benches are not run here: they are measurements, not
+# checks; `cargo bench` runs them.)
+cargo test --locked

@@ -11,9 +11,12 @@
 //! - [`ingest`]: GeoJSON, FlatGeobuf and CSV readers and validation;
 //! - [`index`]: per-layer R-trees with columnar attributes, immutable snapshots;
 //! - [`store`]: FlatGeobuf files in a data directory;
+//! - [`query`]: radius, nearest, box and polygon search, site search, the sites–waste join;
+//! - [`routing`]: road graphs, travel times, isochrones, drive-time filters, workforce;
 //! - [`auth`]: API keys (hashed keys file, constant-time checks);
 //! - [`edit`]: the editing API's engine: validation, the single writer, group commit;
 //! - [`demo`]: the deterministic synthetic demo data generator;
+//! - [`tiles`]: vector tiles (generalisation, clipping, MVT), TileJSON, the tile cache, PMTiles;
 //! - [`api`]: the axum router, handlers and the one error mapping;
 //! - [`config`]: the server's TOML configuration with environment overrides.
 
@@ -26,4 +29,7 @@ pub mod geo_util;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod query;
+pub mod routing;
 pub mod store;
+pub mod tiles;

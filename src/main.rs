@@ -1,4 +1,4 @@
-//! The `terriens` command line: serve, import, fixtures, keys.
+//! The `terriens` command line: serve, import, fixtures, keys, import-roads, export-pmtiles.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,10 +14,14 @@ use terriens::auth::{self, KeyStore};
 use terriens::config::Config;
 use terriens::edit::{Writer, recover};
 use terriens::geo_util::Crs;
-use terriens::index::{LayerData, SharedSnapshot};
+use terriens::index::{LayerData, SharedSnapshot, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
 use terriens::model::{Layer, Role};
+use terriens::routing::{
+    BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, graph_file_name, write_graph,
+};
 use terriens::store::DataDir;
+use terriens::tiles::{ExportOptions, TileEngine, TileSet, Visibility};
 
 #[derive(Parser)]
 #[command(
@@ -98,6 +102,21 @@ enum Command {
         #[arg(long)]
         as_holders: bool,
     },
+    /// Build road graphs from an OSM (.osm.pbf, .osm, .osm.gz) or IGN BD TOPO troncon_de_route
+    /// (.geojson) file into the data directory, one per profile (roads-<profile>.graph).
+    ImportRoads {
+        /// Road data file.
+        file: PathBuf,
+        /// Data directory.
+        #[arg(long, default_value = "data", env = "TERRIENS_DATA")]
+        data: PathBuf,
+        /// Profiles to build: car, hgv, hgv_hazmat (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "car,hgv,hgv_hazmat")]
+        profile: Vec<ProfileId>,
+        /// CRS of a GeoJSON file's coordinates (e.g. EPSG:2154); overrides the file's own.
+        #[arg(long)]
+        crs: Option<String>,
+    },
     /// Write the deterministic synthetic demo data set.
     Fixtures {
         /// Output directory.
@@ -113,6 +132,22 @@ enum Command {
         /// for large scales).
         #[arg(long, value_enum, default_value_t = FixtureFormat::Geojson)]
         format: FixtureFormat,
+    },
+    /// Write the vector tiles of some layers as a PMTiles v3 archive, for static hosting.
+    ExportPmtiles {
+        /// Output file (.pmtiles).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        minzoom: u8,
+        #[arg(long, default_value_t = 14)]
+        maxzoom: u8,
+        /// Comma-separated layers, or `all`.
+        #[arg(long, default_value = "all")]
+        layers: String,
+        /// Data directory holding <layer>.fgb files; without it, the embedded demo data.
+        #[arg(long, env = "TERRIENS_DATA")]
+        data: Option<PathBuf>,
     },
 }
 
@@ -194,6 +229,12 @@ fn main() -> ExitCode {
             opts.as_holders = as_holders;
             import(&file, &data, opts, replace)
         })(),
+        Command::ImportRoads {
+            file,
+            data,
+            profile,
+            crs,
+        } => import_roads(&file, &data, &profile, crs.as_deref()),
         Command::Fixtures {
             out,
             scale,
@@ -206,6 +247,13 @@ fn main() -> ExitCode {
             };
             terriens::demo::generate(&out, scale, seed, format).map_err(Into::into)
         }
+        Command::ExportPmtiles {
+            out,
+            minzoom,
+            maxzoom,
+            layers,
+            data,
+        } => export_pmtiles(out, minzoom, maxzoom, &layers, data),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -217,6 +265,42 @@ fn main() -> ExitCode {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Loads a data directory's layers with the write log replayed (or the embedded demo data).
+/// Used by commands that only read (export): when a server holds the directory, the layer
+/// files are read as compacted, without the writes still in the log.
+fn load(data: Option<PathBuf>) -> Result<(Snapshot, Option<DataDir>), BoxError> {
+    Ok(match data {
+        Some(path) => {
+            let dir = DataDir::open(path)?;
+            match recover(dir.clone()) {
+                Ok(rec) => (rec.snapshot.clone(), Some(dir)),
+                Err(terriens::edit::EditError::InUse(p)) => {
+                    tracing::warn!(dir = %p, "a server holds the data directory: reading the compacted layer files, without the writes still in its log");
+                    (dir.load()?, Some(dir))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => (terriens::demo::embedded_snapshot()?, None),
+    })
+}
+
+/// The road graphs of the data directory, or the demo road network with the demo data.
+fn load_routing(dir: Option<&DataDir>) -> Result<Option<Routing>, BoxError> {
+    Ok(match dir {
+        Some(dir) => {
+            let routing = Routing::load_dir(dir.path())?;
+            if routing.is_none() {
+                tracing::warn!(
+                    "no road graph in the data directory: /isochrone, /workforce and drive-time filters answer 404 until `terriens import-roads` writes one"
+                );
+            }
+            routing
+        }
+        None => Some(terriens::demo::embedded_routing()?),
+    })
+}
 
 fn serve(
     data: Option<PathBuf>,
@@ -268,9 +352,23 @@ fn serve(
         tracing::info!(layer = %d.layer(), features = d.len(), "layer loaded");
     }
     let dir = recovery.as_ref().map(|r| r.dir.clone());
-    let mut state = AppState::new(SharedSnapshot::new(snapshot), dir)
+    let routing = load_routing(dir.as_ref())?;
+    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir)
         .with_limits(cfg.limits.clone())
         .with_keys(key_store, cfg.auth.policy());
+    // Prepare the tiles now rather than on the first map request.
+    state.tiles.prepared(&state.snapshot.load());
+    if let Some(routing) = routing {
+        for p in routing.profiles() {
+            if let Ok(e) = routing.engine(p) {
+                let g = e.graph();
+                tracing::info!(profile = %p, nodes = g.node_count(), segments = g.segment_count(), source = g.source(), "road graph loaded");
+            }
+        }
+        // Snap every feature to the roads now rather than on the first drive-time query.
+        routing.prepare(&snapshot);
+        state = state.with_routing(routing);
+    }
     let writer = match recovery {
         Some(rec) => {
             let w = Arc::new(Writer::start(
@@ -333,6 +431,41 @@ fn keys_command(action: KeysAction) -> Result<(), BoxError> {
                 keys.display()
             );
         }
+    }
+    Ok(())
+}
+
+fn import_roads(
+    file: &std::path::Path,
+    data: &std::path::Path,
+    profiles: &[ProfileId],
+    crs: Option<&str>,
+) -> Result<(), BoxError> {
+    let dir = DataDir::open(data)?;
+    let crs = crs.map(Crs::parse).transpose()?;
+    let started = std::time::Instant::now();
+    let net = RawNetwork::read_file(file, crs.as_ref())?;
+    println!(
+        "{}: read {} nodes and {} roads in {:.1} s ({} ways skipped as not roads, {} references to missing nodes)",
+        file.display(),
+        net.lonlat.len(),
+        net.ways.len(),
+        started.elapsed().as_secs_f64(),
+        net.ways_skipped,
+        net.missing_node_refs,
+    );
+    for &profile in profiles {
+        let graph = RoadGraph::build(&net, profile, &BuildOptions::default())?;
+        let path = dir.path().join(graph_file_name(profile));
+        write_graph(&graph, &path)?;
+        println!(
+            "{profile}: {} nodes, {} segments, {} directed edges, {} island nodes → {}",
+            graph.node_count(),
+            graph.segment_count(),
+            graph.edge_count(),
+            graph.island_nodes(),
+            path.display()
+        );
     }
     Ok(())
 }
@@ -411,6 +544,49 @@ fn import(
         report.format,
         report.crs,
         report.rejected.len(),
+    );
+    Ok(())
+}
+
+fn export_pmtiles(
+    out: PathBuf,
+    minzoom: u8,
+    maxzoom: u8,
+    layers: &str,
+    data: Option<PathBuf>,
+) -> Result<(), BoxError> {
+    if minzoom > maxzoom || maxzoom > terriens::tiles::MAX_ZOOM {
+        return Err(format!(
+            "--minzoom {minzoom} --maxzoom {maxzoom}: need minzoom <= maxzoom <= {}",
+            terriens::tiles::MAX_ZOOM
+        )
+        .into());
+    }
+    let set = TileSet::parse(layers, &[], &[], Visibility::Public)?;
+    let (snapshot, _) = load(data)?;
+    let engine = TileEngine::new(Default::default());
+    let spinner = ProgressBar::new_spinner()
+        .with_message("preparing tiles (projection, generalisation, clusters)");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let prepared = engine.prepared(&snapshot);
+    spinner.finish_and_clear();
+    let progress = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} tiles ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    progress.set_message(format!("rendering {}", set.name()));
+    let opts = ExportOptions::new(out.clone(), minzoom, maxzoom);
+    let report =
+        terriens::tiles::export_pmtiles(&prepared, &set, engine.config(), &opts, &progress)?;
+    progress.finish_and_clear();
+    println!(
+        "{}: {} tiles ({} directory entries, {} distinct contents, {} leaf directories), {} bytes, zooms {minzoom}..={maxzoom}",
+        out.display(),
+        report.addressed_tiles,
+        report.tile_entries,
+        report.tile_contents,
+        report.leaf_directories,
+        report.file_bytes,
     );
     Ok(())
 }

@@ -97,7 +97,7 @@ fn caps_answer_400_naming_the_parameter_and_come_from_config() {
             "5000".to_string(),
         ),
         (
-            "TERRIENS_LIMITS_MAX_ISOCHRONE_MIN".to_string(),
+            "TERRIENS_LIMITS_MAX_CONTOUR_MIN".to_string(),
             "20".to_string(),
         ),
     ];
@@ -107,6 +107,6 @@ fn caps_answer_400_naming_the_parameter_and_come_from_config() {
     let err = Limits::check("radius", 6000.0, l.max_radius_m).unwrap_err();
     let resp = axum::response::IntoResponse::into_response(err);
     assert_eq!(resp.status(), 400);
-    assert!(Limits::check("minutes", 20.0, l.max_isochrone_min).is_ok());
-    assert!(Limits::check("minutes", 21.0, l.max_isochrone_min).is_err());
+    assert!(Limits::check("minutes", 20.0, l.max_contour_min).is_ok());
+    assert!(Limits::check("minutes", 21.0, l.max_contour_min).is_err());
 }

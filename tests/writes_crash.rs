@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::http::{Resp, request};
 use common::server::{Server, add_key};
+use common::wire::{Resp, request};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};

@@ -12,7 +12,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::edit::EditError;
+use crate::index::FilterError;
 use crate::model::{FeatureId, Layer, Role, UnknownLayer};
+use crate::query::QueryError;
+use crate::routing::RoutingError;
+use crate::tiles::TileError;
 
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +57,21 @@ pub enum ApiError {
     Timeout { timeout_ms: u64 },
     #[error("{0}")]
     Edit(#[from] EditError),
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A routing failure; `param` names the request parameter it concerns, if any.
+    #[error("{source}")]
+    Routing {
+        param: Option<&'static str>,
+        // Boxed: routing errors carry paths and messages, and every handler returns ApiError.
+        source: Box<RoutingError>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Tile(#[from] TileError),
 }
 
 impl ApiError {
@@ -71,6 +88,14 @@ impl ApiError {
         ApiError::FeatureNotFound {
             layer,
             id: id.to_string(),
+        }
+    }
+
+    /// A routing failure about a request parameter (e.g. the point that cannot be snapped).
+    pub fn routing(param: &'static str) -> impl FnOnce(RoutingError) -> ApiError {
+        move |source| ApiError::Routing {
+            param: Some(param),
+            source: Box::new(source),
         }
     }
 
@@ -133,11 +158,106 @@ impl ApiError {
                     "Internal server error",
                 ),
             },
+            ApiError::Filter(_) => (StatusCode::BAD_REQUEST, "bad-filter", "Invalid filter"),
+            ApiError::Query(QueryError::NotFound { .. }) => (
+                StatusCode::NOT_FOUND,
+                "feature-not-found",
+                "Feature not found",
+            ),
+            ApiError::Query(
+                QueryError::CursorMalformed(_)
+                | QueryError::CursorStale { .. }
+                | QueryError::CursorForeign,
+            ) => (StatusCode::BAD_REQUEST, "bad-cursor", "Invalid cursor"),
+            ApiError::Query(QueryError::Filter(_)) => {
+                (StatusCode::BAD_REQUEST, "bad-filter", "Invalid filter")
+            }
+            ApiError::Query(_) => (
+                StatusCode::BAD_REQUEST,
+                "bad-parameter",
+                "Invalid parameter",
+            ),
             ApiError::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal server error",
             ),
+            ApiError::Routing { source, .. } => match source.as_ref() {
+                RoutingError::TooFarFromRoad { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "too-far-from-road",
+                    "Location too far from a road",
+                ),
+                RoutingError::BadCoordinate { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "Invalid parameter",
+                ),
+                RoutingError::UnknownProfile(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "unknown-profile",
+                    "Unknown profile",
+                ),
+                RoutingError::ProfileNotLoaded(_) => (
+                    StatusCode::NOT_FOUND,
+                    "profile-not-loaded",
+                    "No road graph for this profile",
+                ),
+                RoutingError::Io { .. }
+                | RoutingError::UnknownFormat(_)
+                | RoutingError::Pbf { .. }
+                | RoutingError::Xml { .. }
+                | RoutingError::BdTopo { .. }
+                | RoutingError::Crs(_)
+                | RoutingError::EmptyNetwork { .. }
+                | RoutingError::BadNetwork { .. }
+                | RoutingError::CorruptGraph { .. }
+                | RoutingError::Contour(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
+            },
+            ApiError::Tile(e) => match e {
+                TileError::UnknownLayer(_) => {
+                    (StatusCode::NOT_FOUND, "unknown-layer", "Unknown layer")
+                }
+                TileError::ZoomTooHigh { .. }
+                | TileError::OutOfRange { .. }
+                | TileError::BadCoordinate { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-tile-address",
+                    "Invalid tile address",
+                ),
+                TileError::DuplicateLayer(_)
+                | TileError::Filter(_)
+                | TileError::FilterMatchesNoLayer { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-parameter",
+                    "Invalid parameter",
+                ),
+                TileError::Io { .. } | TileError::Encode(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal server error",
+                ),
+            },
+        }
+    }
+
+    /// Extra members of the problem body (RFC 9457 extensions).
+    fn extensions(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::Routing { source, .. } => match source.as_ref() {
+                RoutingError::TooFarFromRoad {
+                    distance_m, max_m, ..
+                } => Some(json!({
+                    "snap_distance_m": (distance_m * 10.0).round() / 10.0,
+                    "max_snap_distance_m": max_m,
+                })),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -146,6 +266,15 @@ impl ApiError {
         match self {
             ApiError::BadParameter { param, .. } | ApiError::OverLimit { param, .. } => Some(param),
             ApiError::UnknownLayer(_) => Some("layer"),
+            ApiError::Filter(e) => Some(e.param()),
+            ApiError::Query(e) => Some(e.param()),
+            ApiError::Tile(e) => e.param(),
+            ApiError::Routing { param, source } => match source.as_ref() {
+                RoutingError::UnknownProfile(_) | RoutingError::ProfileNotLoaded(_) => {
+                    Some("profile")
+                }
+                _ => *param,
+            },
             ApiError::Edit(EditError::Stale { .. }) => Some("If-Match"),
             _ => None,
         }
@@ -158,6 +287,15 @@ impl ApiError {
             ApiError::Timeout { .. } | ApiError::Edit(EditError::Busy(_)) => Some(1),
             ApiError::Edit(EditError::Stopped(_)) => Some(30),
             _ => None,
+        }
+    }
+}
+
+impl From<RoutingError> for ApiError {
+    fn from(source: RoutingError) -> ApiError {
+        ApiError::Routing {
+            param: None,
+            source: Box::new(source),
         }
     }
 }
@@ -190,6 +328,11 @@ impl IntoResponse for ApiError {
             body["current_version"] = json!(current);
         }
         let retry = self.retry_after();
+        if let Some(serde_json::Value::Object(ext)) = self.extensions() {
+            for (k, v) in ext {
+                body[k] = v;
+            }
+        }
         let mut resp = (status, Json(body)).into_response();
         let headers = resp.headers_mut();
         headers.insert(

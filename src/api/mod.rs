@@ -5,9 +5,11 @@
 
 mod error;
 pub mod extract;
+pub mod geojson;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
+mod search_params;
 mod state;
 
 use std::net::SocketAddr;
@@ -42,9 +44,14 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::{catalog, edit};
+    use handlers::{catalog, edit, map, ogc, routing, search, tiles};
     const FEATURE: &str = "/layers/{layer}/features/{id}";
     vec![
+        route(Method::GET, "/", get(map::index)),
+        route(Method::GET, "/style.json", get(map::style)),
+        route(Method::GET, "/assets/{file}", get(map::asset)),
+        route(Method::GET, "/tiles/{tilejson}", get(tiles::tilejson)),
+        route(Method::GET, "/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile)),
         route(Method::GET, "/health", get(catalog::health)),
         route(Method::GET, "/catalog", get(catalog::catalog)),
         route(Method::GET, FEATURE, get(catalog::feature)),
@@ -54,6 +61,50 @@ pub fn routes() -> Vec<Route> {
         route(Method::DELETE, FEATURE, delete(edit::delete)),
         route(Method::POST, "/admin/compact", post(edit::compact)),
         route(Method::GET, "/metrics", get(edit::metrics)),
+        route(
+            Method::GET,
+            "/layers/{layer}/search",
+            get(search::layer_search),
+        ),
+        route(
+            Method::POST,
+            "/layers/{layer}/search",
+            post(search::layer_search_polygon),
+        ),
+        route(Method::GET, "/sites/search", get(search::site_search)),
+        route(
+            Method::POST,
+            "/sites/search",
+            post(search::site_search_polygon),
+        ),
+        route(Method::GET, "/sites/near-waste", get(search::near_waste)),
+        route(
+            Method::GET,
+            "/waste_deposits/{id}/sites",
+            get(search::deposit_sites),
+        ),
+        route(Method::GET, "/ogc", get(ogc::landing)),
+        route(Method::GET, "/ogc/api", get(ogc::api_definition)),
+        route(Method::GET, "/ogc/conformance", get(ogc::conformance)),
+        route(Method::GET, "/ogc/collections", get(ogc::collections)),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}",
+            get(ogc::collection),
+        ),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}/items",
+            get(ogc::items),
+        ),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}/items/{id}",
+            get(ogc::item),
+        ),
+        route(Method::GET, "/isochrone", get(routing::isochrone_get)),
+        route(Method::POST, "/isochrone", post(routing::isochrone_post)),
+        route(Method::GET, "/workforce", get(routing::workforce)),
     ]
 }
 

@@ -10,7 +10,9 @@ use super::metrics::Metrics;
 use crate::auth::KeyStore;
 use crate::edit::{EditError, Writer};
 use crate::index::SharedSnapshot;
+use crate::routing::Routing;
 use crate::store::DataDir;
+use crate::tiles::{TileConfig, TileEngine};
 
 /// Caps checked before any work starts. Read from the `[limits]` table of the config file
 /// (every key optional; `TERRIENS_LIMITS_<KEY>` overrides).
@@ -25,8 +27,14 @@ pub struct Limits {
     pub default_limit: usize,
     /// Largest k of a nearest query.
     pub max_k: usize,
-    /// Longest isochrone, minutes.
-    pub max_isochrone_min: f64,
+    /// Most contours in one isochrone request.
+    pub max_contours: usize,
+    /// Longest contour (and workforce drive time), minutes.
+    pub max_contour_min: f64,
+    /// Most locations in one isochrone request.
+    pub max_locations: usize,
+    /// Largest `generalize` tolerance, metres.
+    pub max_generalize_m: f64,
     /// Most features in one POST batch (413 beyond).
     pub max_batch: usize,
     /// Largest request body, bytes (413 beyond).
@@ -48,7 +56,10 @@ impl Default for Limits {
             max_limit: 1_000,
             default_limit: 100,
             max_k: 1_000,
-            max_isochrone_min: 60.0,
+            max_contours: 6,
+            max_contour_min: 120.0,
+            max_locations: 10,
+            max_generalize_m: 1_000.0,
             max_batch: 10_000,
             max_body_bytes: 32 << 20,
             request_timeout_ms: 30_000,
@@ -117,6 +128,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Concurrency limit of heavy endpoints.
     pub heavy: HeavyGate,
+    /// Prepared tile data, the tile cache and tile settings.
+    pub tiles: Arc<TileEngine>,
+    /// Road graphs by profile; `None` when the server has none (routes that need one answer
+    /// 404 `profile-not-loaded`).
+    pub routing: Option<Arc<Routing>>,
 }
 
 impl AppState {
@@ -131,7 +147,15 @@ impl AppState {
             auth: Arc::new(AuthPolicy::default()),
             writer: None,
             metrics: Arc::new(Metrics::default()),
+            tiles: Arc::new(TileEngine::new(TileConfig::default())),
+            routing: None,
         }
+    }
+
+    /// The same state with road graphs.
+    pub fn with_routing(mut self, routing: Routing) -> AppState {
+        self.routing = Some(Arc::new(routing));
+        self
     }
 
     pub fn with_limits(mut self, limits: Limits) -> AppState {

@@ -2,10 +2,12 @@
 //! fixtures the server starts on when it is given no data directory.
 //!
 //! Steps: draw the territory (boundary, Voronoi communes, industrial zones) → draw the layers
-//! on it → write GeoJSON fixtures, or a data directory of FlatGeobuf layers for large scales.
+//! and the road network ([`roads`]) on it → write GeoJSON fixtures and `roads.osm.gz`, or a
+//! data directory of FlatGeobuf layers and road graphs for large scales.
 //! Everything is labelled synthetic (`source`), with made-up names and codes.
 
 mod layers;
+pub mod roads;
 mod territory;
 
 use std::io::{BufWriter, Write};
@@ -20,9 +22,11 @@ use crate::ingest::{
     Format, ImportOptions, IngestError, RawFeature, Rules, import_bytes, validate_feature,
 };
 use crate::model::{Layer, geometry_to_json};
+use crate::routing::{BuildOptions, ProfileId, RawNetwork, Routing, RoutingError};
 use crate::store::{DataDir, StoreError};
 
 pub use layers::{Counts, GenFeature, OCCUPATIONS, generate_layers};
+pub use roads::{EMBEDDED_ROADS, ROADS_FILE, generate_roads, write_roads};
 pub use territory::{LocalFrame, SOURCE, Territory, Town, Zone};
 
 /// Seed of the committed fixtures.
@@ -61,6 +65,8 @@ pub enum DemoError {
     Ingest(#[from] IngestError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Routing(#[from] RoutingError),
     #[error("generated feature {id} of {layer} is invalid: {reason}")]
     Invalid {
         layer: Layer,
@@ -79,6 +85,12 @@ pub fn embedded_snapshot() -> Result<Snapshot, IngestError> {
         layers.push(LayerData::build(layer, out.features));
     }
     Ok(Snapshot::new(1, layers))
+}
+
+/// Road graphs of every profile built from the embedded demo road network (demo mode).
+pub fn embedded_routing() -> Result<Routing, RoutingError> {
+    let net = RawNetwork::read_bytes(EMBEDDED_ROADS, ROADS_FILE, None)?;
+    Routing::from_network(&net, &ProfileId::ALL, &BuildOptions::default())
 }
 
 /// Where `terriens fixtures` writes.
@@ -114,6 +126,11 @@ pub fn generate(out: &Path, scale: u32, seed: u64, format: OutputFormat) -> Resu
                     path.display()
                 );
             }
+            let path = write_roads(out, &territory, seed).map_err(|source| DemoError::Io {
+                path: out.join(ROADS_FILE).display().to_string(),
+                source,
+            })?;
+            eprintln!("roads: {}", path.display());
         }
         OutputFormat::Store => {
             let dir = DataDir::open(out)?;
@@ -124,6 +141,20 @@ pub fn generate(out: &Path, scale: u32, seed: u64, format: OutputFormat) -> Resu
                 eprintln!(
                     "{layer}: {n} features → {}",
                     dir.layer_path(layer).display()
+                );
+            }
+            // The road network goes in as graphs, as `terriens import-roads` would write them.
+            let xml = generate_roads(&territory, seed);
+            let net = RawNetwork::read_bytes(xml.as_bytes(), "demo roads.osm", None)?;
+            for profile in ProfileId::ALL {
+                let graph =
+                    crate::routing::RoadGraph::build(&net, profile, &BuildOptions::default())?;
+                let path = dir.path().join(crate::routing::graph_file_name(profile));
+                crate::routing::write_graph(&graph, &path)?;
+                eprintln!(
+                    "roads ({profile}): {} nodes → {}",
+                    graph.node_count(),
+                    path.display()
                 );
             }
         }

@@ -3,9 +3,11 @@
 //!
 //! Units are in the names: `_m` metres, `_ha` hectares, `lonlat` WGS84 degrees.
 
+mod andoyer;
 mod crs;
 mod geodesic;
 
+pub use andoyer::{ANDOYER_MAX_REL_ERROR, andoyer_distance_m};
 pub use crs::{Crs, CrsError, Reprojector};
 pub use geodesic::{
     WGS84_A, WGS84_F, area_ha, geodesic_distance_m, metres_per_degree, radius_envelope,

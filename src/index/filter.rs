@@ -465,9 +465,9 @@ fn matches_one(data: &LayerData, row: u32, c: &Condition) -> bool {
         (Cond::Dates { lo, hi }, Column::Date(col)) => col[r].is_some_and(|d| d >= *lo && d <= *hi),
         (Cond::Bool(b), Column::Bool(col)) => col[r] == Some(*b),
         (Cond::Enum(mask), Column::Enum(col)) => col[r].is_some_and(|i| mask & (1 << i) != 0),
-        (Cond::Text(values), Column::Text(col)) => col[r]
-            .as_deref()
-            .is_some_and(|v| values.iter().any(|x| x == v)),
+        (Cond::Text(values), Column::Text(col)) => {
+            col.get(r).is_some_and(|v| values.iter().any(|x| x == v))
+        }
         _ => false,
     }
 }

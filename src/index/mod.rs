@@ -7,6 +7,6 @@ mod snapshot;
 mod visibility;
 
 pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
-pub use layer_data::{Column, Entry, LayerData, ValueRef};
+pub use layer_data::{Column, Entry, LayerBuilder, LayerData, TextColumn, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};
 pub use visibility::Visibility;

@@ -124,6 +124,23 @@ pub fn validate_feature(
     })
 }
 
+/// Reads properties as they are stored (every field by its own name, computed ones included,
+/// no aliases, no range checks): the inverse of [`crate::index::LayerData::properties_json`],
+/// used to replay the write log.
+pub fn stored_properties(
+    mut input: Map<String, Json>,
+    schema: &LayerSchema,
+) -> Result<(Props, Map<String, Json>), Reject> {
+    let mut props = Vec::with_capacity(schema.fields.len());
+    for field in schema.fields {
+        props.push(match input.remove(field.name) {
+            Some(v) => convert(&v, field.ty, field.name, field.name, 1.0)?,
+            None => None,
+        });
+    }
+    Ok((props, input))
+}
+
 /// Splits JSON properties into typed schema fields (by name or alias) and extras.
 pub fn typed_properties(
     mut input: Map<String, Json>,
@@ -162,22 +179,6 @@ pub fn typed_properties(
         }
     }
     // Whatever is left over is kept as it was, nulls included.
-    Ok((props, input))
-}
-
-/// Reads properties written by our own store: every field by its own name, computed ones
-/// included (they are not recomputed on load), no aliases.
-pub fn stored_properties(
-    mut input: Map<String, Json>,
-    schema: &LayerSchema,
-) -> Result<(Props, Map<String, Json>), Reject> {
-    let mut props = Vec::with_capacity(schema.fields.len());
-    for field in schema.fields {
-        props.push(match input.remove(field.name) {
-            Some(v) => convert(&v, field.ty, field.name, field.name, 1.0)?,
-            None => None,
-        });
-    }
     Ok((props, input))
 }
 

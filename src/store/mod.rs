@@ -78,21 +78,27 @@ impl DataDir {
             return Ok(LayerData::empty(layer));
         }
         let file = fs::File::open(&path).map_err(io("cannot open", &path))?;
-        let features = read_layer_fgb(std::io::BufReader::new(file), layer).map_err(|reason| {
-            StoreError::Corrupt {
-                path: path.clone(),
-                reason,
-            }
-        })?;
-        Ok(LayerData::build(layer, features))
+        read_layer_fgb(std::io::BufReader::new(file), layer).map_err(|reason| StoreError::Corrupt {
+            path: path.clone(),
+            reason,
+        })
     }
 
-    /// Loads every layer into a snapshot of generation 1.
+    /// Loads every layer into a snapshot of generation 1, the layers in parallel.
     pub fn load(&self) -> Result<Snapshot, StoreError> {
-        let layers = Layer::ALL
-            .iter()
-            .map(|l| self.load_layer(*l))
-            .collect::<Result<Vec<_>, _>>()?;
+        let layers = std::thread::scope(|s| {
+            let handles: Vec<_> = Layer::ALL
+                .iter()
+                .map(|l| s.spawn(move || self.load_layer(*l)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         Ok(Snapshot::new(1, layers))
     }
 

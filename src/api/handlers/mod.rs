@@ -2,3 +2,35 @@
 
 pub mod catalog;
 pub mod edit;
+pub mod map;
+pub mod ogc;
+pub mod routing;
+pub mod search;
+pub mod tiles;
+
+use std::sync::Arc;
+
+use crate::api::ApiError;
+use crate::index::Snapshot;
+use crate::query::QueryError;
+
+/// Runs a query on the snapshot and gives the snapshot back: inline when `cheap` (a small radius
+/// or k costs microseconds, less than a hop to another thread), otherwise on the blocking pool
+/// so a large area does not hold up the async workers.
+pub(crate) async fn run<T: Send + 'static>(
+    cheap: bool,
+    snap: Arc<Snapshot>,
+    f: impl FnOnce(&Snapshot) -> Result<T, QueryError> + Send + 'static,
+) -> Result<(Arc<Snapshot>, T), ApiError> {
+    if cheap {
+        let out = f(&snap)?;
+        return Ok((snap, out));
+    }
+    let (snap, out) = tokio::task::spawn_blocking(move || {
+        let out = f(&snap);
+        (snap, out)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("search task failed: {e}")))?;
+    Ok((snap, out?))
+}

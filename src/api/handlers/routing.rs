@@ -1,0 +1,450 @@
+//! `/isochrone` (GET and POST) and `/workforce`: parse and check the request against the
+//! limits, run the routing engine on a blocking thread, serialise.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use geo_types::{Coord, Geometry, MultiPolygon};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
+
+use crate::api::extract::{ApiJson, Params};
+use crate::api::{ApiError, AppState, Limits};
+use crate::model::{Layer, geometry_to_json};
+use crate::routing::{
+    Direction, Figures, Isochrone, IsochroneOptions, ProfileId, RoutingEngine, RoutingError,
+    Workforce,
+};
+
+/// What the workforce weighting is, said in every response.
+const WORKFORCE_WEIGHTING: &str = "Each catchment counts for the share of its residential street length (primary to residential roads, motorways, trunks, links and service roads excluded) reachable within the time; a catchment without such streets counts wholly if its interior point is reachable, not at all otherwise.";
+
+/// A checked isochrone request.
+struct IsochroneRequest {
+    locations: Vec<[f64; 2]>,
+    profile: ProfileId,
+    direction: Direction,
+    opts: IsochroneOptions,
+}
+
+/// `GET /isochrone?lon=&lat=&contours_min=10,20&direction=from&profile=car&denoise=&generalize=`
+/// (or `locations=lon,lat;lon,lat` for several points).
+pub async fn isochrone_get(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let locations = match (
+        params.get("locations")?,
+        params.has("lon") || params.has("lat"),
+    ) {
+        (Some(_), true) => {
+            return Err(ApiError::bad_param(
+                "locations",
+                "give either `locations` or `lon` and `lat`, not both",
+            ));
+        }
+        (Some(list), false) => parse_locations(list)?,
+        (None, _) => vec![lon_lat(&params)?],
+    };
+    let contours_min = match params.get("contours_min")? {
+        Some(list) => list
+            .split(',')
+            .map(|v| {
+                v.trim().parse::<f64>().map_err(|_| {
+                    ApiError::bad_param(
+                        "contours_min",
+                        format!("`contours_min` must be minutes separated by commas, e.g. 10,20,30; got `{list}`"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => return Err(missing("contours_min", "e.g. contours_min=10,20,30")),
+    };
+    let req = check_isochrone(
+        &state.limits,
+        locations,
+        contours_min,
+        params.get("direction")?,
+        params.get("profile")?,
+        params.parse_as::<f64>("denoise", "a number from 0 to 1")?,
+        params.parse_as::<f64>("generalize", "a tolerance in metres")?,
+    )?;
+    run_isochrone(&state, req).await
+}
+
+/// One location in a JSON body: `[lon, lat]` or `{"lon": .., "lat": ..}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JsonLocation {
+    Pair([f64; 2]),
+    Object { lon: f64, lat: f64 },
+}
+
+/// The body of `POST /isochrone`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsochroneBody {
+    locations: Vec<JsonLocation>,
+    contours_min: Vec<f64>,
+    direction: Option<String>,
+    profile: Option<String>,
+    denoise: Option<f64>,
+    generalize: Option<f64>,
+}
+
+/// `POST /isochrone` with a JSON body (same members as the query parameters).
+pub async fn isochrone_post(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<IsochroneBody>,
+) -> Result<Response, ApiError> {
+    let locations = body
+        .locations
+        .iter()
+        .map(|l| match *l {
+            JsonLocation::Pair(p) => p,
+            JsonLocation::Object { lon, lat } => [lon, lat],
+        })
+        .collect();
+    let req = check_isochrone(
+        &state.limits,
+        locations,
+        body.contours_min,
+        body.direction.as_deref(),
+        body.profile.as_deref(),
+        body.denoise,
+        body.generalize,
+    )?;
+    run_isochrone(&state, req).await
+}
+
+/// `GET /workforce?lon=&lat=&minutes=30&direction=to&profile=car`.
+pub async fn workforce(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let [lon, lat] = lon_lat(&params)?;
+    let minutes = params
+        .parse_as::<f64>("minutes", "a drive time in minutes")?
+        .ok_or_else(|| missing("minutes", "e.g. minutes=30"))?;
+    check_minutes(&state.limits, "minutes", minutes)?;
+    let direction = parse_direction(params.get("direction")?, Direction::To)?;
+    let profile = parse_profile(params.get("profile")?)?;
+    let engine = engine(&state, profile)?;
+    let catchments = state.snapshot.load().layer(Layer::Catchments).clone();
+    let wf = blocking(move || {
+        engine
+            .workforce(&catchments, lon, lat, minutes, direction)
+            .map_err(ApiError::routing("lon"))
+    })
+    .await?;
+    Ok(axum::Json(workforce_json(&wf, [lon, lat], profile)).into_response())
+}
+
+fn missing(param: &str, example: &str) -> ApiError {
+    ApiError::bad_param(param, format!("`{param}` is required ({example})"))
+}
+
+fn lon_lat(params: &Params) -> Result<[f64; 2], ApiError> {
+    let lon = params.parse_as::<f64>("lon", "a longitude in degrees")?;
+    let lat = params.parse_as::<f64>("lat", "a latitude in degrees")?;
+    match (lon, lat) {
+        (Some(lon), Some(lat)) => Ok([lon, lat]),
+        (None, _) => Err(missing("lon", "lon and lat in WGS84 degrees")),
+        (_, None) => Err(missing("lat", "lon and lat in WGS84 degrees")),
+    }
+}
+
+/// `lon,lat;lon,lat`.
+fn parse_locations(list: &str) -> Result<Vec<[f64; 2]>, ApiError> {
+    list.split(';')
+        .map(|pair| {
+            let mut it = pair.split(',').map(|v| v.trim().parse::<f64>());
+            match (it.next(), it.next(), it.next()) {
+                (Some(Ok(lon)), Some(Ok(lat)), None) => Ok([lon, lat]),
+                _ => Err(ApiError::bad_param(
+                    "locations",
+                    format!("`locations` must be lon,lat pairs separated by `;`, e.g. 1.0,49.52;1.1,49.5; got `{pair}`"),
+                )),
+            }
+        })
+        .collect()
+}
+
+fn parse_direction(v: Option<&str>, default: Direction) -> Result<Direction, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .parse()
+            .map_err(|e: String| ApiError::bad_param("direction", e)),
+    }
+}
+
+fn parse_profile(v: Option<&str>) -> Result<ProfileId, ApiError> {
+    match v {
+        None => Ok(ProfileId::Car),
+        Some(s) => s
+            .parse::<ProfileId>()
+            .map_err(|e| ApiError::routing("profile")(RoutingError::from(e))),
+    }
+}
+
+fn engine(state: &AppState, profile: ProfileId) -> Result<Arc<RoutingEngine>, ApiError> {
+    let routing = state
+        .routing
+        .as_ref()
+        .ok_or(RoutingError::ProfileNotLoaded(profile))?;
+    Ok(routing.engine(profile)?.clone())
+}
+
+fn check_minutes(limits: &Limits, param: &str, m: f64) -> Result<(), ApiError> {
+    if m.is_finite() && m > 0.0 && m <= limits.max_contour_min {
+        Ok(())
+    } else {
+        Err(ApiError::bad_param(
+            param,
+            format!(
+                "`{param}` must be more than 0 and at most {} minutes, got {m}",
+                limits.max_contour_min
+            ),
+        ))
+    }
+}
+
+/// Checks every member against the limits before any work starts.
+fn check_isochrone(
+    limits: &Limits,
+    locations: Vec<[f64; 2]>,
+    mut contours_min: Vec<f64>,
+    direction: Option<&str>,
+    profile: Option<&str>,
+    denoise: Option<f64>,
+    generalize: Option<f64>,
+) -> Result<IsochroneRequest, ApiError> {
+    if locations.is_empty() || locations.len() > limits.max_locations {
+        return Err(ApiError::bad_param(
+            "locations",
+            format!(
+                "give 1 to {} locations, got {}",
+                limits.max_locations,
+                locations.len()
+            ),
+        ));
+    }
+    for &[lon, lat] in &locations {
+        if !(lon.is_finite() && lat.is_finite() && lon.abs() <= 180.0 && lat.abs() <= 90.0) {
+            return Err(ApiError::bad_param(
+                "locations",
+                format!("({lon}, {lat}) is not a WGS84 longitude, latitude"),
+            ));
+        }
+    }
+    if contours_min.is_empty() || contours_min.len() > limits.max_contours {
+        return Err(ApiError::bad_param(
+            "contours_min",
+            format!(
+                "give 1 to {} contours, got {}",
+                limits.max_contours,
+                contours_min.len()
+            ),
+        ));
+    }
+    for &m in &contours_min {
+        check_minutes(limits, "contours_min", m)?;
+    }
+    contours_min.sort_by(f64::total_cmp);
+    if contours_min.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ApiError::bad_param(
+            "contours_min",
+            "`contours_min` lists a time twice",
+        ));
+    }
+    let denoise = denoise.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&denoise) {
+        return Err(ApiError::bad_param(
+            "denoise",
+            format!("`denoise` must be from 0 to 1, got {denoise}"),
+        ));
+    }
+    let generalize_m = generalize.unwrap_or(0.0);
+    if !(0.0..=limits.max_generalize_m).contains(&generalize_m) {
+        return Err(ApiError::bad_param(
+            "generalize",
+            format!(
+                "`generalize` must be from 0 to {} metres, got {generalize_m}",
+                limits.max_generalize_m
+            ),
+        ));
+    }
+    Ok(IsochroneRequest {
+        locations,
+        profile: parse_profile(profile)?,
+        direction: parse_direction(direction, Direction::From)?,
+        opts: IsochroneOptions {
+            contours_min,
+            denoise,
+            generalize_m,
+        },
+    })
+}
+
+async fn run_isochrone(state: &AppState, req: IsochroneRequest) -> Result<Response, ApiError> {
+    let engine = engine(state, req.profile)?;
+    let IsochroneRequest {
+        locations,
+        profile,
+        direction,
+        opts,
+    } = req;
+    let inputs = locations.clone();
+    let iso = blocking(move || {
+        engine
+            .isochrone(&locations, direction, &opts)
+            .map_err(ApiError::routing("locations"))
+    })
+    .await?;
+    let body = isochrone_geojson(&iso, &inputs, profile);
+    let mut resp = axum::Json(body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
+    Ok(resp)
+}
+
+/// Runs CPU-heavy work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("routing task failed: {e}")))?
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let k = 10f64.powi(digits);
+    (v * k).round() / k
+}
+
+/// A polygonal geometry with coordinates rounded to 1e-6° (about 10 cm): Polygon when there is
+/// one part, MultiPolygon otherwise.
+fn polygon_json(mp: &MultiPolygon<f64>) -> Json {
+    let rounded = MultiPolygon(
+        mp.0.iter()
+            .map(|p| {
+                let r = |l: &geo_types::LineString<f64>| {
+                    geo_types::LineString(
+                        l.0.iter()
+                            .map(|c| Coord {
+                                x: round(c.x, 6),
+                                y: round(c.y, 6),
+                            })
+                            .collect(),
+                    )
+                };
+                geo_types::Polygon::new(r(p.exterior()), p.interiors().iter().map(r).collect())
+            })
+            .collect(),
+    );
+    if rounded.0.len() == 1 {
+        geometry_to_json(&Geometry::Polygon(rounded.0[0].clone()))
+    } else {
+        geometry_to_json(&Geometry::MultiPolygon(rounded))
+    }
+}
+
+/// The isochrone as a GeoJSON FeatureCollection: one feature per contour, largest first (so
+/// that drawn in order the smaller ones stay visible), then one Point per snapped location.
+fn isochrone_geojson(iso: &Isochrone, inputs: &[[f64; 2]], profile: ProfileId) -> Json {
+    let mut features: Vec<Json> = iso
+        .contours
+        .iter()
+        .rev()
+        .map(|c| {
+            json!({
+                "type": "Feature",
+                "properties": {
+                    "contour_min": c.minutes,
+                    "area_ha": round(c.area_ha, 2),
+                    "direction": iso.direction.id(),
+                    "profile": profile.id(),
+                },
+                "geometry": polygon_json(&c.geometry),
+            })
+        })
+        .collect();
+    for (i, (o, input)) in iso.origins.iter().zip(inputs).enumerate() {
+        features.push(json!({
+            "type": "Feature",
+            "properties": {
+                "kind": "snapped_location",
+                "location_index": i,
+                "input": input,
+                "snap_distance_m": round(o.distance_m, 1),
+            },
+            "geometry": {"type": "Point", "coordinates": [round(o.lonlat[0], 7), round(o.lonlat[1], 7)]},
+        }));
+    }
+    json!({
+        "type": "FeatureCollection",
+        "features": features,
+        "cell_size_m": round(iso.cell_size_m, 1),
+        "search_limit_min": round(iso.search_limit_s / 60.0, 3),
+        "reached_nodes": iso.reached_nodes,
+    })
+}
+
+fn figures_json(f: &Figures) -> Map<String, Json> {
+    let counts = |m: &std::collections::BTreeMap<String, f64>| {
+        Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), json!(round(*v, 1))))
+                .collect(),
+        )
+    };
+    let mut out = Map::new();
+    out.insert("population".into(), json!(round(f.population, 1)));
+    out.insert("job_seekers".into(), json!(round(f.job_seekers, 1)));
+    out.insert("candidates".into(), counts(&f.candidates));
+    out.insert("hiring_projects".into(), counts(&f.hiring_projects));
+    out
+}
+
+fn workforce_json(wf: &Workforce, input: [f64; 2], profile: ProfileId) -> Json {
+    let catchments: Vec<Json> = wf
+        .catchments
+        .iter()
+        .map(|c| {
+            let mut m = Map::new();
+            m.insert("id".into(), json!(c.id));
+            m.insert("zone_code".into(), json!(c.zone_code));
+            m.insert("zone_name".into(), json!(c.zone_name));
+            m.insert("share".into(), json!(round(c.share, 4)));
+            m.insert("share_basis".into(), json!(c.basis.id()));
+            m.insert("street_km".into(), json!(round(c.street_km, 3)));
+            m.insert(
+                "reachable_street_km".into(),
+                json!(round(c.reachable_street_km, 3)),
+            );
+            m.extend(figures_json(&c.weighted));
+            Json::Object(m)
+        })
+        .collect();
+    json!({
+        "site": {
+            "input": input,
+            "snapped": [round(wf.site.lonlat[0], 7), round(wf.site.lonlat[1], 7)],
+            "snap_distance_m": round(wf.site.distance_m, 1),
+        },
+        "minutes": wf.minutes,
+        "direction": wf.direction.id(),
+        "profile": profile.id(),
+        "weighting": {
+            "method": "reachable_street_length",
+            "description": WORKFORCE_WEIGHTING,
+        },
+        "totals": Json::Object(figures_json(&wf.totals)),
+        "catchments": catchments,
+    })
+}

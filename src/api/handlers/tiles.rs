@@ -1,0 +1,168 @@
+//! `/tiles/{layers}/{z}/{x}/{y}` (vector tiles) and `/tiles/{layers}.json` (TileJSON).
+//!
+//! HTTP behaviour map clients expect: 204 for an empty tile, strong ETags and 304 on
+//! `If-None-Match`, `Cache-Control` (long and immutable when the URL names the current data
+//! version with `?v=`), gzip or brotli by `Accept-Encoding` (`Vary` says so), HEAD (axum
+//! answers it from GET without the body).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value as Json;
+
+use crate::api::extract::{ApiPath, Params};
+use crate::api::{ApiError, AppState};
+use crate::tiles::{
+    Encoding, Prepared, TileCoord, TileEngine, TileSet, Visibility, negotiate, parse_layers,
+    tilejson as make_tilejson,
+};
+
+/// Parameters of tile URLs that are not filters.
+pub const RESERVED: &[&str] = &["v"];
+
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+
+/// The prepared tile data for the current snapshot; prepared off the async threads if the
+/// data changed.
+async fn prepared(state: &AppState) -> Result<Arc<Prepared>, ApiError> {
+    let snap = state.snapshot.load();
+    if let Some(p) = state.tiles.prepared_if_ready(&snap) {
+        return Ok(p);
+    }
+    let engine = Arc::clone(&state.tiles);
+    tokio::task::spawn_blocking(move || engine.prepared(&snap))
+        .await
+        .map_err(|e| ApiError::Internal(format!("tile preparation failed: {e}")))
+}
+
+/// `Cache-Control`: a URL that names the data version (`?v=<generation>`) never changes.
+fn cache_control(params: &Params, generation: u64) -> HeaderValue {
+    let versioned = params
+        .0
+        .iter()
+        .any(|(k, v)| k == "v" && v.parse::<u64>().ok() == Some(generation));
+    HeaderValue::from_static(if versioned {
+        "public, max-age=86400, immutable"
+    } else {
+        "public, max-age=60, stale-while-revalidate=60"
+    })
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// `GET /tiles/{layers}/{z}/{x}/{y}[.mvt|.pbf]`: one vector tile of a layer, a comma-separated
+/// list of layers or `all`, filtered by the search filter grammar.
+pub async fn tile(
+    State(state): State<AppState>,
+    ApiPath((layers, z, x, y)): ApiPath<(String, String, String, String)>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    parse_layers(&layers)?;
+    let coord = TileCoord::parse(&z, &x, &y)?;
+    let set = TileSet::parse(&layers, &params.0, RESERVED, Visibility::Full)?;
+    let prepared = prepared(&state).await?;
+    let enc = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Encoding::Identity, negotiate);
+    let etag = TileEngine::etag(prepared.generation, &set, coord, enc);
+    let mut common = HeaderMap::new();
+    common.insert(
+        header::CACHE_CONTROL,
+        cache_control(&params, prepared.generation),
+    );
+    common.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        common.insert(header::ETAG, v);
+    }
+    if if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    let tile = match state.tiles.cached(&prepared, &set, coord, enc) {
+        Some(t) => t,
+        None => {
+            let engine = Arc::clone(&state.tiles);
+            tokio::task::spawn_blocking(move || engine.tile(&prepared, &set, coord, enc))
+                .await
+                .map_err(|e| ApiError::Internal(format!("tile rendering failed: {e}")))??
+        }
+    };
+    if tile.body.is_empty() {
+        return Ok((StatusCode::NO_CONTENT, common).into_response());
+    }
+    common.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    if let Some(token) = enc.token() {
+        common.insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
+    }
+    common.insert(header::CONTENT_LENGTH, HeaderValue::from(tile.body.len()));
+    common.insert("x-tile-features", HeaderValue::from(tile.features));
+    if tile.left_out > 0 {
+        common.insert("x-tile-left-out", HeaderValue::from(tile.left_out));
+    }
+    Ok((StatusCode::OK, common, tile.body.clone()).into_response())
+}
+
+/// The URL the client used to reach us, behind proxies: `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` first, then `Host`.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let proto = first("x-forwarded-proto").unwrap_or_else(|| "http".into());
+    let host = first("x-forwarded-host")
+        .or_else(|| first("host"))
+        .unwrap_or_else(|| "localhost".into());
+    format!("{proto}://{host}")
+}
+
+/// `GET /tiles/{layers}.json`: the TileJSON 3.0.0 of a layer, a composite or `all`.
+pub async fn tilejson(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    params: Params,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(layers) = name.strip_suffix(".json") else {
+        return Err(ApiError::NoRoute(format!("/tiles/{name}")));
+    };
+    let set = TileSet::parse(layers, &params.0, RESERVED, Visibility::Full)?;
+    let prepared = prepared(&state).await?;
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("v", &prepared.generation.to_string());
+    for (k, v) in params
+        .0
+        .iter()
+        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
+    {
+        query.append_pair(k, v);
+    }
+    let url = format!(
+        "{}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt?{}",
+        base_url(&headers),
+        layers,
+        query.finish()
+    );
+    let doc: Json = make_tilejson(&prepared, &set, &url, state.tiles.config());
+    let mut resp = axum::Json(doc).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=30"),
+    );
+    Ok(resp)
+}

@@ -1,0 +1,246 @@
+//! Reading search requests: query parameters and polygon bodies into the query module's types.
+//! Every check that needs no data runs here, before any work.
+
+use geo_types::{MultiPolygon, Point};
+use serde_json::Value as Json;
+
+use super::{ApiError, Limits};
+use crate::index::Snapshot;
+use crate::ingest::geometry_from_geojson;
+use crate::query::{
+    Caps, Cursor, PageRequest, Relation, Scope, check_bbox, check_k, check_limit, check_point,
+    check_polygon, check_radius, territory_scope,
+};
+
+/// Parameters of the spatial part and paging; the rest of a query string is filters.
+pub const SPATIAL_PARAMS: &[&str] = &[
+    "lon",
+    "lat",
+    "radius_m",
+    "k",
+    "bbox",
+    "relation",
+    "in_territory",
+    "limit",
+    "cursor",
+];
+
+/// Parameters reserved for drive-time search, answered once the routing engine is wired in.
+pub const DRIVE_PARAMS: &[&str] = &["drive_from", "drive_max_min"];
+
+pub fn caps(limits: &Limits) -> Caps {
+    Caps {
+        max_radius_m: limits.max_radius_m,
+        max_k: limits.max_k,
+        max_limit: limits.max_limit,
+    }
+}
+
+/// Query string pairs, as the extractor gives them.
+pub type Pairs = [(String, String)];
+
+fn get<'a>(params: &'a Pairs, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut it = params.iter().filter(|(k, _)| k == name);
+    let first = it.next().map(|(_, v)| v.as_str());
+    if it.next().is_some() {
+        return Err(ApiError::bad_param(
+            name,
+            format!("parameter `{name}` is given more than once"),
+        ));
+    }
+    Ok(first)
+}
+
+fn number(params: &Pairs, name: &str) -> Result<Option<f64>, ApiError> {
+    match get(params, name)? {
+        None => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_param(name, format!("`{name}` must be a number, got `{v}`"))
+            }),
+    }
+}
+
+fn whole(params: &Pairs, name: &str) -> Result<Option<usize>, ApiError> {
+    match get(params, name)? {
+        None => Ok(None),
+        Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
+            ApiError::bad_param(
+                name,
+                format!("`{name}` must be a whole number ≥ 0, got `{v}`"),
+            )
+        }),
+    }
+}
+
+/// The optional `lon`, `lat` point (both or neither).
+pub fn point(params: &Pairs) -> Result<Option<Point<f64>>, ApiError> {
+    match (number(params, "lon")?, number(params, "lat")?) {
+        (None, None) => Ok(None),
+        (Some(lon), Some(lat)) => Ok(Some(check_point(lon, lat, "lon", "lat")?)),
+        (Some(_), None) => Err(ApiError::bad_param("lat", "`lon` is given without `lat`")),
+        (None, Some(_)) => Err(ApiError::bad_param("lon", "`lat` is given without `lon`")),
+    }
+}
+
+/// `limit` (default from the limits, at most the cap) and `cursor`.
+pub fn page(params: &Pairs, limits: &Limits) -> Result<PageRequest, ApiError> {
+    let limit = match whole(params, "limit")? {
+        None => limits.default_limit,
+        Some(l) => check_limit(l, &caps(limits))?,
+    };
+    let cursor = get(params, "cursor")?.map(Cursor::decode).transpose()?;
+    Ok(PageRequest { limit, cursor })
+}
+
+/// Drive-time parameters are refused with a clear message until routing is wired in.
+pub fn refuse_drive(params: &Pairs) -> Result<(), ApiError> {
+    for name in DRIVE_PARAMS {
+        if params.iter().any(|(k, _)| k == name) {
+            return Err(ApiError::bad_param(
+                *name,
+                format!(
+                    "`{name}`: drive-time search is not available in this build (the routing engine is not wired in yet); use lon, lat and radius_m"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A `bbox=min_lon,min_lat,max_lon,max_lat` value (a 6-number 3D box keeps its x and y).
+pub fn parse_bbox(v: &str) -> Result<[f64; 4], ApiError> {
+    let nums: Vec<f64> = v
+        .split(',')
+        .map(|t| t.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::bad_param(
+                "bbox",
+                format!("`bbox` must be four numbers min_lon,min_lat,max_lon,max_lat, got `{v}`"),
+            )
+        })?;
+    let b = match nums.as_slice() {
+        [a, b, c, d] => [*a, *b, *c, *d],
+        [a, b, _, d, e, _] => [*a, *b, *d, *e],
+        _ => {
+            return Err(ApiError::bad_param(
+                "bbox",
+                format!(
+                    "`bbox` must be four numbers min_lon,min_lat,max_lon,max_lat, got {} numbers",
+                    nums.len()
+                ),
+            ));
+        }
+    };
+    Ok(check_bbox(b)?)
+}
+
+/// The scope of a GET search and the point distances are measured from.
+///
+/// `radius_m` and `k` need `lon`/`lat`; `bbox` and `in_territory` may come with a point, which
+/// then orders results by distance; a point alone is refused (it would rank the whole layer).
+pub fn scope(
+    params: &Pairs,
+    limits: &Limits,
+    snapshot: &Snapshot,
+    polygon: Option<(MultiPolygon<f64>, Relation)>,
+) -> Result<(Scope, Option<Point<f64>>), ApiError> {
+    let caps = caps(limits);
+    let centre = point(params)?;
+    let radius = number(params, "radius_m")?
+        .map(|r| check_radius("radius_m", r, &caps))
+        .transpose()?;
+    let k = whole(params, "k")?.map(|k| check_k(k, &caps)).transpose()?;
+    let bbox = get(params, "bbox")?.map(parse_bbox).transpose()?;
+    let territory = get(params, "in_territory")?;
+    if polygon.is_none() && get(params, "relation")?.is_some() {
+        return Err(ApiError::bad_param(
+            "relation",
+            "`relation` applies to a polygon search: POST a GeoJSON polygon",
+        ));
+    }
+    let areas = [
+        ("radius_m", radius.is_some() || k.is_some()),
+        ("bbox", bbox.is_some()),
+        ("in_territory", territory.is_some()),
+        ("body", polygon.is_some()),
+    ];
+    let given: Vec<&str> = areas.iter().filter(|a| a.1).map(|a| a.0).collect();
+    if given.len() > 1 {
+        return Err(ApiError::bad_param(
+            given[1],
+            format!(
+                "give one area: `{}` and `{}` cannot be combined",
+                given[0], given[1]
+            ),
+        ));
+    }
+    let need_point = |what: &str| {
+        ApiError::bad_param(
+            "lon",
+            format!("`{what}` needs a centre: give `lon` and `lat`"),
+        )
+    };
+    let scope = if let Some(k) = k {
+        Scope::Nearest {
+            centre: centre.ok_or_else(|| need_point("k"))?,
+            k,
+            within_m: radius,
+        }
+    } else if let Some(radius_m) = radius {
+        Scope::Radius {
+            centre: centre.ok_or_else(|| need_point("radius_m"))?,
+            radius_m,
+        }
+    } else if let Some(b) = bbox {
+        Scope::BBox(b)
+    } else if let Some(siren) = territory {
+        territory_scope(snapshot, siren)?
+    } else if let Some((shape, relation)) = polygon {
+        Scope::Polygon { shape, relation }
+    } else if centre.is_some() {
+        return Err(ApiError::bad_param(
+            "radius_m",
+            "a point alone does not bound the search: add `radius_m` or `k` (or `bbox`)",
+        ));
+    } else {
+        Scope::All
+    };
+    let origin = if scope.centre().is_some() {
+        None
+    } else {
+        centre
+    };
+    Ok((scope, origin))
+}
+
+/// The polygon of a POST body: a GeoJSON Polygon or MultiPolygon, a Feature holding one, or
+/// `{"geometry": …}`; `relation` from the query string (default `intersects`).
+pub fn polygon_body(
+    body: &Json,
+    params: &Pairs,
+) -> Result<(MultiPolygon<f64>, Relation), ApiError> {
+    let geometry = match body.get("type").and_then(Json::as_str) {
+        Some("Feature") | None => body.get("geometry").ok_or_else(|| {
+            ApiError::BadBody(
+                "the body must be a GeoJSON Polygon or MultiPolygon, or a Feature holding one"
+                    .into(),
+            )
+        })?,
+        Some(_) => body,
+    };
+    let g = geometry_from_geojson(geometry)
+        .map_err(|e| ApiError::BadBody(format!("the body is not a usable polygon: {e}")))?;
+    let shape = check_polygon(g)?;
+    let relation = get(params, "relation")?
+        .map(Relation::parse)
+        .transpose()?
+        .unwrap_or(Relation::Intersects);
+    Ok((shape, relation))
+}

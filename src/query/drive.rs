@@ -1,0 +1,43 @@
+//! The hook through which drive times restrict and annotate results.
+//!
+//! The routing engine computes, from one origin, the travel time to the features of a layer
+//! (snapped to the road graph at load). A query given a [`DriveGate`] keeps only the rows
+//! reached within `max_s` seconds and reports each one's time (`drive_min` in responses). The
+//! query code knows nothing of roads: anything that maps rows to seconds will do.
+
+use std::collections::HashMap;
+
+use crate::model::Layer;
+
+/// Travel times in seconds from one origin to features, by layer and row.
+pub trait TravelTimes: Send + Sync {
+    /// Seconds to reach the feature at `row` of `layer`; `None` when it is not reached.
+    fn seconds(&self, layer: Layer, row: u32) -> Option<f64>;
+}
+
+impl TravelTimes for HashMap<(Layer, u32), f64> {
+    fn seconds(&self, layer: Layer, row: u32) -> Option<f64> {
+        self.get(&(layer, row)).copied()
+    }
+}
+
+/// Keep rows reached within `max_s` seconds.
+#[derive(Clone, Copy)]
+pub struct DriveGate<'a> {
+    pub times: &'a dyn TravelTimes,
+    pub max_s: f64,
+}
+
+impl std::fmt::Debug for DriveGate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DriveGate(max {} s)", self.max_s)
+    }
+}
+
+impl DriveGate<'_> {
+    /// The travel time to a row, if it is reached within the budget.
+    #[inline]
+    pub fn admit(&self, layer: Layer, row: u32) -> Option<f64> {
+        self.times.seconds(layer, row).filter(|s| *s <= self.max_s)
+    }
+}

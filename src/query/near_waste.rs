@@ -1,0 +1,436 @@
+//! Sites near waste streams: plots and buildings that have, within a distance, deposits of
+//! given materials whose yearly quantities add up to a threshold. A spatial join, through
+//! R-trees on both sides rather than a loop over all pairs.
+//!
+//! Steps:
+//! 1. candidate sites: the site filter in the scope (as in site search);
+//! 2. candidate deposits: those of the layer's R-tree inside the sites' envelopes grown by the
+//!    distance, admitted by the deposit filter (materials and any `deposit.` condition), put
+//!    in a small R-tree of their own (a filter-then-join: rare materials make it tiny);
+//! 3. for each site, the deposits of that tree inside its grown envelope, kept within the
+//!    distance (deposit point → site geometry, 0 inside a plot): a local flat metric decides
+//!    those clearly in or out (1 % margin), the ellipsoid the ones near the limit;
+//! 4. keep sites whose total reaches the threshold, sort by total or by nearest deposit, cut
+//!    one page; only the sites of that page list their deposits and per-material totals.
+
+use std::cmp::Ordering;
+
+use geo_types::Point;
+use rstar::primitives::GeomWithData;
+use rstar::{AABB, RTree};
+
+use super::QueryError;
+use super::distance::distance_to_geometry_m;
+use super::drive::DriveGate;
+use super::hit::Hit;
+use super::page::{Page, PageRequest, cut, fnv1a};
+use super::radius::split_at_antimeridian;
+use super::scope::Scope;
+use super::site_search::SiteFilter;
+use geo::CoordsIter;
+use geo_types::Geometry;
+
+use crate::geo_util::{
+    ANDOYER_MAX_REL_ERROR, andoyer_distance_m, geodesic_distance_m, metres_per_degree,
+    radius_envelope,
+};
+use crate::index::{Filter, LayerData, Snapshot, ValueRef};
+use crate::model::{FeatureId, Layer, material_unit};
+
+/// How to order sites near waste.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WasteSort {
+    /// Largest total quantity first.
+    Total,
+    /// Nearest matching deposit first.
+    Distance,
+}
+
+impl WasteSort {
+    /// Parses `total` (largest first; also `-total`) or `distance` (nearest first).
+    pub fn parse(s: &str) -> Result<WasteSort, QueryError> {
+        match s.trim() {
+            "total" | "-total" => Ok(WasteSort::Total),
+            "distance" => Ok(WasteSort::Distance),
+            other => Err(QueryError::UnknownValue {
+                param: "sort",
+                value: other.to_string(),
+                valid: "total (largest first), distance (nearest deposit first)".into(),
+            }),
+        }
+    }
+}
+
+/// A sites-near-waste query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearWasteQuery {
+    pub sites: SiteFilter,
+    /// Where sites are looked for.
+    pub scope: Scope,
+    /// Which deposits count: a filter of the waste_deposits layer that includes the materials.
+    pub deposits: Filter,
+    /// The materials asked for (all counted in `unit`).
+    pub materials: Vec<&'static str>,
+    /// Unit of the quantities: t, m3 or MWh.
+    pub unit: &'static str,
+    /// Largest distance from a site to a deposit, metres.
+    pub within_m: f64,
+    /// Least total yearly quantity, in `unit`.
+    pub min_total: f64,
+    pub sort: WasteSort,
+    /// Most deposits listed per site (all are counted).
+    pub deposits_limit: usize,
+    pub page: PageRequest,
+}
+
+impl NearWasteQuery {
+    /// The unit shared by materials, or an error naming the mix.
+    pub fn unit_of(materials: &[&'static str]) -> Result<&'static str, QueryError> {
+        let mut unit = None;
+        for m in materials {
+            let u = material_unit(m).unwrap_or("t");
+            match unit {
+                None => unit = Some((u, *m)),
+                Some((first, first_m)) if first != u => {
+                    return Err(QueryError::invalid(
+                        "materials",
+                        format!(
+                            "{first_m} is counted in {first} and {m} in {u}: quantities in different units cannot be added; ask for materials of one unit"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        unit.map(|(u, _)| u).ok_or_else(|| QueryError::Missing {
+            param: "materials",
+            hint: "name one or more materials, e.g. materials=wood,plastic".into(),
+        })
+    }
+
+    pub fn fingerprint(&self) -> u64 {
+        fnv1a(
+            format!(
+                "near-waste|{}|{}|{}|{}|{}|{:?}",
+                self.sites.canonical(),
+                self.scope.canonical(),
+                self.deposits.canonical(),
+                self.within_m,
+                self.min_total,
+                self.sort
+            )
+            .as_bytes(),
+        )
+    }
+}
+
+/// A deposit counted for a site.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DepositLink {
+    pub row: u32,
+    pub id: FeatureId,
+    pub material: &'static str,
+    pub quantity: f64,
+    pub distance_m: f64,
+}
+
+/// A site with the waste around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WasteSite {
+    /// The site; `distance_m` is the distance to its nearest counted deposit.
+    pub site: Hit,
+    /// Sum of the yearly quantities of the counted deposits, in the query's unit.
+    pub total: f64,
+    /// How many deposits count.
+    pub deposit_count: usize,
+    /// Per material, in the query's material order (materials with no deposit left out).
+    pub per_material: Vec<(&'static str, f64)>,
+    /// The nearest counted deposits, nearest first, at most `deposits_limit`.
+    pub deposits: Vec<DepositLink>,
+}
+
+type DepositEntry = GeomWithData<[f64; 2], u32>;
+
+/// Runs the join. A cursor is checked before any work.
+pub fn near_waste(
+    snapshot: &Snapshot,
+    q: &NearWasteQuery,
+    drive: Option<DriveGate>,
+) -> Result<Page<WasteSite>, QueryError> {
+    let fingerprint = q.fingerprint();
+    let offset = q.page.offset(snapshot.generation, fingerprint)?;
+    let deposits = snapshot.layer(Layer::WasteDeposits);
+    let quantity = deposits.schema().index_of("quantity");
+    // 1. Candidate sites.
+    let sites = q.sites.collect(snapshot, &q.scope, None, drive);
+    // 2. Candidate deposits near any of them, in a tree of their own.
+    let mut envelope: Option<[f64; 4]> = None;
+    for s in &sites {
+        if let Some(b) = grown_envelope(snapshot.layer(s.layer), s.row, q.within_m) {
+            envelope = Some(match envelope {
+                None => b,
+                Some(e) => [
+                    e[0].min(b[0]),
+                    e[1].min(b[1]),
+                    e[2].max(b[2]),
+                    e[3].max(b[3]),
+                ],
+            });
+        }
+    }
+    let mut candidates: Vec<DepositEntry> = Vec::new();
+    if let Some(env) = envelope {
+        for b in split_at_antimeridian(env) {
+            let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+            for e in deposits.rtree().locate_in_envelope_intersecting(&aabb) {
+                let row = e.data;
+                if q.deposits.matches(deposits, row) && deposits.value(row, quantity).is_some() {
+                    let lo = e.geom().lower();
+                    candidates.push(GeomWithData::new(lo, row));
+                }
+            }
+        }
+    }
+    // The two halves of a box split at the antimeridian may both hold a deposit at ±180°.
+    candidates.sort_unstable_by_key(|c| c.data);
+    candidates.dedup_by_key(|c| c.data);
+    let tree = RTree::bulk_load(candidates);
+    // 3. Measure each site against the deposits around it; 4. keep those reaching the total.
+    let mut found: Vec<(Hit, f64, f64)> = Vec::new();
+    for s in sites {
+        let mut total = 0.0;
+        let mut nearest = f64::INFINITY;
+        let mut any = false;
+        // Nearest distances matter for all sites only when sorting by them.
+        let exact = q.sort == WasteSort::Distance;
+        each_deposit(snapshot, &tree, s, q.within_m, exact, |row, d| {
+            any = true;
+            total += quantity_of(deposits, row, quantity);
+            nearest = nearest.min(d.unwrap_or(f64::INFINITY));
+        });
+        if any && total >= q.min_total {
+            found.push((s, total, nearest));
+        }
+    }
+    let matched = found.len();
+    let page = cut(found, offset, q.page.limit, waste_order(q.sort));
+    let material = deposits.schema().index_of("material");
+    let items = page
+        .into_iter()
+        .map(|(mut site, total, _)| {
+            let mut links = Vec::new();
+            each_deposit(snapshot, &tree, site, q.within_m, true, |row, d| {
+                let d = d.unwrap_or(0.0);
+                let material = match deposits.value(row, material) {
+                    Some(ValueRef::Text(m)) => static_material(m),
+                    _ => "other",
+                };
+                links.push(DepositLink {
+                    row,
+                    id: deposits.id(row),
+                    material,
+                    quantity: quantity_of(deposits, row, quantity),
+                    distance_m: d,
+                });
+            });
+            links.sort_unstable_by(|a, b| {
+                a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id))
+            });
+            let per_material = q
+                .materials
+                .iter()
+                .filter_map(|m| {
+                    let mut any = false;
+                    let sum = links
+                        .iter()
+                        .filter(|l| l.material == *m)
+                        .inspect(|_| any = true)
+                        .map(|l| l.quantity)
+                        .sum::<f64>();
+                    any.then_some((*m, sum))
+                })
+                .collect();
+            let deposit_count = links.len();
+            site.distance_m = links.first().map(|l| l.distance_m);
+            links.truncate(q.deposits_limit);
+            WasteSite {
+                site,
+                total,
+                deposit_count,
+                per_material,
+                deposits: links,
+            }
+        })
+        .collect();
+    Ok(Page::new(
+        items,
+        matched,
+        offset,
+        q.page.limit,
+        snapshot.generation,
+        fingerprint,
+    ))
+}
+
+/// Calls `f(deposit row, distance)` for each candidate deposit within `within_m` of a site.
+/// With `exact` false, the distance may be `None` for deposits that are surely in reach (the
+/// first pass only sums quantities; the page's sites are measured exactly afterwards).
+fn each_deposit(
+    snapshot: &Snapshot,
+    tree: &RTree<DepositEntry>,
+    site: Hit,
+    within_m: f64,
+    exact: bool,
+    mut f: impl FnMut(u32, Option<f64>),
+) {
+    let data = snapshot.layer(site.layer);
+    let Some(env) = grown_envelope(data, site.row, within_m) else {
+        return;
+    };
+    let reach = Reach::new(data.geometry(site.row), within_m);
+    for b in split_at_antimeridian(env) {
+        let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+        for e in tree.locate_in_envelope(&aabb) {
+            let p = Point::new(e.geom()[0], e.geom()[1]);
+            if let Some(d) = reach.classify(p, exact) {
+                f(e.data, d);
+            }
+        }
+    }
+}
+
+/// Whether deposits are within reach of one site, deciding most of them with a local flat
+/// metric and measuring on the ellipsoid only those near the limit.
+struct Reach<'a> {
+    geometry: &'a Geometry<f64>,
+    within_m: f64,
+    /// `[min_lon, min_lat, max_lon, max_lat]` of the site.
+    bbox: [f64; 4],
+    /// Metres per degree of longitude and latitude at the site.
+    kx: f64,
+    ky: f64,
+    /// The flat metric is trusted (with a 1 % margin) for short reaches away from the poles:
+    /// below 20 km it is off by less than 0.4 % at 70° of latitude.
+    flat: bool,
+}
+
+impl<'a> Reach<'a> {
+    fn new(geometry: &'a Geometry<f64>, within_m: f64) -> Reach<'a> {
+        use geo::BoundingRect;
+        let bbox = geometry
+            .bounding_rect()
+            .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        let lat = (bbox[1] + bbox[3]) / 2.0;
+        let (ky, kx) = metres_per_degree(lat);
+        Reach {
+            geometry,
+            within_m,
+            bbox,
+            kx,
+            ky,
+            flat: within_m <= 20_000.0 && lat.abs() <= 70.0,
+        }
+    }
+
+    #[inline]
+    fn flat_m(&self, dlon: f64, dlat: f64) -> f64 {
+        (dlon * self.kx).hypot(dlat * self.ky)
+    }
+
+    /// `None`: out of reach; `Some(d)`: in reach, with its distance when measured.
+    #[inline]
+    fn classify(&self, p: Point<f64>, exact: bool) -> Option<Option<f64>> {
+        let w = self.within_m;
+        if self.flat {
+            let [x0, y0, x1, y1] = self.bbox;
+            let dx = (x0 - p.x()).max(p.x() - x1).max(0.0);
+            let dy = (y0 - p.y()).max(p.y() - y1).max(0.0);
+            if self.flat_m(dx, dy) > w * 1.01 + 1.0 {
+                return None;
+            }
+            if !exact {
+                // Any vertex is at least as far as the site's nearest point.
+                let near = match self.geometry {
+                    Geometry::Point(q) => self.flat_m(q.x() - p.x(), q.y() - p.y()),
+                    g => g
+                        .coords_iter()
+                        .take(64)
+                        .map(|c| self.flat_m(c.x - p.x(), c.y - p.y()))
+                        .fold(f64::INFINITY, f64::min),
+                };
+                if near < w * 0.99 - 1.0 {
+                    return Some(None);
+                }
+            }
+        }
+        let d = match self.geometry {
+            Geometry::Point(s) => {
+                let d = andoyer_distance_m(*s, p);
+                if (d - w).abs() <= w * ANDOYER_MAX_REL_ERROR + 1e-3 {
+                    geodesic_distance_m(*s, p)
+                } else {
+                    d
+                }
+            }
+            g => distance_to_geometry_m(p, g),
+        };
+        (d <= w).then_some(Some(d))
+    }
+}
+
+fn quantity_of(deposits: &LayerData, row: u32, quantity: usize) -> f64 {
+    deposits
+        .value(row, quantity)
+        .and_then(ValueRef::as_f64)
+        .unwrap_or(0.0)
+}
+
+/// The material name with a static lifetime (enum values come from the static taxonomy).
+fn static_material(m: &str) -> &'static str {
+    crate::model::MATERIALS
+        .iter()
+        .find(|x| **x == m)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// A feature's envelope grown by a distance: a box that holds every point within `within_m` of
+/// the feature (the union of the radius boxes of its corners). Longitudes may leave ±180.
+fn grown_envelope(data: &LayerData, row: u32, within_m: f64) -> Option<[f64; 4]> {
+    use geo::BoundingRect;
+    let r = data.geometry(row).bounding_rect()?;
+    let mut out = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for (x, y) in [
+        (r.min().x, r.min().y),
+        (r.min().x, r.max().y),
+        (r.max().x, r.min().y),
+        (r.max().x, r.max().y),
+    ] {
+        let b = radius_envelope(x, y, within_m);
+        out = [
+            out[0].min(b[0]),
+            out[1].min(b[1]),
+            out[2].max(b[2]),
+            out[3].max(b[3]),
+        ];
+    }
+    Some(out)
+}
+
+fn waste_order(sort: WasteSort) -> impl Fn(&(Hit, f64, f64), &(Hit, f64, f64)) -> Ordering {
+    move |a, b| {
+        let tie = |a: &(Hit, f64, f64), b: &(Hit, f64, f64)| {
+            a.0.layer.cmp(&b.0.layer).then(a.0.id.cmp(&b.0.id))
+        };
+        match sort {
+            WasteSort::Total => b.1.total_cmp(&a.1),
+            WasteSort::Distance => a.2.total_cmp(&b.2).then(b.1.total_cmp(&a.1)),
+        }
+        .then_with(|| tie(a, b))
+    }
+}

@@ -1,0 +1,438 @@
+//! The routing engine of one profile: the graph, its snap index, a pool of search states and
+//! the per-layer caches; and [`Routing`], the engines of every loaded profile.
+//!
+//! Requests never wait for one another: the graph and index are immutable, a search takes a
+//! state from the pool (a lock held for a pointer swap, never during a search) or makes one,
+//! and the caches are `ArcSwap`s read without locking.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use arc_swap::ArcSwap;
+
+use super::RoutingError;
+use super::graph::{BuildOptions, NO_EDGE, RoadGraph};
+use super::network::RawNetwork;
+use super::profile::ProfileId;
+use super::search::{Direction, SearchState, search};
+use super::snap::{DEFAULT_MAX_SNAP_M, Snap, SnapIndex};
+use crate::index::{LayerData, Snapshot};
+
+/// Largest number of idle search states kept for reuse.
+const POOL_MAX: usize = 16;
+
+/// Routing on the graph of one profile.
+pub struct RoutingEngine {
+    graph: RoadGraph,
+    snap: SnapIndex,
+    max_snap_m: f64,
+    pool: Mutex<Vec<SearchState>>,
+    pub(crate) feature_snaps: LayerCache<Vec<Option<Snap>>>,
+    pub(crate) catchment_roads: LayerCache<super::workforce::CatchmentRoads>,
+}
+
+impl std::fmt::Debug for RoutingEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RoutingEngine({}, {} nodes, {} segments)",
+            self.graph.profile(),
+            self.graph.node_count(),
+            self.graph.segment_count()
+        )
+    }
+}
+
+impl RoutingEngine {
+    /// An engine over a graph, snapping up to [`DEFAULT_MAX_SNAP_M`].
+    pub fn new(graph: RoadGraph) -> RoutingEngine {
+        let snap = SnapIndex::new(&graph);
+        RoutingEngine {
+            graph,
+            snap,
+            max_snap_m: DEFAULT_MAX_SNAP_M,
+            pool: Mutex::new(Vec::new()),
+            feature_snaps: LayerCache::default(),
+            catchment_roads: LayerCache::default(),
+        }
+    }
+
+    /// Sets the largest snapping distance, metres.
+    pub fn with_max_snap_m(mut self, max_snap_m: f64) -> RoutingEngine {
+        self.max_snap_m = max_snap_m;
+        self
+    }
+
+    pub fn graph(&self) -> &RoadGraph {
+        &self.graph
+    }
+
+    pub fn profile(&self) -> ProfileId {
+        self.graph.profile()
+    }
+
+    pub fn max_snap_m(&self) -> f64 {
+        self.max_snap_m
+    }
+
+    /// Approximate memory of the snap index, bytes.
+    pub fn snap_index_bytes(&self) -> usize {
+        self.snap.heap_bytes()
+    }
+
+    /// The nearest usable road position to a point, within the snapping limit.
+    pub fn snap(&self, lon: f64, lat: f64) -> Result<Snap, RoutingError> {
+        if !(lon.is_finite()
+            && lat.is_finite()
+            && (-180.0..=180.0).contains(&lon)
+            && (-90.0..=90.0).contains(&lat))
+        {
+            return Err(RoutingError::BadCoordinate { lon, lat });
+        }
+        let too_far = |distance_m| RoutingError::TooFarFromRoad {
+            lon,
+            lat,
+            distance_m,
+            max_m: self.max_snap_m,
+            profile: self.profile(),
+        };
+        let s = self
+            .snap
+            .nearest(&self.graph, lon, lat)
+            .ok_or_else(|| too_far(f64::INFINITY))?;
+        if s.distance_m > self.max_snap_m {
+            return Err(too_far(s.distance_m));
+        }
+        Ok(s)
+    }
+
+    /// The nearest usable road position whatever the distance (`None` for an empty graph).
+    pub fn snap_unbounded(&self, lon: f64, lat: f64) -> Option<Snap> {
+        self.snap.nearest(&self.graph, lon, lat)
+    }
+
+    /// Travel times from (or to) several points at once, up to `max_seconds`: one bounded
+    /// Dijkstra. Fails if a point is farther than the snapping limit from any road.
+    pub fn travel_times(
+        &self,
+        locations: &[[f64; 2]],
+        direction: Direction,
+        max_seconds: f64,
+    ) -> Result<TravelTimes<'_>, RoutingError> {
+        let origins = locations
+            .iter()
+            .map(|p| self.snap(p[0], p[1]))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.travel_times_from(origins, direction, max_seconds))
+    }
+
+    /// Travel times from (or to) positions already snapped.
+    pub fn travel_times_from(
+        &self,
+        origins: Vec<Snap>,
+        direction: Direction,
+        max_seconds: f64,
+    ) -> TravelTimes<'_> {
+        let limit_ms = (max_seconds * 1000.0)
+            .round()
+            .clamp(0.0, f64::from(NO_EDGE - 1)) as u32;
+        let mut sources: Vec<(u32, u32)> = Vec::with_capacity(origins.len() * 2);
+        for o in &origins {
+            let seg = self.graph.segment(o.seg);
+            let [a, b] = seg.nodes;
+            let [w_ab, w_ba] = seg.weight_ms;
+            let part = |w: u32, f: f64| (f64::from(w) * f).round() as u32;
+            match direction {
+                // Leave the point towards b along a→b, or towards a along b→a.
+                Direction::From => {
+                    if w_ab != NO_EDGE {
+                        sources.push((b, part(w_ab, 1.0 - o.frac)));
+                    }
+                    if w_ba != NO_EDGE {
+                        sources.push((a, part(w_ba, o.frac)));
+                    }
+                }
+                // Arrive at the point from a along a→b, or from b along b→a.
+                Direction::To => {
+                    if w_ab != NO_EDGE {
+                        sources.push((a, part(w_ab, o.frac)));
+                    }
+                    if w_ba != NO_EDGE {
+                        sources.push((b, part(w_ba, 1.0 - o.frac)));
+                    }
+                }
+            }
+        }
+        let mut state = self.take_state();
+        search(&self.graph, &mut state, &sources, direction, limit_ms);
+        TravelTimes {
+            engine: self,
+            state,
+            origins,
+            direction,
+            limit_ms,
+        }
+    }
+
+    fn take_state(&self) -> SearchState {
+        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        pooled.unwrap_or_else(|| SearchState::new(self.graph.node_count()))
+    }
+
+    fn give_back(&self, state: SearchState) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_MAX {
+            pool.push(state);
+        }
+    }
+
+    /// Snaps the features of every layer of a snapshot, so drive-time filters find them ready.
+    /// Call it when a snapshot is published; layers already snapped are skipped.
+    pub fn prepare(&self, snapshot: &Snapshot) {
+        for layer in snapshot.layers() {
+            self.feature_snaps(layer);
+        }
+    }
+}
+
+/// Travel times of one search: the labels of the settled nodes and the snapped origins.
+/// Holds a pooled search state, given back on drop.
+pub struct TravelTimes<'e> {
+    engine: &'e RoutingEngine,
+    state: SearchState,
+    origins: Vec<Snap>,
+    direction: Direction,
+    limit_ms: u32,
+}
+
+impl std::fmt::Debug for TravelTimes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TravelTimes")
+            .field("origins", &self.origins)
+            .field("direction", &self.direction)
+            .field("limit_ms", &self.limit_ms)
+            .field("settled", &self.state.settled().len())
+            .finish()
+    }
+}
+
+impl Drop for TravelTimes<'_> {
+    fn drop(&mut self) {
+        // An empty state allocates nothing.
+        let state = std::mem::replace(&mut self.state, SearchState::new(0));
+        self.engine.give_back(state);
+    }
+}
+
+impl<'e> TravelTimes<'e> {
+    fn state(&self) -> &SearchState {
+        &self.state
+    }
+
+    pub fn engine(&self) -> &'e RoutingEngine {
+        self.engine
+    }
+
+    pub fn graph(&self) -> &'e RoadGraph {
+        &self.engine.graph
+    }
+
+    /// The snapped origins (or destinations, for [`Direction::To`]).
+    pub fn origins(&self) -> &[Snap] {
+        &self.origins
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The search limit, seconds.
+    pub fn limit_s(&self) -> f64 {
+        f64::from(self.limit_ms) / 1000.0
+    }
+
+    /// The search limit, milliseconds.
+    pub fn limit_ms(&self) -> u32 {
+        self.limit_ms
+    }
+
+    /// Settled nodes, by increasing travel time.
+    pub fn settled_nodes(&self) -> &[u32] {
+        self.state().settled()
+    }
+
+    /// Travel time to (or from) a node, ms, if within the limit.
+    #[inline]
+    pub fn node_time_ms(&self, node: u32) -> Option<u32> {
+        self.state().time_ms(node)
+    }
+
+    /// Travel time to (or from) a snapped position, seconds, if within the limit: through
+    /// either end of its segment, or straight along it when an origin lies on the same segment.
+    pub fn time_at(&self, p: &Snap) -> Option<f64> {
+        let g = &self.engine.graph;
+        let seg = g.segment(p.seg);
+        let [a, b] = seg.nodes;
+        let [w_ab, w_ba] = seg
+            .weight_ms
+            .map(|w| (w != NO_EDGE).then_some(f64::from(w)));
+        let f = p.frac;
+        let node = |v: u32| self.node_time_ms(v).map(f64::from);
+        let mut best = f64::INFINITY;
+        let mut consider = |t: Option<f64>| {
+            if let Some(t) = t {
+                best = best.min(t);
+            }
+        };
+        match self.direction {
+            Direction::From => {
+                consider(w_ab.and_then(|w| Some(node(a)? + f * w)));
+                consider(w_ba.and_then(|w| Some(node(b)? + (1.0 - f) * w)));
+            }
+            Direction::To => {
+                consider(w_ab.and_then(|w| Some(node(b)? + (1.0 - f) * w)));
+                consider(w_ba.and_then(|w| Some(node(a)? + f * w)));
+            }
+        }
+        for o in self.origins.iter().filter(|o| o.seg == p.seg) {
+            // Position of the later point along a→b minus the earlier one.
+            let (from, to) = match self.direction {
+                Direction::From => (o.frac, f),
+                Direction::To => (f, o.frac),
+            };
+            if to >= from {
+                consider(w_ab.map(|w| (to - from) * w));
+            } else {
+                consider(w_ba.map(|w| (from - to) * w));
+            }
+        }
+        (best <= f64::from(self.limit_ms)).then_some(best / 1000.0)
+    }
+
+    /// Travel times to (or from) the features of a layer, seconds, for those within the limit:
+    /// `(row, seconds)`, by row. Features are snapped once per layer snapshot (cached by the
+    /// engine); those farther than the snapping limit from a usable road are left out.
+    pub fn to_features(&self, layer: &Arc<LayerData>) -> Vec<(u32, f64)> {
+        let snaps = self.engine.feature_snaps(layer);
+        snaps
+            .iter()
+            .enumerate()
+            .filter_map(|(row, s)| Some((row as u32, self.time_at(s.as_ref()?)?)))
+            .collect()
+    }
+}
+
+/// A value computed once per layer snapshot, keyed by the `Arc<LayerData>` it was computed
+/// from (held weakly, so a replaced layer is freed). Lookups never lock; a miss computes the
+/// value and publishes it with a compare-and-swap, so two concurrent misses may both compute.
+pub(crate) struct LayerCache<T> {
+    entries: ArcSwap<Vec<(Weak<LayerData>, Arc<T>)>>,
+}
+
+impl<T> Default for LayerCache<T> {
+    fn default() -> Self {
+        LayerCache {
+            entries: ArcSwap::from_pointee(Vec::new()),
+        }
+    }
+}
+
+impl<T> LayerCache<T> {
+    pub(crate) fn get_or_compute(
+        &self,
+        layer: &Arc<LayerData>,
+        compute: impl FnOnce() -> T,
+    ) -> Arc<T> {
+        let ptr = Arc::as_ptr(layer);
+        if let Some((_, v)) = self
+            .entries
+            .load()
+            .iter()
+            .find(|(w, _)| w.as_ptr() == ptr && w.strong_count() > 0)
+        {
+            return v.clone();
+        }
+        let value = Arc::new(compute());
+        let kind = layer.layer();
+        self.entries.rcu(|old| {
+            let mut next: Vec<(Weak<LayerData>, Arc<T>)> = old
+                .iter()
+                .filter(|(w, _)| w.upgrade().is_some_and(|l| l.layer() != kind))
+                .cloned()
+                .collect();
+            next.push((Arc::downgrade(layer), value.clone()));
+            next
+        });
+        value
+    }
+}
+
+/// The engines of every loaded profile.
+#[derive(Debug, Default, Clone)]
+pub struct Routing {
+    engines: BTreeMap<ProfileId, Arc<RoutingEngine>>,
+}
+
+/// File name of a profile's graph in a data directory.
+pub fn graph_file_name(profile: ProfileId) -> String {
+    format!("roads-{}.graph", profile.id())
+}
+
+impl Routing {
+    /// Builds the graphs of several profiles from one network.
+    pub fn from_network(
+        net: &RawNetwork,
+        profiles: &[ProfileId],
+        opts: &BuildOptions,
+    ) -> Result<Routing, RoutingError> {
+        let mut engines = BTreeMap::new();
+        for &p in profiles {
+            let graph = RoadGraph::build(net, p, opts)?;
+            engines.insert(p, Arc::new(RoutingEngine::new(graph)));
+        }
+        Ok(Routing { engines })
+    }
+
+    /// Adds (or replaces) an engine.
+    pub fn insert(&mut self, engine: RoutingEngine) {
+        self.engines.insert(engine.profile(), Arc::new(engine));
+    }
+
+    /// The graph files of a data directory (`roads-<profile>.graph`) that exist.
+    pub fn graph_files(dir: &Path) -> Vec<(ProfileId, PathBuf)> {
+        ProfileId::ALL
+            .into_iter()
+            .map(|p| (p, dir.join(graph_file_name(p))))
+            .filter(|(_, path)| path.exists())
+            .collect()
+    }
+
+    /// Loads every graph file of a data directory; `None` when there is none.
+    pub fn load_dir(dir: &Path) -> Result<Option<Routing>, RoutingError> {
+        let mut routing = Routing::default();
+        for (_, path) in Routing::graph_files(dir) {
+            routing.insert(RoutingEngine::new(super::graph_file::read_graph(&path)?));
+        }
+        Ok((!routing.engines.is_empty()).then_some(routing))
+    }
+
+    /// The engine of a profile.
+    pub fn engine(&self, profile: ProfileId) -> Result<&Arc<RoutingEngine>, RoutingError> {
+        self.engines
+            .get(&profile)
+            .ok_or(RoutingError::ProfileNotLoaded(profile))
+    }
+
+    /// Loaded profiles.
+    pub fn profiles(&self) -> impl Iterator<Item = ProfileId> + '_ {
+        self.engines.keys().copied()
+    }
+
+    /// Snaps the features of a snapshot for every profile (see [`RoutingEngine::prepare`]).
+    pub fn prepare(&self, snapshot: &Snapshot) {
+        for e in self.engines.values() {
+            e.prepare(snapshot);
+        }
+    }
+}

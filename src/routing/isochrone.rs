@@ -1,0 +1,574 @@
+//! Isochrone polygons from the travel times of one search, as Valhalla makes them: rasterise
+//! the times on a grid, then contour the grid by marching squares (crate `contour`), so
+//! polygons have holes where nothing is reachable and the contours of one request nest.
+//!
+//! Steps ([`isochrone`]):
+//! 1. **Extent and cell size**: the box of everything reached within the search limit; cells
+//!    of about 1/[`CELLS_ACROSS`] of its larger side (at least [`MIN_CELL_M`]), with a margin.
+//! 2. **Rasterise**: every edge leaving a settled node is sampled every half cell from its
+//!    tail, with the time interpolated along it (tail time + fraction × edge weight), up to the
+//!    point where the search limit is reached — so edges at the limit are cut where the time
+//!    runs out, not at a node. Each cell keeps its smallest time. The origins' own segments
+//!    are painted from the snapped point.
+//! 3. **Spread** into the cells that hold no graph node (cells with a node keep the times of
+//!    their own roads, so the slow carriageway next to a fast one, or a street reached only
+//!    by a long detour, stays outside): such a cell takes the smallest time of its 3 × 3
+//!    neighbourhood (so a node reached within T lies in a grid square whose corners are within
+//!    T, unless a slower road's node shares that square), then times spread on at walking
+//!    pace ([`OFFROAD_KMH`]) for at most [`OFFROAD_MAX_M`] (a two-pass chamfer distance
+//!    transform), which fills town blocks without bridging open country. Island nodes do not
+//!    count, so they leave no pinholes.
+//! 4. **Contour** each requested time (cells never reached hold the search limit), in lon/lat
+//!    directly: the grid is regular in degrees.
+//! 5. **Denoise** (drop polygons smaller than `denoise` × the largest one of their contour;
+//!    a polygon of an inner contour is also dropped when the outer contour lost the polygon
+//!    around it, so contours still nest), **generalize** (Douglas–Peucker with a tolerance in
+//!    metres; it may break strict nesting by up to the tolerance), orient rings as RFC 7946
+//!    asks, and measure `area_ha` on the ellipsoid.
+
+use geo::orient::Direction as Winding;
+use geo::{Contains, InteriorPoint, Orient, Simplify};
+use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
+
+use super::RoutingError;
+use super::engine::{RoutingEngine, TravelTimes};
+use super::graph::NO_EDGE;
+use super::search::Direction;
+use super::snap::Snap;
+use crate::geo_util::{area_ha, metres_per_degree};
+
+/// Cells across the larger side of the reached area.
+pub const CELLS_ACROSS: f64 = 200.0;
+/// Smallest cell, metres.
+pub const MIN_CELL_M: f64 = 15.0;
+/// Largest grid, cells.
+const MAX_CELLS: f64 = 400_000.0;
+/// Walking pace off the road, km/h.
+pub const OFFROAD_KMH: f64 = 5.0;
+/// Farthest walk off the road, metres.
+pub const OFFROAD_MAX_M: f64 = 400.0;
+
+/// What to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IsochroneOptions {
+    /// Contour times, minutes, increasing.
+    pub contours_min: Vec<f64>,
+    /// 0 keeps every polygon; d in (0, 1] drops those smaller than d × the largest polygon of
+    /// their contour (1 keeps only the largest).
+    pub denoise: f64,
+    /// Douglas–Peucker tolerance, metres (0: none).
+    pub generalize_m: f64,
+}
+
+impl Default for IsochroneOptions {
+    fn default() -> Self {
+        IsochroneOptions {
+            contours_min: vec![10.0],
+            denoise: 0.0,
+            generalize_m: 0.0,
+        }
+    }
+}
+
+/// One contour: the area reachable within `minutes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contour {
+    pub minutes: f64,
+    pub geometry: MultiPolygon<f64>,
+    pub area_ha: f64,
+}
+
+/// The contours of one request.
+#[derive(Debug, Clone)]
+pub struct Isochrone {
+    /// In the order of `contours_min`.
+    pub contours: Vec<Contour>,
+    pub origins: Vec<Snap>,
+    pub direction: Direction,
+    pub cell_size_m: f64,
+    pub search_limit_s: f64,
+    pub reached_nodes: usize,
+}
+
+/// How far past the largest contour the search runs, so that cells just beyond it hold real
+/// times and the contour line is interpolated between known values.
+pub fn search_limit_s(max_contour_s: f64) -> f64 {
+    max_contour_s * 1.05 + 20.0
+}
+
+impl RoutingEngine {
+    /// Isochrones around (or, for [`Direction::To`], towards) one or several points.
+    pub fn isochrone(
+        &self,
+        locations: &[[f64; 2]],
+        direction: Direction,
+        opts: &IsochroneOptions,
+    ) -> Result<Isochrone, RoutingError> {
+        let max_s = opts.contours_min.iter().fold(0.0f64, |a, &b| a.max(b)) * 60.0;
+        let times = self.travel_times(locations, direction, search_limit_s(max_s))?;
+        isochrone(&times, opts)
+    }
+}
+
+/// The grid: regular in degrees, values in seconds.
+struct Grid {
+    nx: usize,
+    ny: usize,
+    x0: f64,
+    y0: f64,
+    cell_m: f64,
+    /// Grid coordinates of a position in 1e-7°: `x = lon_e7 × kx − ox` (multiplications only,
+    /// in the loop over millions of edges).
+    kx: f64,
+    ky: f64,
+    ox: f64,
+    oy: f64,
+    v: Vec<f64>,
+    /// Cells holding a graph node: they keep their own roads' times.
+    node: Vec<bool>,
+}
+
+impl Grid {
+    /// Flags the cells holding a node that is not on an island, reached or not.
+    fn mark_nodes(&mut self, graph: &super::graph::RoadGraph) {
+        let (lons, lats) = graph.positions_e7();
+        let (nx, ny) = (self.nx as f64, self.ny as f64);
+        for (v, (&x, &y)) in lons.iter().zip(lats).enumerate() {
+            let (gx, gy) = self.to_grid([x, y]);
+            if gx < 0.0 || gy < 0.0 || gx >= nx || gy >= ny || graph.is_island(v as u32) {
+                continue;
+            }
+            self.node[gy as usize * self.nx + gx as usize] = true;
+        }
+    }
+
+    #[inline]
+    fn set_min(&mut self, gx: f64, gy: f64, t: f64) {
+        if gx < 0.0 || gy < 0.0 {
+            return;
+        }
+        let (ix, iy) = (gx as usize, gy as usize);
+        if ix >= self.nx || iy >= self.ny {
+            return;
+        }
+        let c = &mut self.v[iy * self.nx + ix];
+        if t < *c {
+            *c = t;
+        }
+    }
+
+    /// Grid coordinates (cells, fractional) of a position in 1e-7 degrees.
+    #[inline]
+    fn to_grid(&self, p: [i32; 2]) -> (f64, f64) {
+        (
+            f64::from(p[0]) * self.kx - self.ox,
+            f64::from(p[1]) * self.ky - self.oy,
+        )
+    }
+
+    /// Paints (x0, y0)→(x1, y1), grid coordinates, where the time runs from t0 to t1, up to
+    /// `limit`: samples every half cell, the start excluded (its own cell is painted apart).
+    #[allow(clippy::too_many_arguments)]
+    fn paint_grid(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, t0: f64, t1: f64, limit: f64) {
+        if t0 > limit {
+            return;
+        }
+        let s_max = if t1 > limit {
+            (limit - t0) / (t1 - t0)
+        } else {
+            1.0
+        };
+        let (ex, ey) = (x0 + s_max * (x1 - x0), y0 + s_max * (y1 - y0));
+        let te = t0 + s_max * (t1 - t0);
+        let steps = ((ex - x0).abs().max((ey - y0).abs()) * 2.0).ceil().max(1.0) as usize;
+        let inv = 1.0 / steps as f64;
+        for k in 0..=steps {
+            let s = k as f64 * inv;
+            self.set_min(x0 + s * (ex - x0), y0 + s * (ey - y0), t0 + s * (te - t0));
+        }
+    }
+
+    /// Each cell without a node takes the minimum of its 3 × 3 neighbourhood.
+    fn dilate(&mut self) {
+        let (nx, ny) = (self.nx, self.ny);
+        let mut tmp = self.v.clone();
+        for y in 0..ny {
+            for x in 0..nx {
+                let row = &self.v[y * nx..(y + 1) * nx];
+                let lo = x.saturating_sub(1);
+                let hi = (x + 1).min(nx - 1);
+                tmp[y * nx + x] = row[lo..=hi].iter().fold(f64::INFINITY, |a, &b| a.min(b));
+            }
+        }
+        for y in 0..ny {
+            for x in 0..nx {
+                if self.node[y * nx + x] {
+                    continue;
+                }
+                let lo = y.saturating_sub(1);
+                let hi = (y + 1).min(ny - 1);
+                self.v[y * nx + x] = (lo..=hi).fold(f64::INFINITY, |a, yy| a.min(tmp[yy * nx + x]));
+            }
+        }
+    }
+
+    /// Spreads times off the road at walking pace, up to `max_m` (chamfer 3-4 style, two
+    /// passes; the distance cap makes it approximate, which is all a walk needs).
+    fn spread_offroad(&mut self, kmh: f64, max_m: f64) {
+        let (nx, ny) = (self.nx as isize, self.ny as isize);
+        let step_m = self.cell_m;
+        let diag_m = self.cell_m * std::f64::consts::SQRT_2;
+        let mps = kmh / 3.6;
+        let mut dist: Vec<f64> = self
+            .v
+            .iter()
+            .map(|t| if t.is_finite() { 0.0 } else { f64::INFINITY })
+            .collect();
+        let passes: [[(isize, isize, f64); 4]; 2] = [
+            [
+                (-1, 0, step_m),
+                (-1, -1, diag_m),
+                (0, -1, step_m),
+                (1, -1, diag_m),
+            ],
+            [
+                (1, 0, step_m),
+                (1, 1, diag_m),
+                (0, 1, step_m),
+                (-1, 1, diag_m),
+            ],
+        ];
+        for (p, nbs) in passes.iter().enumerate() {
+            for yy in 0..ny {
+                let y = if p == 0 { yy } else { ny - 1 - yy };
+                for xx in 0..nx {
+                    let x = if p == 0 { xx } else { nx - 1 - xx };
+                    let i = (y * nx + x) as usize;
+                    if self.node[i] {
+                        continue;
+                    }
+                    for &(ddx, ddy, m) in nbs {
+                        let (sx, sy) = (x + ddx, y + ddy);
+                        if sx < 0 || sy < 0 || sx >= nx || sy >= ny {
+                            continue;
+                        }
+                        let j = (sy * nx + sx) as usize;
+                        let d = dist[j] + m;
+                        if d > max_m {
+                            continue;
+                        }
+                        let t = self.v[j] + m / mps;
+                        if t < self.v[i] {
+                            self.v[i] = t;
+                            dist[i] = d;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Draws the contours of `opts` from the travel times of a search (which must have run at
+/// least as far as the largest contour; [`search_limit_s`] says how far is good).
+pub fn isochrone(
+    times: &TravelTimes<'_>,
+    opts: &IsochroneOptions,
+) -> Result<Isochrone, RoutingError> {
+    let graph = times.graph();
+    let direction = times.direction();
+    let limit = f64::from(times.limit_ms()) / 1000.0;
+
+    // The origins' own segments, painted from the snapped point: (from, to, time at from,
+    // time at to), lon/lat and seconds.
+    let mut origin_pieces: Vec<([f64; 2], [f64; 2], f64, f64)> = Vec::new();
+    for o in times.origins() {
+        let seg = graph.segment(o.seg);
+        let (pa, pb) = (graph.lonlat(seg.nodes[0]), graph.lonlat(seg.nodes[1]));
+        let [w_ab, w_ba] = seg.weight_ms;
+        // Towards b the trip runs a→b for `from`, b→a for `to`; towards a the other way.
+        let (to_b, to_a) = match direction {
+            Direction::From => (w_ab, w_ba),
+            Direction::To => (w_ba, w_ab),
+        };
+        if to_b != NO_EDGE {
+            origin_pieces.push((o.lonlat, pb, 0.0, (1.0 - o.frac) * f64::from(to_b) / 1000.0));
+        }
+        if to_a != NO_EDGE {
+            origin_pieces.push((o.lonlat, pa, 0.0, o.frac * f64::from(to_a) / 1000.0));
+        }
+    }
+    // Settled nodes in index order: nodes are numbered along a Hilbert curve, so this walks
+    // memory (positions, edges, labels) nearly sequentially, where the settling order would
+    // jump about. A large search scans every node rather than sorting its list.
+    let order: Vec<u32> = {
+        let settled = times.settled_nodes();
+        if settled.len() > graph.node_count() / 8 {
+            (0..graph.node_count() as u32)
+                .filter(|&v| times.node_time_ms(v).is_some())
+                .collect()
+        } else {
+            let mut v = settled.to_vec();
+            v.sort_unstable();
+            v
+        }
+    };
+    let settled = |v: u32| times.node_time_ms(v).is_some();
+    let limit_ms = f64::from(times.limit_ms());
+
+    // 1. Extent and cell size: settled nodes, and where the edges leaving them towards
+    //    unsettled nodes run out of time.
+    let mut bbox = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let mut grow = |p: [f64; 2]| {
+        bbox = [
+            bbox[0].min(p[0]),
+            bbox[1].min(p[1]),
+            bbox[2].max(p[0]),
+            bbox[3].max(p[1]),
+        ];
+    };
+    for o in times.origins() {
+        grow(o.lonlat);
+    }
+    for &(p, q, t0, t1) in &origin_pieces {
+        let s = if t1 > limit {
+            (limit - t0) / (t1 - t0)
+        } else {
+            1.0
+        };
+        grow([p[0] + s * (q[0] - p[0]), p[1] + s * (q[1] - p[1])]);
+    }
+    for &u in &order {
+        let Some(tu) = times.node_time_ms(u) else {
+            continue;
+        };
+        let pu = graph.lonlat(u);
+        grow(pu);
+        for e in graph.edges(u, direction) {
+            if settled(e.head) {
+                continue;
+            }
+            let s = ((limit_ms - f64::from(tu)) / f64::from(e.weight_ms.max(1))).min(1.0);
+            let q = graph.lonlat(e.head);
+            grow([pu[0] + s * (q[0] - pu[0]), pu[1] + s * (q[1] - pu[1])]);
+        }
+    }
+    if !bbox[0].is_finite() {
+        return Ok(Isochrone {
+            contours: opts
+                .contours_min
+                .iter()
+                .map(|&m| Contour {
+                    minutes: m,
+                    geometry: MultiPolygon(vec![]),
+                    area_ha: 0.0,
+                })
+                .collect(),
+            origins: times.origins().to_vec(),
+            direction,
+            cell_size_m: 0.0,
+            search_limit_s: limit,
+            reached_nodes: 0,
+        });
+    }
+    let lat0 = (bbox[1] + bbox[3]) / 2.0;
+    let (m_lat, m_lon) = metres_per_degree(lat0);
+    let (w_m, h_m) = ((bbox[2] - bbox[0]) * m_lon, (bbox[3] - bbox[1]) * m_lat);
+    let mut cell_m = (w_m.max(h_m) / CELLS_ACROSS).max(MIN_CELL_M);
+    let margin = |cell_m: f64| 2.0 + (OFFROAD_MAX_M / cell_m).ceil();
+    let cells = |cell_m: f64| {
+        (w_m / cell_m + 2.0 * margin(cell_m) + 1.0) * (h_m / cell_m + 2.0 * margin(cell_m) + 1.0)
+    };
+    while cells(cell_m) > MAX_CELLS {
+        cell_m *= 1.25;
+    }
+    let mg = margin(cell_m);
+    let (dx, dy) = (cell_m / m_lon, cell_m / m_lat);
+    let nx = (w_m / cell_m + 2.0 * mg + 1.0).ceil() as usize;
+    let ny = (h_m / cell_m + 2.0 * mg + 1.0).ceil() as usize;
+    let mut grid = Grid {
+        nx,
+        ny,
+        x0: bbox[0] - mg * dx,
+        y0: bbox[1] - mg * dy,
+        cell_m,
+        kx: 1e-7 / dx,
+        ky: 1e-7 / dy,
+        ox: (bbox[0] - mg * dx) / dx,
+        oy: (bbox[1] - mg * dy) / dy,
+        v: vec![f64::INFINITY; nx * ny],
+        node: vec![false; nx * ny],
+    };
+
+    // 2. Rasterise: each settled node its own cell; the edges leaving it sampled along, except
+    //    an edge to a settled node within the next cell, whose end cells cover it (with the
+    //    dilation below).
+    for &u in &order {
+        let Some(tu) = times.node_time_ms(u) else {
+            continue;
+        };
+        let tu = f64::from(tu) / 1000.0;
+        let (gx, gy) = grid.to_grid(graph.lon_lat_e7(u));
+        grid.set_min(gx, gy, tu);
+        for e in graph.edges(u, direction) {
+            let (hx, hy) = grid.to_grid(graph.lon_lat_e7(e.head));
+            if (hx - gx).abs() < 1.0 && (hy - gy).abs() < 1.0 && settled(e.head) {
+                continue;
+            }
+            grid.paint_grid(
+                gx,
+                gy,
+                hx,
+                hy,
+                tu,
+                tu + f64::from(e.weight_ms) / 1000.0,
+                limit,
+            );
+        }
+    }
+    for &(p, q, t0, t1) in &origin_pieces {
+        let (gx, gy) = grid.to_grid(e7(p));
+        let (hx, hy) = grid.to_grid(e7(q));
+        grid.paint_grid(gx, gy, hx, hy, t0, t1, limit);
+    }
+    // 3. Spread.
+    grid.mark_nodes(graph);
+    grid.dilate();
+    grid.spread_offroad(OFFROAD_KMH, OFFROAD_MAX_M);
+
+    // 4. Contour.
+    let values: Vec<f64> = grid.v.iter().map(|&t| -t.min(limit)).collect();
+    let thresholds: Vec<f64> = opts.contours_min.iter().map(|m| -m * 60.0).collect();
+    let raw = contour::ContourBuilder::new(nx, ny, true)
+        .x_origin(grid.x0)
+        .y_origin(grid.y0)
+        .x_step(dx)
+        .y_step(dy)
+        .contours(&values, &thresholds)
+        .map_err(|e| RoutingError::Contour(format!("{e:?}")))?;
+    // Marching squares with smoothing can close a ring on itself (no area): such a ring is no
+    // boundary, and a geodesic area would read it as the rest of the Earth.
+    let min_ring = 1e-3 * dx * dy;
+    let mut polys: Vec<Vec<(Polygon<f64>, f64)>> = raw
+        .into_iter()
+        .map(|c| {
+            let (mp, _) = c.into_inner();
+            mp.0.into_iter()
+                .filter(|p| ring_area(p.exterior()).abs() > min_ring)
+                .map(|p| {
+                    let (ext, holes) = p.into_inner();
+                    let holes = holes
+                        .into_iter()
+                        .filter(|h| ring_area(h).abs() > min_ring)
+                        .collect();
+                    let p = Polygon::new(ext, holes);
+                    let a = area_ha(&Geometry::Polygon(p.clone()));
+                    (p, a)
+                })
+                .collect()
+        })
+        .collect();
+
+    // 5. Denoise from the outermost contour in, generalize, orient, measure.
+    if opts.denoise > 0.0 {
+        let mut order: Vec<usize> = (0..polys.len()).collect();
+        order.sort_by(|&a, &b| opts.contours_min[b].total_cmp(&opts.contours_min[a]));
+        let mut outer: Option<usize> = None;
+        for &i in &order {
+            let largest = polys[i].iter().fold(0.0f64, |a, p| a.max(p.1));
+            let keep_outer = outer.map(|o| polys[o].clone());
+            polys[i].retain(|(p, a)| {
+                *a >= opts.denoise * largest
+                    && keep_outer.as_ref().is_none_or(|outs| {
+                        p.interior_point()
+                            .is_some_and(|pt| outs.iter().any(|(op, _)| op.contains(&pt)))
+                    })
+            });
+            outer = Some(i);
+        }
+    }
+    let contours = polys
+        .into_iter()
+        .zip(&opts.contours_min)
+        .map(|(ps, &minutes)| {
+            let mut mp = MultiPolygon(ps.into_iter().map(|(p, _)| p).collect());
+            if opts.generalize_m > 0.0 {
+                mp = generalize(&mp, opts.generalize_m, m_lon, m_lat);
+            }
+            let g = Geometry::MultiPolygon(mp.orient(Winding::Default));
+            let area = area_ha(&g);
+            let geometry = match g {
+                Geometry::MultiPolygon(mp) => mp,
+                _ => MultiPolygon(vec![]),
+            };
+            Contour {
+                minutes,
+                geometry,
+                area_ha: area,
+            }
+        })
+        .collect();
+    Ok(Isochrone {
+        contours,
+        origins: times.origins().to_vec(),
+        direction,
+        cell_size_m: cell_m,
+        search_limit_s: limit,
+        reached_nodes: times.settled_nodes().len(),
+    })
+}
+
+/// A lon/lat position in 1e-7 degrees.
+fn e7(p: [f64; 2]) -> [i32; 2] {
+    [(p[0] * 1e7).round() as i32, (p[1] * 1e7).round() as i32]
+}
+
+/// Planar signed area of a ring, square degrees.
+fn ring_area(l: &LineString<f64>) -> f64 {
+    l.0.windows(2)
+        .map(|w| w[0].x * w[1].y - w[1].x * w[0].y)
+        .sum::<f64>()
+        / 2.0
+}
+
+/// Douglas–Peucker in a local metric frame; rings that collapse are dropped.
+fn generalize(mp: &MultiPolygon<f64>, tol_m: f64, m_lon: f64, m_lat: f64) -> MultiPolygon<f64> {
+    let to_m = |l: &LineString<f64>| {
+        LineString(
+            l.0.iter()
+                .map(|c| Coord {
+                    x: c.x * m_lon,
+                    y: c.y * m_lat,
+                })
+                .collect(),
+        )
+    };
+    let to_deg = |l: LineString<f64>| {
+        LineString(
+            l.0.into_iter()
+                .map(|c| Coord {
+                    x: c.x / m_lon,
+                    y: c.y / m_lat,
+                })
+                .collect(),
+        )
+    };
+    let simplify = |l: &LineString<f64>| {
+        let s = to_m(l).simplify(tol_m);
+        (s.0.len() >= 4).then(|| to_deg(s))
+    };
+    MultiPolygon(
+        mp.0.iter()
+            .filter_map(|p| {
+                let ext = simplify(p.exterior())?;
+                let holes = p.interiors().iter().filter_map(simplify).collect();
+                Some(Polygon::new(ext, holes))
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,379 @@
+//! Work done once per data generation, not per request: projection of every geometry to
+//! world (web-mercator) coordinates, per-zoom simplification to one tile unit, the decision of
+//! which polygons are under a pixel at which zoom, the cluster levels, priorities, and the zoom
+//! from which each layer is complete.
+//!
+//! Steps, per layer: project → priorities and anchors → per zoom `0..=generalise_max_zoom`:
+//! keep the polygons of a pixel or more (simplified), send the smaller ones (and points) to the
+//! clusters (plots, buildings, waste deposits) or drop them (catchments, territories) →
+//! cluster bottom-up → completeness.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use geo::{Area, BoundingRect, Centroid, Simplify};
+use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Rectangle};
+
+use super::TileConfig;
+use super::cluster::{ClusterLevel, ClusterSpec, cluster};
+use super::tile_coord::{lonlat_to_world, tile_unit};
+use crate::index::{Column, LayerData, Snapshot};
+use crate::model::{BUILDING_STATUS, CONFIDENTIALITY, Layer, MATERIALS, PLOT_STATUS, schema};
+
+/// A geometry in world coordinates (unit square, y down).
+#[derive(Debug, Clone)]
+pub enum WorldGeom {
+    Point([f64; 2]),
+    Polygons(MultiPolygon<f64>),
+    /// A geometry kind tiles do not draw.
+    Empty,
+}
+
+/// Polygons drawn as polygons at one zoom.
+#[derive(Debug, Default)]
+pub struct ShapeLevel {
+    /// World envelopes; payload = index in `geoms`.
+    pub tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// (row, simplified geometry; `None` when simplification removed nothing).
+    pub geoms: Vec<(u32, Option<MultiPolygon<f64>>)>,
+}
+
+/// One layer ready to be tiled.
+#[derive(Debug)]
+pub struct PreparedLayer {
+    pub data: Arc<LayerData>,
+    pub world: Vec<WorldGeom>,
+    /// Where a feature sits as a point: the point, or the polygon's centroid.
+    pub anchor: Vec<[f64; 2]>,
+    /// Larger first: world area of polygons, the cluster measure (quantity, area) of points.
+    pub priority: Vec<f64>,
+    /// Per zoom `0..=generalise_max_zoom`.
+    pub shapes: Vec<ShapeLevel>,
+    /// Per zoom `0..=generalise_max_zoom`; empty for layers that are not clustered.
+    pub clusters: Vec<ClusterLevel>,
+    pub cluster_spec: Option<ClusterSpec>,
+    /// World position shown to public readers, for confidential rows only.
+    pub public_anchor: Vec<Option<[f64; 2]>>,
+    /// First zoom at which every feature is in the tiles, unmerged and within the budget
+    /// (estimated); `None` if no zoom up to 22 is.
+    pub complete_from: Option<u8>,
+    /// World bounds of the layer `[min_x, min_y, max_x, max_y]`.
+    pub world_bounds: Option<[f64; 4]>,
+}
+
+/// Every layer of one data generation, ready to be tiled.
+#[derive(Debug)]
+pub struct Prepared {
+    pub generation: u64,
+    pub layers: [Arc<PreparedLayer>; 5],
+}
+
+impl Prepared {
+    pub fn layer(&self, layer: Layer) -> &PreparedLayer {
+        &self.layers[layer.index()]
+    }
+}
+
+/// Which field classifies cluster members and which is summed, for the clustered layers.
+pub fn cluster_spec(layer: Layer) -> Option<ClusterSpec> {
+    let s = schema(layer);
+    match layer {
+        Layer::Plots => Some(ClusterSpec {
+            class_field: s.index_of("status"),
+            classes: PLOT_STATUS,
+            measure_field: s.index_of("area_ha"),
+            measure_name: "area_ha",
+            sum_total: true,
+        }),
+        Layer::Buildings => Some(ClusterSpec {
+            class_field: s.index_of("status"),
+            classes: BUILDING_STATUS,
+            measure_field: s.index_of("floor_area_m2"),
+            measure_name: "floor_area_m2",
+            sum_total: true,
+        }),
+        Layer::WasteDeposits => Some(ClusterSpec {
+            class_field: s.index_of("material"),
+            classes: MATERIALS,
+            measure_field: s.index_of("quantity"),
+            measure_name: "quantity",
+            sum_total: false,
+        }),
+        Layer::Catchments | Layer::Territories => None,
+    }
+}
+
+/// Prepares every layer of a snapshot, reusing the layers of `previous` whose data did not
+/// change.
+pub fn prepare(snap: &Snapshot, previous: Option<&Prepared>, cfg: &TileConfig) -> Prepared {
+    let layers = Layer::ALL.map(|layer| {
+        let data = snap.layer(layer);
+        if let Some(prev) = previous {
+            let p = &prev.layers[layer.index()];
+            if Arc::ptr_eq(&p.data, data) {
+                return Arc::clone(p);
+            }
+        }
+        Arc::new(prepare_layer(Arc::clone(data), cfg))
+    });
+    Prepared {
+        generation: snap.generation,
+        layers,
+    }
+}
+
+fn ring_to_world(l: &LineString<f64>) -> LineString<f64> {
+    LineString(
+        l.0.iter()
+            .map(|c| {
+                let [x, y] = lonlat_to_world(c.x, c.y);
+                Coord { x, y }
+            })
+            .collect(),
+    )
+}
+
+fn polygon_to_world(p: &Polygon<f64>) -> Polygon<f64> {
+    Polygon::new(
+        ring_to_world(p.exterior()),
+        p.interiors().iter().map(ring_to_world).collect(),
+    )
+}
+
+/// Projects a WGS84 geometry to world coordinates.
+pub fn to_world(g: &Geometry<f64>) -> WorldGeom {
+    match g {
+        Geometry::Point(p) => WorldGeom::Point(lonlat_to_world(p.x(), p.y())),
+        Geometry::Polygon(p) => WorldGeom::Polygons(MultiPolygon(vec![polygon_to_world(p)])),
+        Geometry::MultiPolygon(mp) => {
+            WorldGeom::Polygons(MultiPolygon(mp.0.iter().map(polygon_to_world).collect()))
+        }
+        Geometry::Rect(r) => {
+            WorldGeom::Polygons(MultiPolygon(vec![polygon_to_world(&r.to_polygon())]))
+        }
+        _ => WorldGeom::Empty,
+    }
+}
+
+fn vertex_count(mp: &MultiPolygon<f64>) -> usize {
+    mp.0.iter()
+        .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+        .sum()
+}
+
+/// Size of a confidential deposit's public grid cell, degrees.
+pub(crate) const PUBLIC_GRID_DEG: f64 = 0.01;
+
+/// Prepares one layer.
+pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
+    let layer = data.layer();
+    let n = data.len();
+    let gmax = cfg.generalise_max_zoom;
+    let spec = cluster_spec(layer);
+    let world: Vec<WorldGeom> = data.geometries().iter().map(to_world).collect();
+    let mut anchor = Vec::with_capacity(n);
+    let mut priority = Vec::with_capacity(n);
+    let mut envelopes: Vec<Option<[f64; 4]>> = Vec::with_capacity(n);
+    for (row, g) in world.iter().enumerate() {
+        match g {
+            WorldGeom::Point(p) => {
+                anchor.push(*p);
+                envelopes.push(Some([p[0], p[1], p[0], p[1]]));
+                let measure = spec
+                    .and_then(|s| data.value(row as u32, s.measure_field))
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0);
+                priority.push(measure);
+            }
+            WorldGeom::Polygons(mp) => {
+                let r = mp.bounding_rect();
+                let c = mp
+                    .centroid()
+                    .map(|c| [c.x(), c.y()])
+                    .or_else(|| r.map(|r| [r.center().x, r.center().y]))
+                    .unwrap_or([0.0, 0.0]);
+                anchor.push(c);
+                envelopes.push(r.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]));
+                priority.push(mp.unsigned_area());
+            }
+            WorldGeom::Empty => {
+                anchor.push([0.0, 0.0]);
+                envelopes.push(None);
+                priority.push(0.0);
+            }
+        }
+    }
+
+    // The highest zoom at which each row is point-like (for clustering) or, for polygons of
+    // unclustered layers, dropped: under one pixel (1/256 of a tile) in both directions.
+    let px = |z: u8| tile_unit(z, 256.0);
+    let mut joins_at: Vec<Option<u8>> = vec![None; n];
+    let mut subpixel_until: Vec<Option<u8>> = vec![None; n];
+    for row in 0..n {
+        match &world[row] {
+            WorldGeom::Point(_) => joins_at[row] = Some(gmax),
+            WorldGeom::Polygons(_) => {
+                if let Some(e) = envelopes[row] {
+                    let size = (e[2] - e[0]).max(e[3] - e[1]);
+                    let z = (0..=gmax).rev().find(|z| size < px(*z));
+                    subpixel_until[row] = z;
+                    if spec.is_some() {
+                        joins_at[row] = z;
+                    }
+                }
+            }
+            WorldGeom::Empty => {}
+        }
+    }
+
+    let mut shapes = Vec::with_capacity(usize::from(gmax) + 1);
+    for z in 0..=gmax {
+        let eps = tile_unit(z, f64::from(cfg.extent));
+        let mut geoms = Vec::new();
+        let mut entries = Vec::new();
+        for row in 0..n {
+            let WorldGeom::Polygons(mp) = &world[row] else {
+                continue;
+            };
+            if subpixel_until[row].is_some_and(|s| z <= s) {
+                continue;
+            }
+            let Some(e) = envelopes[row] else { continue };
+            let simplified = mp.simplify(eps);
+            let keep = if vertex_count(&simplified) < vertex_count(mp)
+                && simplified.0.iter().all(|p| p.exterior().0.len() >= 4)
+            {
+                Some(simplified)
+            } else {
+                None
+            };
+            entries.push(GeomWithData::new(
+                Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]),
+                geoms.len() as u32,
+            ));
+            geoms.push((row as u32, keep));
+        }
+        shapes.push(ShapeLevel {
+            tree: RTree::bulk_load(entries),
+            geoms,
+        });
+    }
+
+    let clusters = match &spec {
+        Some(s) => cluster(
+            &data,
+            s,
+            &anchor,
+            &joins_at,
+            gmax,
+            cfg.cluster_cells_per_tile,
+        ),
+        None => Vec::new(),
+    };
+
+    let public_anchor = public_anchors(&data);
+    let complete_from = completeness(&data, &world, &anchor, &subpixel_until, &clusters, cfg);
+    let world_bounds = data.bounds().map(|b| {
+        let [x0, y1] = lonlat_to_world(b.min().x, b.min().y);
+        let [x1, y0] = lonlat_to_world(b.max().x, b.max().y);
+        [x0, y0, x1, y1]
+    });
+    PreparedLayer {
+        data,
+        world,
+        anchor,
+        priority,
+        shapes,
+        clusters,
+        cluster_spec: spec,
+        public_anchor,
+        complete_from,
+        world_bounds,
+    }
+}
+
+/// Public positions of confidential waste deposits: the centre of their 0.01° grid cell.
+fn public_anchors(data: &LayerData) -> Vec<Option<[f64; 2]>> {
+    let s = data.schema();
+    let Some((field, _)) = s.field("confidentiality") else {
+        return vec![None; data.len()];
+    };
+    let partners = CONFIDENTIALITY.iter().position(|c| *c == "partners");
+    let Column::Enum(col) = data.column(field) else {
+        return vec![None; data.len()];
+    };
+    (0..data.len())
+        .map(|row| {
+            if col[row].map(usize::from) != partners || partners.is_none() {
+                return None;
+            }
+            match data.geometry(row as u32) {
+                Geometry::Point(p) => {
+                    let snap = |v: f64| ((v / PUBLIC_GRID_DEG).floor() + 0.5) * PUBLIC_GRID_DEG;
+                    Some(lonlat_to_world(snap(p.x()), snap(p.y())))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The first zoom from which the layer's tiles hold every feature: no cluster of two or more,
+/// no polygon dropped for being under a pixel, and (estimated) no tile over the budget.
+fn completeness(
+    data: &LayerData,
+    world: &[WorldGeom],
+    anchor: &[[f64; 2]],
+    subpixel_until: &[Option<u8>],
+    clusters: &[ClusterLevel],
+    cfg: &TileConfig,
+) -> Option<u8> {
+    let mut from: u8 = 0;
+    for (z, level) in clusters.iter().enumerate() {
+        if level.cells.iter().any(|c| c.members.len() > 1) {
+            from = from.max(z as u8 + 1);
+        }
+    }
+    if clusters.is_empty() {
+        for s in subpixel_until.iter().flatten() {
+            from = from.max(s + 1);
+        }
+    }
+    // Estimated encoded size of each feature: a few bytes per vertex and per property.
+    let props = data.schema().fields.len();
+    let est: Vec<f64> = world
+        .iter()
+        .enumerate()
+        .map(|(row, g)| {
+            let filled = (0..props)
+                .filter(|f| data.value(row as u32, *f).is_some())
+                .count();
+            let vertices = match g {
+                WorldGeom::Point(_) => 1,
+                WorldGeom::Polygons(mp) => vertex_count(mp),
+                WorldGeom::Empty => 0,
+            };
+            12.0 + 3.0 * vertices as f64 + 3.0 * filled as f64
+        })
+        .collect();
+    for z in from..=super::MAX_ZOOM {
+        let n = f64::from(1u32 << z);
+        let mut per_tile: HashMap<(u32, u32), f64> = HashMap::new();
+        let mut fits = true;
+        for (row, a) in anchor.iter().enumerate() {
+            let key = ((a[0] * n) as u32, (a[1] * n) as u32);
+            let t = per_tile.entry(key).or_insert(0.0);
+            *t += est[row];
+            if *t > cfg.budget_bytes as f64 {
+                fits = false;
+                break;
+            }
+        }
+        if fits {
+            return Some(z);
+        }
+    }
+    None
+}
