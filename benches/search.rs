@@ -263,7 +263,8 @@ fn benches(c: &mut Criterion) {
     g.bench_function("sites_5km_wood_plastic_1km_min1000t", |b| {
         b.iter(|| {
             black_box(
-                near_waste(&w.snap, &waste_query(w.centres[next(64)]), None).map(|p| p.matched),
+                near_waste(&w.snap, &waste_query(w.centres[next(64)]), None, None)
+                    .map(|p| p.matched),
             )
         })
     });
@@ -331,7 +332,7 @@ fn latency_table(w: &World) {
         site_search(&w.snap, &site_query(c), None).map_or(0, |p| p.matched)
     });
     run("near-waste join, sites within 5 km", 100, &mut |c| {
-        near_waste(&w.snap, &waste_query(c), None).map_or(0, |p| p.matched)
+        near_waste(&w.snap, &waste_query(c), None, None).map_or(0, |p| p.matched)
     });
     println!("\nlatency of single queries (µs), scale {}:", scale());
     println!(

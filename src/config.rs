@@ -32,6 +32,7 @@ use serde::Deserialize;
 
 use crate::api::{AuthPolicy, Limits};
 use crate::edit::WriterOptions;
+use crate::tiles::TileConfig;
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +136,40 @@ impl WritesConfig {
     }
 }
 
+/// The `[tiles]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TilesConfig {
+    /// Size of the tile cache (compressed bodies), MB; 0 turns the cache off.
+    pub cache_mb: usize,
+    /// Largest uncompressed tile, KB; above it features are left out by priority.
+    pub budget_kb: usize,
+    /// Buffer around each tile, in tile units (of 4096).
+    pub buffer: u32,
+}
+
+impl Default for TilesConfig {
+    fn default() -> Self {
+        let d = TileConfig::default();
+        TilesConfig {
+            cache_mb: d.cache_bytes >> 20,
+            budget_kb: d.budget_bytes / 1000,
+            buffer: d.buffer,
+        }
+    }
+}
+
+impl TilesConfig {
+    pub fn tile_config(&self) -> TileConfig {
+        TileConfig {
+            cache_bytes: self.cache_mb << 20,
+            budget_bytes: self.budget_kb * 1000,
+            buffer: self.buffer,
+            ..TileConfig::default()
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -143,9 +178,10 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: Limits,
     pub writes: WritesConfig,
+    pub tiles: TilesConfig,
 }
 
-const TABLES: [&str; 4] = ["server", "auth", "limits", "writes"];
+const TABLES: [&str; 5] = ["server", "auth", "limits", "writes", "tiles"];
 
 impl Config {
     /// Reads the file (if any), then applies `TERRIENS_<TABLE>_<KEY>` variables from `env`.

@@ -355,7 +355,8 @@ fn serve(
     let routing = load_routing(dir.as_ref())?;
     let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir)
         .with_limits(cfg.limits.clone())
-        .with_keys(key_store, cfg.auth.policy());
+        .with_keys(key_store, cfg.auth.policy())
+        .with_tiles(cfg.tiles.tile_config());
     // Prepare the tiles now rather than on the first map request.
     state.tiles.prepared(&state.snapshot.load());
     if let Some(routing) = routing {

@@ -248,3 +248,128 @@ async fn reads_can_require_a_key() {
         assert_eq!(status, expect, "{caller} GET {path}");
     }
 }
+
+/// Which deposits of a tile a caller gets: feature ids of points, and the number of deposits
+/// the tile stands for (points plus cluster counts).
+fn tile_deposits(bytes: &[u8]) -> (Vec<u64>, i64) {
+    use geozero::mvt::{Message, Tile};
+    let tile = Tile::decode(bytes).expect("a valid MVT");
+    let mut ids = Vec::new();
+    let mut total = 0;
+    for layer in &tile.layers {
+        for f in &layer.features {
+            let props: Vec<(&str, &geozero::mvt::tile::Value)> = f
+                .tags
+                .chunks(2)
+                .map(|c| {
+                    (
+                        layer.keys[c[0] as usize].as_str(),
+                        &layer.values[c[1] as usize],
+                    )
+                })
+                .collect();
+            match props.iter().find(|(k, _)| *k == "point_count") {
+                Some((_, v)) => {
+                    total += v
+                        .int_value
+                        .or(v.sint_value)
+                        .or(v.uint_value.map(|u| u as i64))
+                        .unwrap_or(0)
+                }
+                None => {
+                    total += 1;
+                    ids.extend(f.id);
+                }
+            }
+        }
+    }
+    ids.sort();
+    (ids, total)
+}
+
+/// Confidential deposits are left out for callers without the partners right in every read:
+/// single features, search (radius, nearest, box), OGC items, the sites around a deposit and
+/// tiles at high and low zoom (where clusters must not count them either). Callers with the
+/// right (a partners key, an admin) see them everywhere.
+#[tokio::test]
+async fn confidential_deposits_are_left_out_of_every_read_without_the_partners_right() {
+    let app = seeded().await;
+    let n = CALLERS.len() as u64;
+    let public: Vec<u64> = (0..n).map(|c| PUBLIC + c).collect();
+    let all: Vec<u64> = public
+        .iter()
+        .copied()
+        .chain((0..n).map(|c| CONFIDENTIAL + c))
+        .collect();
+    let ids_of = |json: &serde_json::Value| -> Vec<u64> {
+        let mut v: Vec<u64> = json["features"]
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .filter_map(|f| f["id"].as_u64())
+            .collect();
+        v.sort();
+        v
+    };
+    for caller in ["anonymous", "reader", "reader+partners", "editor", "admin"] {
+        let sees = caller == "reader+partners" || caller == "admin";
+        let expect = if sees { &all } else { &public };
+        for uri in [
+            "/layers/waste_deposits/search?lon=0.12&lat=49.49&radius_m=1000&limit=100",
+            "/layers/waste_deposits/search?lon=0.12&lat=49.49&k=100",
+            "/layers/waste_deposits/search?bbox=0.1,49.4,0.2,49.5&limit=100",
+            "/layers/waste_deposits/search?limit=100",
+            "/ogc/collections/waste_deposits/items?limit=100",
+        ] {
+            let (status, _, json) = app.call(caller, "GET", uri, &[], None).await;
+            assert_eq!(status, 200, "{caller} {uri}: {json}");
+            assert_eq!(&ids_of(&json), expect, "{caller} {uri}");
+            assert_eq!(
+                json["numberMatched"].as_u64(),
+                Some(expect.len() as u64),
+                "{caller} {uri}"
+            );
+        }
+        for uri in [
+            format!("/ogc/collections/waste_deposits/items/{CONFIDENTIAL}"),
+            format!("/layers/waste_deposits/features/{CONFIDENTIAL}"),
+            format!("/waste_deposits/{CONFIDENTIAL}/sites?within_km=1"),
+        ] {
+            let (status, _, json) = app.call(caller, "GET", &uri, &[], None).await;
+            assert_eq!(
+                status,
+                if sees { 200 } else { 404 },
+                "{caller} {uri}: {json}"
+            );
+        }
+        // Tiles: z14 shows the points themselves, z4 clusters them.
+        for (z, x, y) in [(14u8, 8197u32, 5592u32), (4, 8, 5)] {
+            let uri = format!("/tiles/waste_deposits/{z}/{x}/{y}");
+            let req = axum::http::Request::builder().uri(&uri);
+            let req = match app.key(caller) {
+                Some(k) => req.header("authorization", format!("Bearer {k}")),
+                None => req,
+            };
+            use tower::ServiceExt;
+            let resp = app
+                .router
+                .clone()
+                .oneshot(req.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{caller} {uri}");
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let (ids, total) = tile_deposits(&bytes);
+            assert_eq!(
+                total,
+                expect.len() as i64,
+                "{caller} {uri}: deposits in the tile"
+            );
+            if z == 14 {
+                assert_eq!(&ids, expect, "{caller} {uri}");
+            }
+        }
+    }
+}

@@ -110,3 +110,54 @@ fn caps_answer_400_naming_the_parameter_and_come_from_config() {
     assert!(Limits::check("minutes", 20.0, l.max_contour_min).is_ok());
     assert!(Limits::check("minutes", 21.0, l.max_contour_min).is_err());
 }
+
+/// The real heavy routes (isochrones, workforce, the sites–waste joins) go through the gate:
+/// with no permit free they answer 503 with Retry-After before any work. And the caps of the
+/// search, routing and drive-time parameters are 400s naming the parameter.
+#[tokio::test]
+async fn heavy_routes_are_gated_and_caps_name_their_parameter() {
+    let limits = Limits {
+        heavy_concurrency: 1,
+        heavy_wait_ms: 10,
+        retry_after_s: 4,
+        ..Limits::default()
+    };
+    let app = App::new(limits, AuthPolicy::default());
+    // A heavy request in progress holds the only permit.
+    let _busy = app.state.heavy.acquire().await.unwrap();
+    for uri in [
+        "/isochrone?lon=1.0&lat=49.52&contours_min=10",
+        "/workforce?lon=1.0&lat=49.52&minutes=10",
+        "/sites/near-waste?materials=wood&within_km=2",
+        "/waste_deposits/1/sites?within_km=2",
+    ] {
+        let (s, h, p) = app.call("anonymous", "GET", uri, &[], None).await;
+        assert_eq!(s, 503, "{uri}: {p}");
+        assert_eq!(h["retry-after"], "4", "{uri}");
+        assert!(p["type"].as_str().unwrap().ends_with("overloaded"), "{uri}");
+    }
+    let app = App::new(Limits::default(), AuthPolicy::default());
+    for (uri, param) in [
+        (
+            "/layers/plots/search?lon=1&lat=49.5&radius_m=300000",
+            "radius_m",
+        ),
+        ("/layers/plots/search?lon=1&lat=49.5&k=5000", "k"),
+        ("/layers/plots/search?limit=5000", "limit"),
+        ("/isochrone?lon=1&lat=49.5&contours_min=130", "contours_min"),
+        ("/workforce?lon=1&lat=49.5&minutes=500", "minutes"),
+        (
+            "/layers/plots/search?drive_from=1,49.5&drive_max_min=500",
+            "drive_max_min",
+        ),
+        (
+            "/sites/near-waste?materials=wood&within_km=500",
+            "within_km",
+        ),
+    ] {
+        let (s, h, p) = app.call("anonymous", "GET", uri, &[], None).await;
+        assert_eq!(s, 400, "{uri}: {p}");
+        assert_eq!(h["content-type"], "application/problem+json");
+        assert_eq!(p["param"], param, "{uri}: {p}");
+    }
+}

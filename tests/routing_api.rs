@@ -388,3 +388,246 @@ async fn workforce_sums_weighted_catchments_and_says_how() {
         "{reached} of {everyone}"
     );
 }
+
+/// The engine's travel times to a layer's rows (the routing engine itself is checked against
+/// petgraph and networkx in `routing_oracle`): row → seconds.
+fn times_to(
+    layer: terriens::model::Layer,
+    origin: [f64; 2],
+    direction: terriens::routing::Direction,
+    max_s: f64,
+) -> std::collections::HashMap<u64, f64> {
+    let state = demo_state();
+    let snap = state.snapshot.load();
+    let routing = state.routing.as_ref().unwrap();
+    let engine = routing.engine(ProfileId::Car).unwrap();
+    let data = snap.layer(layer);
+    // Anonymous callers do not see confidential deposits (`model::Access`).
+    let visible =
+        terriens::index::Filter::all(layer).for_access(&terriens::model::Access::ANONYMOUS);
+    terriens::routing::travel_times_to_features(engine, data, &[origin], direction, max_s)
+        .unwrap()
+        .into_iter()
+        .filter(|(row, s)| *s <= max_s && visible.matches(data, *row))
+        .map(|(row, s)| (data.id(row), s))
+        .collect()
+}
+
+fn ids_and_times(json: &Value) -> std::collections::HashMap<u64, f64> {
+    json["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_u64().unwrap(),
+                f["properties"]["travel_time_min"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Search on any layer with `drive_from` / `drive_to` returns exactly the features reached
+/// within the time, each with its `travel_time_min`.
+#[tokio::test]
+async fn drive_time_search_returns_the_features_reached_in_time() {
+    use terriens::model::Layer;
+    use terriens::routing::Direction;
+    let origin = [1.0, 49.52];
+    for (uri, layer, direction, minutes) in [
+        (
+            "/layers/plots/search?drive_from=1.0,49.52&drive_max_min=8&limit=1000",
+            Layer::Plots,
+            Direction::From,
+            8.0,
+        ),
+        (
+            "/layers/waste_deposits/search?drive_to=1.0,49.52&drive_max_min=6&limit=1000",
+            Layer::WasteDeposits,
+            Direction::To,
+            6.0,
+        ),
+        (
+            "/layers/buildings/search?drive_from=1.0,49.52&drive_max_min=12&limit=1000&lon=1.0&lat=49.52&radius_m=5000",
+            Layer::Buildings,
+            Direction::From,
+            12.0,
+        ),
+    ] {
+        let (status, _, json) = get(demo_state(), uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {json}");
+        let got = ids_and_times(&json);
+        let mut expect = times_to(layer, origin, direction, minutes * 60.0);
+        if uri.contains("radius_m") {
+            // Reached in time and within 5 km (the brute-force distance test of search).
+            let snap = demo_state().snapshot.load();
+            let data = snap.layer(layer);
+            expect.retain(|id, _| {
+                let row = data.row_of(*id).unwrap();
+                terriens::query::distance_to_geometry_m(
+                    geo_types::point!(x: 1.0, y: 49.52),
+                    data.geometry(row),
+                ) <= 5000.0
+            });
+        }
+        assert!(
+            !expect.is_empty(),
+            "{uri}: the test needs reachable features"
+        );
+        let mut a: Vec<u64> = got.keys().copied().collect();
+        let mut e: Vec<u64> = expect.keys().copied().collect();
+        a.sort();
+        e.sort();
+        assert_eq!(a, e, "{uri}");
+        for (id, min) in &got {
+            assert!(
+                (min - expect[id] / 60.0).abs() <= 0.006,
+                "{uri}: feature {id}"
+            );
+        }
+    }
+}
+
+/// `/sites/near-waste?max_drive_min=`: a site counts a deposit when the drive from the deposit
+/// to the site is within the time; checked against a pairwise computation over every wood
+/// deposit and every plot and building.
+#[tokio::test]
+async fn near_waste_by_drive_time_equals_a_pairwise_computation() {
+    use std::collections::HashMap;
+    use terriens::model::Layer;
+    use terriens::routing::Direction;
+    let minutes = 2.0;
+    let (status, _, json) = get(
+        demo_state(),
+        "/sites/near-waste?materials=wood&max_drive_min=2&min_total=0&limit=1000&deposits_limit=1000",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let state = demo_state();
+    let snap = state.snapshot.load();
+    let deposits = snap.layer(Layer::WasteDeposits);
+    let material = deposits.schema().index_of("material");
+    let quantity = deposits.schema().index_of("quantity");
+    // Brute force: (site layer, site id) → (total, deposit ids).
+    let mut expect: HashMap<(String, u64), (f64, Vec<u64>)> = HashMap::new();
+    let visible = terriens::index::Filter::all(Layer::WasteDeposits)
+        .for_access(&terriens::model::Access::ANONYMOUS);
+    for row in 0..deposits.len() as u32 {
+        if deposits.value(row, material) != Some(terriens::index::ValueRef::Text("wood"))
+            || !visible.matches(deposits, row)
+        {
+            continue;
+        }
+        let Some(q) = deposits.value(row, quantity).and_then(|v| v.as_f64()) else {
+            continue;
+        };
+        let geo_types::Geometry::Point(p) = deposits.geometry(row) else {
+            continue;
+        };
+        for layer in [Layer::Plots, Layer::Buildings] {
+            let routing = state.routing.as_ref().unwrap();
+            let engine = routing.engine(ProfileId::Car).unwrap();
+            let data = snap.layer(layer);
+            let Ok(times) = terriens::routing::travel_times_to_features(
+                engine,
+                data,
+                &[[p.x(), p.y()]],
+                Direction::From,
+                minutes * 60.0,
+            ) else {
+                continue;
+            };
+            for (site, s) in times {
+                if s <= minutes * 60.0 {
+                    let e = expect
+                        .entry((layer.id().to_string(), data.id(site)))
+                        .or_default();
+                    e.0 += q;
+                    e.1.push(deposits.id(row));
+                }
+            }
+        }
+    }
+    assert!(!expect.is_empty(), "the test needs pairs in reach");
+    assert!(expect.len() < 1000, "one page holds every site");
+    let got: HashMap<(String, u64), (f64, Vec<u64>)> = json["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = &f["properties"];
+            let mut ids: Vec<u64> = p["waste_deposits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    assert!(d["travel_time_min"].as_f64().unwrap() <= minutes + 1e-9);
+                    d["id"].as_u64().unwrap()
+                })
+                .collect();
+            ids.sort();
+            (
+                (
+                    p["layer"].as_str().unwrap().to_string(),
+                    f["id"].as_u64().unwrap(),
+                ),
+                (p["waste_total"].as_f64().unwrap(), ids),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), expect.len(), "number of sites");
+    for (k, (total, mut ids)) in expect {
+        ids.sort();
+        let (t, g) = got.get(&k).unwrap_or_else(|| panic!("site {k:?} missing"));
+        assert_eq!(g, &ids, "site {k:?}");
+        assert!(
+            (t - total).abs() <= 0.01 * total.max(1.0),
+            "site {k:?}: {t} vs {total}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn drive_time_parameters_are_checked() {
+    for (uri, param) in [
+        ("/layers/plots/search?drive_max_min=10", "drive_max_min"),
+        ("/layers/plots/search?drive_from=1.0,49.52", "drive_max_min"),
+        (
+            "/layers/plots/search?drive_from=1.0&drive_max_min=10",
+            "drive_from",
+        ),
+        (
+            "/layers/plots/search?drive_from=1.0,49.52&drive_to=1.0,49.52&drive_max_min=10",
+            "drive_to",
+        ),
+        (
+            "/layers/plots/search?drive_from=1.0,49.52&drive_max_min=500",
+            "drive_max_min",
+        ),
+        (
+            "/layers/plots/search?drive_from=1.0,49.52&drive_max_min=-1",
+            "drive_max_min",
+        ),
+        (
+            "/layers/plots/search?drive_from=-3.0,49.9&drive_max_min=10",
+            "drive_from",
+        ),
+        (
+            "/layers/plots/search?drive_from=1.0,49.52&drive_max_min=10&profile=boat",
+            "profile",
+        ),
+        (
+            "/sites/near-waste?materials=wood&max_drive_min=5&within_km=2",
+            "max_drive_min",
+        ),
+        (
+            "/sites/near-waste?materials=wood&max_drive_min=500",
+            "max_drive_min",
+        ),
+    ] {
+        let (status, ct, json) = get(demo_state(), uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {json}");
+        assert_eq!(ct, "application/problem+json", "{uri}");
+        assert_eq!(json["param"], param, "{uri}: {json}");
+    }
+}

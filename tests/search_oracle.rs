@@ -512,7 +512,7 @@ fn near_waste_equals_pairwise_brute_force() {
             let mut q2 = q.clone();
             let mut last_total = f64::INFINITY;
             loop {
-                let page = near_waste(&snap, &q2, None).unwrap();
+                let page = near_waste(&snap, &q2, None, None).unwrap();
                 for w in &page.items {
                     assert!(w.total <= last_total + 1e-9, "sorted by total");
                     last_total = w.total;

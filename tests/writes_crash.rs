@@ -355,7 +355,8 @@ fn acknowledged_writes_survive_sigkill() {
                 .unwrap_or(0);
             assert!(
                 log_len <= 8,
-                "the log is compacted at shutdown ({log_len} bytes)"
+                "the log is compacted at shutdown ({log_len} bytes):\n{}",
+                server.log_text()
             );
             let server = Server::start(&args, &env);
             assert_eq!(catalog_count(server.addr, &key) as usize, expected);

@@ -42,6 +42,12 @@ fn route(method: Method, path: &'static str, handler: MethodRouter<AppState>) ->
     }
 }
 
+/// A route whose requests hold a permit of the heavy-endpoint gate (isochrones, workforce, the
+/// sites–waste joins): when all permits are taken for `heavy_wait_ms`, 503 with Retry-After.
+fn heavy_route(method: Method, path: &'static str, handler: MethodRouter<AppState>) -> Route {
+    route(method, path, handler.layer(middleware::from_fn(heavy)))
+}
+
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
     use handlers::{catalog, edit, map, ogc, routing, search, tiles};
@@ -77,8 +83,8 @@ pub fn routes() -> Vec<Route> {
             "/sites/search",
             post(search::site_search_polygon),
         ),
-        route(Method::GET, "/sites/near-waste", get(search::near_waste)),
-        route(
+        heavy_route(Method::GET, "/sites/near-waste", get(search::near_waste)),
+        heavy_route(
             Method::GET,
             "/waste_deposits/{id}/sites",
             get(search::deposit_sites),
@@ -102,9 +108,9 @@ pub fn routes() -> Vec<Route> {
             "/ogc/collections/{layer}/items/{id}",
             get(ogc::item),
         ),
-        route(Method::GET, "/isochrone", get(routing::isochrone_get)),
-        route(Method::POST, "/isochrone", post(routing::isochrone_post)),
-        route(Method::GET, "/workforce", get(routing::workforce)),
+        heavy_route(Method::GET, "/isochrone", get(routing::isochrone_get)),
+        heavy_route(Method::POST, "/isochrone", post(routing::isochrone_post)),
+        heavy_route(Method::GET, "/workforce", get(routing::workforce)),
     ]
 }
 

@@ -11,6 +11,7 @@ use crate::query::{
     Caps, Cursor, PageRequest, Relation, Scope, check_bbox, check_k, check_limit, check_point,
     check_polygon, check_radius, territory_scope,
 };
+use crate::routing::{Direction, ProfileId, RoutingError};
 
 /// Parameters of the spatial part and paging; the rest of a query string is filters.
 pub const SPATIAL_PARAMS: &[&str] = &[
@@ -25,8 +26,8 @@ pub const SPATIAL_PARAMS: &[&str] = &[
     "cursor",
 ];
 
-/// Parameters reserved for drive-time search, answered once the routing engine is wired in.
-pub const DRIVE_PARAMS: &[&str] = &["drive_from", "drive_max_min"];
+/// Parameters of a drive-time restriction (see [`drive`]).
+pub const DRIVE_PARAMS: &[&str] = &["drive_from", "drive_to", "drive_max_min", "profile"];
 
 pub fn caps(limits: &Limits) -> Caps {
     Caps {
@@ -98,19 +99,98 @@ pub fn page(params: &Pairs, limits: &Limits) -> Result<PageRequest, ApiError> {
     Ok(PageRequest { limit, cursor })
 }
 
-/// Drive-time parameters are refused with a clear message until routing is wired in.
-pub fn refuse_drive(params: &Pairs) -> Result<(), ApiError> {
-    for name in DRIVE_PARAMS {
-        if params.iter().any(|(k, _)| k == name) {
+/// A drive-time restriction: features reached within `max_s` seconds of driving from (or to)
+/// one point on the road graph of a profile.
+#[derive(Debug, Clone, Copy)]
+pub struct DriveSpec {
+    pub origin: [f64; 2],
+    pub direction: Direction,
+    pub max_s: f64,
+    pub profile: ProfileId,
+    /// The parameter that gave the point (`drive_from` or `drive_to`), for errors.
+    pub param: &'static str,
+}
+
+/// Reads `drive_from=lon,lat` (from the point: "sites I can reach") or `drive_to=lon,lat` (to
+/// the point: what commuters driving to a site do), with `drive_max_min` (minutes, required)
+/// and `profile` (default `car`). `None` when neither point is given.
+pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, ApiError> {
+    let from = get(params, "drive_from")?;
+    let to = get(params, "drive_to")?;
+    let max = get(params, "drive_max_min")?;
+    let (param, value, direction) = match (from, to) {
+        (Some(_), Some(_)) => {
             return Err(ApiError::bad_param(
-                *name,
+                "drive_to",
+                "give `drive_from` or `drive_to`, not both",
+            ));
+        }
+        (Some(v), None) => ("drive_from", v, Direction::From),
+        (None, Some(v)) => ("drive_to", v, Direction::To),
+        (None, None) => {
+            if max.is_some() {
+                return Err(ApiError::bad_param(
+                    "drive_max_min",
+                    "`drive_max_min` needs `drive_from=lon,lat` or `drive_to=lon,lat`",
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    let nums: Vec<f64> = value
+        .split(',')
+        .map(|t| t.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    let origin = match nums.as_slice() {
+        [lon, lat]
+            if lon.is_finite()
+                && lat.is_finite()
+                && (-180.0..=180.0).contains(lon)
+                && (-90.0..=90.0).contains(lat) =>
+        {
+            [*lon, *lat]
+        }
+        _ => {
+            return Err(ApiError::bad_param(
+                param,
                 format!(
-                    "`{name}`: drive-time search is not available in this build (the routing engine is not wired in yet); use lon, lat and radius_m"
+                    "`{param}` must be lon,lat in WGS84 degrees, e.g. 1.0,49.52; got `{value}`"
                 ),
             ));
         }
-    }
-    Ok(())
+    };
+    let max = max.ok_or_else(|| {
+        ApiError::bad_param(
+            "drive_max_min",
+            format!("`{param}` needs `drive_max_min` (minutes, e.g. drive_max_min=30)"),
+        )
+    })?;
+    let minutes = max
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|m| m.is_finite() && *m > 0.0)
+        .ok_or_else(|| {
+            ApiError::bad_param(
+                "drive_max_min",
+                format!("`drive_max_min` must be a number of minutes above 0, got `{max}`"),
+            )
+        })?;
+    Limits::check("drive_max_min", minutes, limits.max_contour_min)?;
+    let profile = match get(params, "profile")? {
+        None => ProfileId::Car,
+        Some(p) => p
+            .parse::<ProfileId>()
+            .map_err(|e| ApiError::routing("profile")(RoutingError::from(e)))?,
+    };
+    Ok(Some(DriveSpec {
+        origin,
+        direction,
+        max_s: minutes * 60.0,
+        profile,
+        param,
+    }))
 }
 
 /// A `bbox=min_lon,min_lat,max_lon,max_lat` value (a 6-number 3D box keeps its x and y).

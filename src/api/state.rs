@@ -152,6 +152,12 @@ impl AppState {
         }
     }
 
+    /// The same state with other tile settings (a fresh tile engine and cache).
+    pub fn with_tiles(mut self, config: TileConfig) -> AppState {
+        self.tiles = Arc::new(TileEngine::new(config));
+        self
+    }
+
     /// The same state with road graphs.
     pub fn with_routing(mut self, routing: Routing) -> AppState {
         self.routing = Some(Arc::new(routing));

@@ -667,6 +667,11 @@ impl WriterState {
         &mut self,
         waiting: Vec<tokio::sync::oneshot::Sender<Result<(), EditError>>>,
     ) {
+        if self.log.has_rotated()
+            && let Err(e) = self.finish_interrupted_compaction()
+        {
+            tracing::error!(error = %e, "cannot finish the compaction a crash interrupted");
+        }
         if !self.log.has_rotated()
             && let Err(e) = self.log.rotate()
         {
@@ -702,6 +707,17 @@ impl WriterState {
             thread,
             waiting,
         });
+    }
+
+    /// A crash cut a compaction short: `writes.log.1` is still there, and its records (with the
+    /// live log's) were replayed into the current snapshot. Saving the changed layers from that
+    /// snapshot makes the layer files hold them, so the rotated log can go and the live log be
+    /// rotated in turn (without this, the live log would never be compacted).
+    fn finish_interrupted_compaction(&mut self) -> Result<(), StoreError> {
+        for layer in &self.dirty {
+            self.dir.save_layer(self.current.layer(*layer))?;
+        }
+        WriteLog::remove_rotated(self.dir.path())
     }
 
     fn finish_compaction(&mut self) {

@@ -41,3 +41,37 @@ impl DriveGate<'_> {
         self.times.seconds(layer, row).filter(|s| *s <= self.max_s)
     }
 }
+
+/// Travel times held as one dense array per layer (row → seconds; infinite when the row is not
+/// reached): what a drive-time search builds from one routing search.
+#[derive(Debug, Default, Clone)]
+pub struct RowTimes {
+    by_layer: Vec<(Layer, Vec<f64>)>,
+}
+
+impl RowTimes {
+    /// Sets the times of a layer of `len` rows from `(row, seconds)` pairs.
+    pub fn insert(
+        &mut self,
+        layer: Layer,
+        len: usize,
+        times: impl IntoIterator<Item = (u32, f64)>,
+    ) {
+        let mut v = vec![f64::INFINITY; len];
+        for (row, s) in times {
+            if let Some(slot) = v.get_mut(row as usize) {
+                *slot = s;
+            }
+        }
+        self.by_layer.retain(|(l, _)| *l != layer);
+        self.by_layer.push((layer, v));
+    }
+}
+
+impl TravelTimes for RowTimes {
+    #[inline]
+    fn seconds(&self, layer: Layer, row: u32) -> Option<f64> {
+        let (_, v) = self.by_layer.iter().find(|(l, _)| *l == layer)?;
+        v.get(row as usize).copied().filter(|s| s.is_finite())
+    }
+}

@@ -14,6 +14,7 @@
 //!    one page; only the sites of that page list their deposits and per-material totals.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use geo_types::Point;
 use rstar::primitives::GeomWithData;
@@ -132,6 +133,51 @@ pub struct DepositLink {
     pub material: &'static str,
     pub quantity: f64,
     pub distance_m: f64,
+    /// Seconds of driving from the deposit to the site, in the drive-time variant.
+    pub drive_s: Option<f64>,
+}
+
+/// Drive times from deposits to sites, for the drive-time variant of the join (`max_drive_min`
+/// instead of kilometres): computed by the caller (one bounded road search per candidate
+/// deposit), read here. The query module knows nothing of roads.
+#[derive(Debug, Default, Clone)]
+pub struct DepositDriveTimes {
+    /// Longest drive from a deposit to a site, seconds.
+    pub max_s: f64,
+    times: HashMap<(u32, Layer, u32), f32>,
+}
+
+impl DepositDriveTimes {
+    pub fn new(max_s: f64) -> DepositDriveTimes {
+        DepositDriveTimes {
+            max_s,
+            times: HashMap::new(),
+        }
+    }
+
+    /// Records the time from a deposit (row) to a site (layer, row).
+    pub fn insert(&mut self, deposit: u32, site_layer: Layer, site_row: u32, seconds: f64) {
+        if seconds <= self.max_s {
+            self.times
+                .insert((deposit, site_layer, site_row), seconds as f32);
+        }
+    }
+
+    /// Seconds from a deposit to a site, when within the limit.
+    pub fn seconds(&self, deposit: u32, site_layer: Layer, site_row: u32) -> Option<f64> {
+        self.times
+            .get(&(deposit, site_layer, site_row))
+            .map(|s| f64::from(*s))
+    }
+
+    /// Number of (deposit, site) pairs within the limit.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
 }
 
 /// A site with the waste around it.
@@ -152,12 +198,17 @@ pub struct WasteSite {
 type DepositEntry = GeomWithData<[f64; 2], u32>;
 
 /// Runs the join. A cursor is checked before any work.
+///
+/// With `pairs`, a deposit counts for a site only when the drive from the deposit to the site
+/// is within `pairs.max_s` (and `q.within_m` is only the straight-line bound that finds the
+/// candidates).
 pub fn near_waste(
     snapshot: &Snapshot,
     q: &NearWasteQuery,
     drive: Option<DriveGate>,
+    pairs: Option<&DepositDriveTimes>,
 ) -> Result<Page<WasteSite>, QueryError> {
-    let fingerprint = q.fingerprint();
+    let fingerprint = q.fingerprint() ^ pairs.map_or(0, |p| p.max_s.to_bits().rotate_left(17));
     let offset = q.page.offset(snapshot.generation, fingerprint)?;
     let deposits = snapshot.layer(Layer::WasteDeposits);
     let quantity = deposits.schema().index_of("quantity");
@@ -203,7 +254,7 @@ pub fn near_waste(
         let mut any = false;
         // Nearest distances matter for all sites only when sorting by them.
         let exact = q.sort == WasteSort::Distance;
-        each_deposit(snapshot, &tree, s, q.within_m, exact, |row, d| {
+        each_deposit(snapshot, &tree, s, q.within_m, exact, pairs, |row, d, _| {
             any = true;
             total += quantity_of(deposits, row, quantity);
             nearest = nearest.min(d.unwrap_or(f64::INFINITY));
@@ -219,20 +270,29 @@ pub fn near_waste(
         .into_iter()
         .map(|(mut site, total, _)| {
             let mut links = Vec::new();
-            each_deposit(snapshot, &tree, site, q.within_m, true, |row, d| {
-                let d = d.unwrap_or(0.0);
-                let material = match deposits.value(row, material) {
-                    Some(ValueRef::Text(m)) => static_material(m),
-                    _ => "other",
-                };
-                links.push(DepositLink {
-                    row,
-                    id: deposits.id(row),
-                    material,
-                    quantity: quantity_of(deposits, row, quantity),
-                    distance_m: d,
-                });
-            });
+            each_deposit(
+                snapshot,
+                &tree,
+                site,
+                q.within_m,
+                true,
+                pairs,
+                |row, d, drive_s| {
+                    let d = d.unwrap_or(0.0);
+                    let material = match deposits.value(row, material) {
+                        Some(ValueRef::Text(m)) => static_material(m),
+                        _ => "other",
+                    };
+                    links.push(DepositLink {
+                        row,
+                        id: deposits.id(row),
+                        material,
+                        quantity: quantity_of(deposits, row, quantity),
+                        distance_m: d,
+                        drive_s,
+                    });
+                },
+            );
             links.sort_unstable_by(|a, b| {
                 a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id))
             });
@@ -281,7 +341,8 @@ fn each_deposit(
     site: Hit,
     within_m: f64,
     exact: bool,
-    mut f: impl FnMut(u32, Option<f64>),
+    pairs: Option<&DepositDriveTimes>,
+    mut f: impl FnMut(u32, Option<f64>, Option<f64>),
 ) {
     let data = snapshot.layer(site.layer);
     let Some(env) = grown_envelope(data, site.row, within_m) else {
@@ -292,8 +353,15 @@ fn each_deposit(
         let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
         for e in tree.locate_in_envelope(&aabb) {
             let p = Point::new(e.geom()[0], e.geom()[1]);
+            let drive_s = match pairs {
+                None => None,
+                Some(pairs) => match pairs.seconds(e.data, site.layer, site.row) {
+                    Some(s) => Some(s),
+                    None => continue,
+                },
+            };
             if let Some(d) = reach.classify(p, exact) {
-                f(e.data, d);
+                f(e.data, d, drive_s);
             }
         }
     }

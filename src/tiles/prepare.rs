@@ -54,7 +54,9 @@ pub struct PreparedLayer {
     /// Per zoom `0..=generalise_max_zoom`; empty for layers that are not clustered.
     pub clusters: Vec<ClusterLevel>,
     pub cluster_spec: Option<ClusterSpec>,
-    /// World position shown to public readers, for confidential rows only.
+    /// Set for confidential rows only (a grid-rounded world position). Public readers' filters
+    /// leave those rows out entirely (`Visibility::restrict`), so for them this only says
+    /// whether the precomputed clusters (which count every row) can be used.
     pub public_anchor: Vec<Option<[f64; 2]>>,
     /// First zoom at which every feature is in the tiles, unmerged and within the budget
     /// (estimated); `None` if no zoom up to 22 is.

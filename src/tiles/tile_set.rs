@@ -6,25 +6,42 @@ use std::fmt::Write as _;
 
 use super::TileError;
 use crate::index::Filter;
-use crate::model::Layer;
+use crate::model::{Access, Layer};
 
-/// What a reader may see. Confidential waste deposits (`confidentiality=partners`) show their
-/// holder and exact position to partners only; other readers get them without `holder` and
-/// moved to the centre of a ~1 km grid cell.
+/// What a reader may see. Confidential waste deposits (`confidentiality=partners`) are in the
+/// tiles of partners only; for other readers they are left out (not blurred: a blurred
+/// position still leaks through radius queries), as in search and OGC items (`model::Access`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Visibility {
-    /// Everything (partners, and the server itself until access control lands).
+    /// Everything (keys with the partners right, admins, and the PMTiles export when asked).
     #[default]
     Full,
-    /// Anonymous readers.
+    /// Readers without the partners right.
     Public,
 }
 
 impl Visibility {
+    /// The visibility of a caller.
+    pub fn of(access: &Access) -> Visibility {
+        if access.partners() {
+            Visibility::Full
+        } else {
+            Visibility::Public
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
             Visibility::Full => "full",
             Visibility::Public => "public",
+        }
+    }
+
+    /// A layer filter restricted to what this reader may see.
+    fn restrict(self, f: Filter) -> Filter {
+        match self {
+            Visibility::Full => f,
+            Visibility::Public => f.for_access(&Access::ANONYMOUS),
         }
     }
 }
@@ -68,7 +85,10 @@ impl TileSet {
     /// A tile set without filters.
     pub fn new(layers: &[Layer], visibility: Visibility) -> TileSet {
         TileSet {
-            layers: layers.iter().map(|l| (*l, Filter::all(*l))).collect(),
+            layers: layers
+                .iter()
+                .map(|l| (*l, visibility.restrict(Filter::all(*l))))
+                .collect(),
             visibility,
         }
     }
@@ -105,7 +125,10 @@ impl TileSet {
             }
         }
         Ok(TileSet {
-            layers: out,
+            layers: out
+                .into_iter()
+                .map(|(l, f)| (l, visibility.restrict(f)))
+                .collect(),
             visibility,
         })
     }

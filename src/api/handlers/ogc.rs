@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value as Json, json};
 
-use crate::api::extract::{ApiPath, Params};
+use crate::api::extract::{ApiPath, Caller, Params};
 use crate::api::geojson::{
     GEOJSON, base_url, feature_collection, link, respond, with_cursor, write_feature,
 };
@@ -113,6 +113,7 @@ pub async fn collection(
 /// `GET /ogc/collections/{layer}/items`: a page of features.
 pub async fn items(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath(layer): ApiPath<String>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
@@ -150,7 +151,7 @@ pub async fn items(
     {
         filter_params.push(("available_from".into(), datetime_range(dt)?));
     }
-    let filter = Filter::parse(layer, &filter_params, ITEMS_PARAMS)?;
+    let filter = Filter::parse(layer, &filter_params, ITEMS_PARAMS)?.for_access(&access);
     let q = LayerQuery {
         layer,
         scope,
@@ -205,6 +206,7 @@ pub async fn items(
 /// `GET /ogc/collections/{layer}/items/{id}`: one feature.
 pub async fn item(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath((layer, id)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -215,7 +217,12 @@ pub async fn item(
     })?;
     let snap = state.snapshot.load();
     let data = snap.layer(layer);
-    let row = data.row_of(id).ok_or(ApiError::not_found(layer, id))?;
+    // A feature the caller may not see does not exist for them.
+    let visible = Filter::all(layer).for_access(&access);
+    let row = data
+        .row_of(id)
+        .filter(|&row| visible.matches(data, row))
+        .ok_or(ApiError::not_found(layer, id))?;
     let base = base_url(&headers);
     let collection = format!("{base}/ogc/collections/{}", layer.id());
     let links = json!([

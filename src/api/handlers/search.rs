@@ -6,45 +6,51 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{Value as Json, json};
 
-use crate::api::extract::{ApiJson, ApiPath, Params};
+use std::sync::Arc;
+
+use crate::api::extract::{ApiJson, ApiPath, Caller, Params};
 use crate::api::geojson::{
     GEOJSON, Props, base_url, feature_collection, link, respond, with_cursor, write_feature,
 };
 use crate::api::handlers::run;
-use crate::api::search_params::{self as sp, SPATIAL_PARAMS};
+use crate::api::search_params::{self as sp, DRIVE_PARAMS, DriveSpec, SPATIAL_PARAMS};
 use crate::api::{ApiError, AppState};
 use crate::index::{Filter, Snapshot};
-use crate::model::{FeatureId, Layer, MATERIALS};
+use crate::model::{Access, FeatureId, Layer, MATERIALS};
 use crate::query::{
-    self, Hit, LayerQuery, NearWasteQuery, Page, Scope, SiteFilter, SiteHit, SiteQuery, SiteSort,
-    WasteSite, WasteSort,
+    self, DepositDriveTimes, DriveGate, Hit, LayerQuery, NearWasteQuery, Page, RowTimes, Scope,
+    SiteFilter, SiteHit, SiteQuery, SiteSort, WasteSite, WasteSort,
 };
+use crate::routing::{Direction, RoutingEngine, RoutingError};
 
 /// `GET /layers/{layer}/search`: radius, nearest, box or whole-layer search with filters.
 pub async fn layer_search(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath(layer): ApiPath<String>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    layer_search_impl(state, &layer, &uri, &headers, params, None).await
+    layer_search_impl(state, access, &layer, &uri, &headers, params, None).await
 }
 
 /// `POST /layers/{layer}/search`: features intersecting or within a GeoJSON polygon.
 pub async fn layer_search_polygon(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath(layer): ApiPath<String>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     params: Params,
     ApiJson(body): ApiJson<Json>,
 ) -> Result<Response, ApiError> {
-    layer_search_impl(state, &layer, &uri, &headers, params, Some(body)).await
+    layer_search_impl(state, access, &layer, &uri, &headers, params, Some(body)).await
 }
 
 async fn layer_search_impl(
     state: AppState,
+    access: Access,
     layer: &str,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
@@ -52,12 +58,14 @@ async fn layer_search_impl(
     body: Option<Json>,
 ) -> Result<Response, ApiError> {
     let layer: Layer = layer.parse()?;
-    sp::refuse_drive(&params.0)?;
+    let drive = sp::drive(&params.0, &state.limits)?;
     let polygon = body.map(|b| sp::polygon_body(&b, &params.0)).transpose()?;
     let snap = state.snapshot.load();
     let (scope, origin) = sp::scope(&params.0, &state.limits, &snap, polygon)?;
     let page = sp::page(&params.0, &state.limits)?;
-    let filter = Filter::parse(layer, &params.0, SPATIAL_PARAMS)?;
+    let reserved = [SPATIAL_PARAMS, DRIVE_PARAMS].concat();
+    let filter = Filter::parse(layer, &params.0, &reserved)?.for_access(&access);
+    let times = drive_times(&state, drive, &snap, &[layer]).await?;
     let q = LayerQuery {
         layer,
         scope,
@@ -66,7 +74,7 @@ async fn layer_search_impl(
         page,
     };
     let cheap = is_cheap(&q.scope);
-    let (snap, result) = run(cheap, snap, move |s| query::search(s, &q, None)).await?;
+    let (snap, result) = run(cheap, snap, move |s| query::search(s, &q, gate(&times))).await?;
     let links = page_links(headers, uri.path(), &params.0, &result);
     let body = feature_collection(
         &result,
@@ -105,7 +113,7 @@ async fn site_search_impl(
     params: Params,
     body: Option<Json>,
 ) -> Result<Response, ApiError> {
-    sp::refuse_drive(&params.0)?;
+    let drive = sp::drive(&params.0, &state.limits)?;
     let polygon = body.map(|b| sp::polygon_body(&b, &params.0)).transpose()?;
     let snap = state.snapshot.load();
     let (scope, origin) = sp::scope(&params.0, &state.limits, &snap, polygon)?;
@@ -115,9 +123,10 @@ async fn site_search_impl(
         Some(s) => SiteSort::parse(s, has_point)?,
         None => SiteSort::default_for(has_point),
     };
-    let mut reserved: Vec<&str> = SPATIAL_PARAMS.to_vec();
+    let mut reserved: Vec<&str> = [SPATIAL_PARAMS, DRIVE_PARAMS].concat();
     reserved.push("sort");
     let sites = SiteFilter::parse(&params.0, &reserved)?;
+    let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let q = SiteQuery {
         sites,
         scope,
@@ -126,29 +135,72 @@ async fn site_search_impl(
         page,
     };
     let cheap = is_cheap(&q.scope);
-    let (snap, result) = run(cheap, snap, move |s| query::site_search(s, &q, None)).await?;
+    let (snap, result) = run(cheap, snap, move |s| {
+        query::site_search(s, &q, gate(&times))
+    })
+    .await?;
     let links = page_links(headers, uri.path(), &params.0, &result);
     let body = feature_collection(&result, |out, s| write_site(out, &snap, s), &links, &[]);
     Ok(respond(body, GEOJSON))
 }
 
 /// Parameters of `/sites/near-waste` besides the spatial ones and site filters.
-const WASTE_PARAMS: &[&str] = &["materials", "within_km", "min_total", "deposits_limit"];
+const WASTE_PARAMS: &[&str] = &[
+    "materials",
+    "within_km",
+    "max_drive_min",
+    "min_total",
+    "deposits_limit",
+];
+
+/// Fastest straight-line progress of a car on French roads, km/h (130 km/h motorways at most;
+/// a margin for straight roads): a drive of t minutes stays within t × this / 60 km.
+const MAX_CROW_KMH: f64 = 150.0;
+
+/// Most deposits the drive-time join runs a road search from (each is one bounded Dijkstra).
+const MAX_DRIVE_DEPOSITS: usize = 2_000;
 
 /// `GET /sites/near-waste`: sites with enough waste of given materials within a distance.
 pub async fn near_waste(
     State(state): State<AppState>,
+    Caller(access): Caller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    sp::refuse_drive(&params.0)?;
+    let drive = sp::drive(&params.0, &state.limits)?;
     let snap = state.snapshot.load();
     let (scope, _) = sp::scope(&params.0, &state.limits, &snap, None)?;
     let page = sp::page(&params.0, &state.limits)?;
     let materials = materials(params.get("materials")?)?;
     let unit = NearWasteQuery::unit_of(&materials)?;
+    let max_drive_min = params.parse_as::<f64>("max_drive_min", "a drive time in minutes")?;
+    if let Some(m) = max_drive_min {
+        if params.get("within_km")?.is_some() {
+            return Err(ApiError::bad_param(
+                "max_drive_min",
+                "give `within_km` or `max_drive_min`, not both",
+            ));
+        }
+        if !(m.is_finite() && m > 0.0) {
+            return Err(ApiError::bad_param(
+                "max_drive_min",
+                format!("`max_drive_min` must be a number of minutes above 0, got {m}"),
+            ));
+        }
+        crate::api::Limits::check("max_drive_min", m, state.limits.max_contour_min)?;
+    }
     let within_m = match params.parse_as::<f64>("within_km", "a distance in kilometres")? {
+        // The straight-line bound of a drive: its road part, plus the snapping distance at
+        // each end (features are snapped to the road, up to the engine's limit).
+        _ if max_drive_min.is_some() => {
+            let snap_m = state
+                .routing
+                .as_ref()
+                .and_then(|r| r.engine(crate::routing::ProfileId::Car).ok())
+                .map_or(1_000.0, |e| e.max_snap_m());
+            max_drive_min.unwrap_or_default() / 60.0 * MAX_CROW_KMH * 1000.0 + 2.0 * snap_m
+        }
         Some(km) => query::check_radius("within_km", km * 1000.0, &sp::caps(&state.limits))
             .map_err(|_| {
                 ApiError::bad_param(
@@ -162,7 +214,7 @@ pub async fn near_waste(
         None => {
             return Err(ApiError::bad_param(
                 "within_km",
-                "missing `within_km`: the largest distance from a site to a deposit, in km",
+                "missing `within_km` (the largest distance from a site to a deposit, in km) or `max_drive_min` (the longest drive from a deposit to a site, in minutes)",
             ));
         }
     };
@@ -185,11 +237,16 @@ pub async fn near_waste(
         .unwrap_or(20)
         .min(state.limits.max_limit);
     let (site_params, deposit_params) = split_deposit_params(&params.0, &materials);
-    let mut reserved: Vec<&str> = SPATIAL_PARAMS.to_vec();
+    let mut reserved: Vec<&str> = [SPATIAL_PARAMS, DRIVE_PARAMS].concat();
     reserved.extend(WASTE_PARAMS);
     reserved.push("sort");
     let sites = SiteFilter::parse(&site_params, &reserved)?;
-    let deposits = Filter::parse(Layer::WasteDeposits, &deposit_params, &[])?;
+    let deposits = Filter::parse(Layer::WasteDeposits, &deposit_params, &[])?.for_access(&access);
+    let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
+    let pairs = match max_drive_min {
+        None => None,
+        Some(m) => Some(deposit_drive_times(&state, &snap, &deposits, m * 60.0).await?),
+    };
     let q = NearWasteQuery {
         sites,
         scope,
@@ -202,7 +259,10 @@ pub async fn near_waste(
         deposits_limit,
         page,
     };
-    let (snap, result) = run(false, snap, move |s| query::near_waste(s, &q, None)).await?;
+    let (snap, result) = run(false, snap, move |s| {
+        query::near_waste(s, &q, gate(&times), pairs.as_deref())
+    })
+    .await?;
     let links = page_links(&headers, uri.path(), &params.0, &result);
     let body = feature_collection(
         &result,
@@ -216,16 +276,29 @@ pub async fn near_waste(
 /// `GET /waste_deposits/{id}/sites`: candidate sites around one deposit.
 pub async fn deposit_sites(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath(id): ApiPath<String>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    sp::refuse_drive(&params.0)?;
+    let drive = sp::drive(&params.0, &state.limits)?;
     let id: FeatureId = id.parse().map_err(|_| ApiError::FeatureNotFound {
         layer: Layer::WasteDeposits,
         id: id.clone(),
     })?;
+    {
+        // A deposit the caller may not see does not exist for them.
+        let snap = state.snapshot.load();
+        let data = snap.layer(Layer::WasteDeposits);
+        let visible = Filter::all(Layer::WasteDeposits).for_access(&access);
+        if !data
+            .row_of(id)
+            .is_some_and(|row| visible.matches(data, row))
+        {
+            return Err(ApiError::not_found(Layer::WasteDeposits, id));
+        }
+    }
     let within_km = params
         .parse_as::<f64>("within_km", "a distance in kilometres")?
         .ok_or_else(|| {
@@ -249,10 +322,12 @@ pub async fn deposit_sites(
         Some(s) => SiteSort::parse(s, true)?,
         None => SiteSort::Distance,
     };
-    let sites = SiteFilter::parse(&params.0, &["within_km", "limit", "cursor", "sort"])?;
+    let reserved = [&["within_km", "limit", "cursor", "sort"], DRIVE_PARAMS].concat();
+    let sites = SiteFilter::parse(&params.0, &reserved)?;
     let snap = state.snapshot.load();
+    let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let (snap, (row, result)) = run(within_m <= 20_000.0, snap, move |s| {
-        query::near_deposit(s, id, within_m, sites, sort, page, None)
+        query::near_deposit(s, id, within_m, sites, sort, page, gate(&times))
     })
     .await?;
     let deposit: Json = serde_json::from_str(snap.layer(Layer::WasteDeposits).feature_text(row))
@@ -321,7 +396,7 @@ fn write_hit(out: &mut String, snap: &Snapshot, hit: &Hit, more: impl FnOnce(&mu
                 p.num("distance_m", d);
             }
             if let Some(s) = hit.drive_s {
-                p.num("drive_min", s / 60.0);
+                p.num("travel_time_min", round2(s / 60.0));
             }
             more(p);
         },
@@ -357,12 +432,16 @@ fn write_waste_site(out: &mut String, snap: &Snapshot, w: &WasteSite, unit: &str
             .deposits
             .iter()
             .map(|d| {
-                json!({
+                let mut j = json!({
                     "id": d.id,
                     "material": d.material,
                     "quantity": round2(d.quantity),
                     "distance_m": round2(d.distance_m),
-                })
+                });
+                if let Some(s) = d.drive_s {
+                    j["travel_time_min"] = json!(round2(s / 60.0));
+                }
+                j
             })
             .collect();
         p.json("waste_deposits", &Json::Array(list));
@@ -419,4 +498,113 @@ fn split_deposit_params(
         }
     }
     (sites, deposits)
+}
+
+/// Travel times of a drive-time search, and its budget.
+type Times = Option<(Arc<RowTimes>, f64)>;
+
+/// The gate of a query from the travel times computed for it.
+fn gate(times: &Times) -> Option<DriveGate<'_>> {
+    times.as_ref().map(|(t, max_s)| DriveGate {
+        times: t.as_ref(),
+        max_s: *max_s,
+    })
+}
+
+/// The routing engine of a profile, or the 404 that says the server has no road graph for it.
+fn engine(state: &AppState, spec: &DriveSpec) -> Result<Arc<RoutingEngine>, ApiError> {
+    let routing = state
+        .routing
+        .as_ref()
+        .ok_or(RoutingError::ProfileNotLoaded(spec.profile))
+        .map_err(ApiError::routing("profile"))?;
+    Ok(routing
+        .engine(spec.profile)
+        .map_err(ApiError::routing("profile"))?
+        .clone())
+}
+
+/// Travel times from (or to) the drive-time point to the rows of `layers`: one bounded
+/// Dijkstra on the road graph, on the blocking pool; features are snapped to the roads once
+/// per layer snapshot. A point too far from any road is a 400 naming `drive_from`/`drive_to`.
+async fn drive_times(
+    state: &AppState,
+    spec: Option<DriveSpec>,
+    snap: &Arc<Snapshot>,
+    layers: &[Layer],
+) -> Result<Times, ApiError> {
+    let Some(spec) = spec else {
+        return Ok(None);
+    };
+    let engine = engine(state, &spec)?;
+    let snap = Arc::clone(snap);
+    let layers = layers.to_vec();
+    let times = tokio::task::spawn_blocking(move || -> Result<RowTimes, ApiError> {
+        let tt = engine
+            .travel_times(&[spec.origin], spec.direction, spec.max_s)
+            .map_err(ApiError::routing(spec.param))?;
+        let mut out = RowTimes::default();
+        for layer in layers {
+            let data = snap.layer(layer);
+            out.insert(layer, data.len(), tt.to_features(data));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("drive-time task failed: {e}")))??;
+    Ok(Some((Arc::new(times), spec.max_s)))
+}
+
+/// Drive times from each deposit admitted by `deposits` to the plots and buildings within
+/// `max_s`: one bounded Dijkstra per deposit (by car), on the blocking pool. Deposits farther
+/// than the snapping limit from a road are left out (they cannot be driven from).
+async fn deposit_drive_times(
+    state: &AppState,
+    snap: &Arc<Snapshot>,
+    deposits: &Filter,
+    max_s: f64,
+) -> Result<Arc<DepositDriveTimes>, ApiError> {
+    let spec = DriveSpec {
+        origin: [0.0, 0.0],
+        direction: Direction::From,
+        max_s,
+        profile: crate::routing::ProfileId::Car,
+        param: "max_drive_min",
+    };
+    let engine = engine(state, &spec)?;
+    let data = snap.layer(Layer::WasteDeposits);
+    let rows: Vec<u32> = (0..data.len() as u32)
+        .filter(|&r| deposits.matches(data, r))
+        .collect();
+    if rows.len() > MAX_DRIVE_DEPOSITS {
+        return Err(ApiError::bad_param(
+            "max_drive_min",
+            format!(
+                "{} deposits match: the drive-time join runs one road search per deposit and takes at most {MAX_DRIVE_DEPOSITS}; narrow it (materials, deposit.quantity_min=...) or use within_km",
+                rows.len()
+            ),
+        ));
+    }
+    let snap = Arc::clone(snap);
+    let out = tokio::task::spawn_blocking(move || {
+        let data = snap.layer(Layer::WasteDeposits);
+        let mut out = DepositDriveTimes::new(max_s);
+        for row in rows {
+            let geo_types::Geometry::Point(p) = data.geometry(row) else {
+                continue;
+            };
+            let Ok(tt) = engine.travel_times(&[[p.x(), p.y()]], Direction::From, max_s) else {
+                continue;
+            };
+            for layer in [Layer::Plots, Layer::Buildings] {
+                for (site, s) in tt.to_features(snap.layer(layer)) {
+                    out.insert(row, layer, site, s);
+                }
+            }
+        }
+        out
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("drive-time task failed: {e}")))?;
+    Ok(Arc::new(out))
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
-use crate::api::extract::{ApiPath, Params};
+use crate::api::extract::{ApiPath, Caller, Params};
 use crate::api::{ApiError, AppState};
 use crate::tiles::{
     Encoding, Prepared, TileCoord, TileEngine, TileSet, Visibility, negotiate, parse_layers,
@@ -64,13 +64,14 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 /// list of layers or `all`, filtered by the search filter grammar.
 pub async fn tile(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath((layers, z, x, y)): ApiPath<(String, String, String, String)>,
     params: Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     parse_layers(&layers)?;
     let coord = TileCoord::parse(&z, &x, &y)?;
-    let set = TileSet::parse(&layers, &params.0, RESERVED, Visibility::Full)?;
+    let set = TileSet::parse(&layers, &params.0, RESERVED, Visibility::of(&access))?;
     let prepared = prepared(&state).await?;
     let enc = headers
         .get(header::ACCEPT_ENCODING)
@@ -90,8 +91,12 @@ pub async fn tile(
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
     let tile = match state.tiles.cached(&prepared, &set, coord, enc) {
-        Some(t) => t,
+        Some(t) => {
+            state.metrics.tile_cache_hit();
+            t
+        }
         None => {
+            state.metrics.tile_cache_miss();
             let engine = Arc::clone(&state.tiles);
             tokio::task::spawn_blocking(move || engine.tile(&prepared, &set, coord, enc))
                 .await
@@ -134,6 +139,7 @@ pub fn base_url(headers: &HeaderMap) -> String {
 /// `GET /tiles/{layers}.json`: the TileJSON 3.0.0 of a layer, a composite or `all`.
 pub async fn tilejson(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath(name): ApiPath<String>,
     params: Params,
     headers: HeaderMap,
@@ -141,7 +147,7 @@ pub async fn tilejson(
     let Some(layers) = name.strip_suffix(".json") else {
         return Err(ApiError::NoRoute(format!("/tiles/{name}")));
     };
-    let set = TileSet::parse(layers, &params.0, RESERVED, Visibility::Full)?;
+    let set = TileSet::parse(layers, &params.0, RESERVED, Visibility::of(&access))?;
     let prepared = prepared(&state).await?;
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("v", &prepared.generation.to_string());
