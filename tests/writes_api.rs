@@ -387,3 +387,88 @@ async fn metrics_count_requests_writes_and_features() {
     .len();
     assert_eq!(log_bytes, on_disk);
 }
+
+/// Read-your-writes across the read paths: once a write is acknowledged, search, OGC items and
+/// tiles show it (the tile's ETag changes, the TileJSON `version` moves); after a delete they
+/// no longer do.
+#[tokio::test]
+async fn search_ogc_items_and_tiles_see_an_acknowledged_write() {
+    let app = App::new(Limits::default(), AuthPolicy::default());
+    // The z14 tile over the deposit's position (0.12, 49.49).
+    const TILE: &str = "/tiles/waste_deposits/14/8197/5592";
+    const SEARCH: &str = "/layers/waste_deposits/search?lon=0.12&lat=49.49&radius_m=100";
+    const ITEMS: &str = "/ogc/collections/waste_deposits/items?bbox=0.1,49.4,0.2,49.5";
+    let version = |tj: &serde_json::Value| tj["version"].as_str().unwrap_or_default().to_string();
+    let ids = |v: &serde_json::Value| -> Vec<u64> {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["id"].as_u64())
+            .collect()
+    };
+    let (_, _, tj0) = app
+        .call("anonymous", "GET", "/tiles/waste_deposits.json", &[], None)
+        .await;
+    let (s, _, _) = app.call("anonymous", "GET", TILE, &[], None).await;
+    assert_eq!(s, 204, "no deposit there yet");
+
+    let (s, _, body) = app
+        .call(
+            "editor",
+            "POST",
+            FEATURES,
+            &[],
+            Some(deposit(Some(7), false, 120.0)),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let (_, _, found) = app.call("anonymous", "GET", SEARCH, &[], None).await;
+    assert_eq!(ids(&found), vec![7]);
+    assert_eq!(found["features"][0]["properties"]["quantity"], 120.0);
+    let (_, _, items) = app.call("anonymous", "GET", ITEMS, &[], None).await;
+    assert_eq!(ids(&items), vec![7]);
+    let (s, h1, _) = app.call("anonymous", "GET", TILE, &[], None).await;
+    assert_eq!(s, 200);
+    let (_, _, tj1) = app
+        .call("anonymous", "GET", "/tiles/waste_deposits.json", &[], None)
+        .await;
+    assert_ne!(
+        version(&tj0),
+        version(&tj1),
+        "TileJSON version moves with the data"
+    );
+
+    let (s, _, body) = app
+        .call(
+            "editor",
+            "PATCH",
+            "/layers/waste_deposits/features/7",
+            &[],
+            Some(r#"{"properties":{"quantity":250}}"#.into()),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, _, found) = app.call("anonymous", "GET", SEARCH, &[], None).await;
+    assert_eq!(found["features"][0]["properties"]["quantity"], 250.0);
+    let (s, h2, _) = app.call("anonymous", "GET", TILE, &[], None).await;
+    assert_eq!(s, 200);
+    assert_ne!(h1["etag"], h2["etag"], "the tile changed, so did its ETag");
+
+    let (s, _, _) = app
+        .call(
+            "editor",
+            "DELETE",
+            "/layers/waste_deposits/features/7",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, _, found) = app.call("anonymous", "GET", SEARCH, &[], None).await;
+    assert!(ids(&found).is_empty());
+    let (_, _, items) = app.call("anonymous", "GET", ITEMS, &[], None).await;
+    assert!(ids(&items).is_empty());
+    let (s, _, _) = app.call("anonymous", "GET", TILE, &[], None).await;
+    assert_eq!(s, 204);
+}

@@ -287,18 +287,6 @@ pub async fn deposit_sites(
         layer: Layer::WasteDeposits,
         id: id.clone(),
     })?;
-    {
-        // A deposit the caller may not see does not exist for them.
-        let snap = state.snapshot.load();
-        let data = snap.layer(Layer::WasteDeposits);
-        let visible = Filter::all(Layer::WasteDeposits).for_access(&access);
-        if !data
-            .row_of(id)
-            .is_some_and(|row| visible.matches(data, row))
-        {
-            return Err(ApiError::not_found(Layer::WasteDeposits, id));
-        }
-    }
     let within_km = params
         .parse_as::<f64>("within_km", "a distance in kilometres")?
         .ok_or_else(|| {
@@ -325,6 +313,17 @@ pub async fn deposit_sites(
     let reserved = [&["within_km", "limit", "cursor", "sort"], DRIVE_PARAMS].concat();
     let sites = SiteFilter::parse(&params.0, &reserved)?;
     let snap = state.snapshot.load();
+    {
+        // A deposit the caller may not see does not exist for them.
+        let data = snap.layer(Layer::WasteDeposits);
+        let visible = Filter::all(Layer::WasteDeposits).for_access(&access);
+        if !data
+            .row_of(id)
+            .is_some_and(|row| visible.matches(data, row))
+        {
+            return Err(ApiError::not_found(Layer::WasteDeposits, id));
+        }
+    }
     let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let (snap, (row, result)) = run(within_m <= 20_000.0, snap, move |s| {
         query::near_deposit(s, id, within_m, sites, sort, page, gate(&times))
