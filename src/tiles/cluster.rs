@@ -96,6 +96,27 @@ pub struct Cell {
     pub members: Vec<u32>,
     /// Aggregate of every member.
     pub all: Aggregate,
+    /// When some members are hidden from public readers (confidential deposits): the
+    /// aggregate of the others and, if there is exactly one, its row. `None`: nothing hidden,
+    /// public readers see `all`.
+    pub public: Option<Box<(Aggregate, Option<u32>)>>,
+}
+
+impl Cell {
+    /// What a reader sees of the cell: the aggregate, and the row when it stands for one
+    /// feature.
+    pub fn view(&self, public: bool) -> (&Aggregate, Option<u32>) {
+        match (&self.public, public) {
+            (Some(p), true) => (&p.0, p.1),
+            _ => (
+                &self.all,
+                match self.members.as_slice() {
+                    [row] => Some(*row),
+                    _ => None,
+                },
+            ),
+        }
+    }
 }
 
 /// The cells of one zoom.
@@ -123,7 +144,8 @@ pub fn class_and_measure(data: &LayerData, spec: &ClusterSpec, row: u32) -> (u8,
 
 /// Builds the cluster levels `0..=max_zoom`. `joins_at[row]` is the highest zoom at which the
 /// row is point-like (a point: `max_zoom`; a polygon: the zoom below which it is under a pixel;
-/// `None`: never clustered). `anchor[row]` is its world position.
+/// `None`: never clustered). `anchor[row]` is its world position. Rows for which `hidden` is
+/// true are left out of each cell's public aggregate.
 pub fn cluster(
     data: &LayerData,
     spec: &ClusterSpec,
@@ -131,6 +153,7 @@ pub fn cluster(
     joins_at: &[Option<u8>],
     max_zoom: u8,
     cells_per_tile: u32,
+    hidden: impl Fn(u32) -> bool,
 ) -> Vec<ClusterLevel> {
     // Rows by the zoom they join at, so each level adds its newcomers.
     let mut joining: Vec<Vec<u32>> = vec![Vec::new(); usize::from(max_zoom) + 1];
@@ -165,14 +188,28 @@ pub fn cluster(
         for (key, members) in &mut keyed {
             members.sort_unstable();
             let mut all = Aggregate::default();
+            let mut public = Aggregate::default();
+            let mut public_last = None;
+            let mut any_hidden = false;
             for &row in members.iter() {
                 let (class, measure) = class_and_measure(data, spec, row);
                 all.add(class, measure, anchor[row as usize]);
+                if hidden(row) {
+                    any_hidden = true;
+                } else {
+                    public.add(class, measure, anchor[row as usize]);
+                    public_last = Some(row);
+                }
             }
+            let public = any_hidden.then(|| {
+                let single = if public.count == 1 { public_last } else { None };
+                Box::new((public, single))
+            });
             level_cells.push(Cell {
                 key: *key,
                 members: members.clone(),
                 all,
+                public,
             });
         }
         let tree = RTree::bulk_load(

@@ -58,6 +58,8 @@ pub struct PreparedLayer {
     /// leave those rows out entirely (`Visibility::restrict`), so for them this only says
     /// whether the precomputed clusters (which count every row) can be used.
     pub public_anchor: Vec<Option<[f64; 2]>>,
+    /// Whether any row is confidential.
+    pub has_confidential: bool,
     /// First zoom at which every feature is in the tiles, unmerged and within the budget
     /// (estimated); `None` if no zoom up to 22 is.
     pub complete_from: Option<u8>,
@@ -263,6 +265,8 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
         });
     }
 
+    let public_anchor = public_anchors(&data);
+    let has_confidential = public_anchor.iter().any(Option::is_some);
     let clusters = match &spec {
         Some(s) => cluster(
             &data,
@@ -271,11 +275,11 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
             &joins_at,
             gmax,
             cfg.cluster_cells_per_tile,
+            |row| public_anchor[row as usize].is_some(),
         ),
         None => Vec::new(),
     };
 
-    let public_anchor = public_anchors(&data);
     let complete_from = completeness(&data, &world, &anchor, &subpixel_until, &clusters, cfg);
     let world_bounds = data.bounds().map(|b| {
         let [x0, y1] = lonlat_to_world(b.min().x, b.min().y);
@@ -291,6 +295,7 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
         clusters,
         cluster_spec: spec,
         public_anchor,
+        has_confidential,
         complete_from,
         world_bounds,
     }

@@ -250,27 +250,34 @@ fn layer_candidates<'a>(
             }
         }
         if let (Some(spec), Some(level)) = (&pl.cluster_spec, pl.clusters.get(z)) {
-            let has_public = public && pl.public_anchor.iter().any(Option::is_some);
-            // Precomputed clusters hold every row: usable when nothing is filtered out (a
-            // public reader's filter only leaves out confidential rows, and there are none).
-            if filter.conditions().is_empty() && !has_public {
-                for e in level.tree.locate_in_envelope(&frame.aabb(0.0)) {
+            // Precomputed clusters: usable when no condition filters rows out. Public readers
+            // (whose filter only leaves out confidential rows) read each cell's public
+            // aggregate; its mean may sit in a neighbouring tile, so look one cell further and
+            // keep the clusters whose position is in this one.
+            let public_view = public && pl.has_confidential;
+            if filter.conditions().is_empty() {
+                let grow = if public_view { level.cell_size } else { 0.0 };
+                for e in level.tree.locate_in_envelope(&frame.aabb(grow)) {
                     let cell = &level.cells[e.data as usize];
-                    if let [row] = cell.members.as_slice() {
-                        out.push(point_candidate(
+                    let (agg, single) = cell.view(public_view);
+                    if agg.count == 0 {
+                        continue;
+                    }
+                    let pos = agg.position();
+                    if public_view && !frame.contains_world(pos) {
+                        continue;
+                    }
+                    match single {
+                        Some(row) => out.push(point_candidate(
                             pl,
-                            *row,
-                            pl.anchor[*row as usize],
+                            row,
+                            pl.anchor[row as usize],
                             &frame,
                             vis,
-                        ));
-                    } else {
-                        out.push(cluster_candidate(
-                            pl,
-                            Cow::Borrowed(&cell.all),
-                            cell.key,
-                            &frame,
-                        ));
+                        )),
+                        None => {
+                            out.push(cluster_candidate(pl, Cow::Borrowed(agg), cell.key, &frame))
+                        }
                     }
                 }
             } else {
