@@ -35,6 +35,8 @@ MATERIAL = "wood"
 MIXES = {"z10_14": range(10, 15), "z6_14": range(6, 15)}
 WARM_PER_ZOOM = 100
 HERE = os.path.dirname(os.path.abspath(__file__))
+# terriens' API key (reader, partners): it then serves confidential deposits too, like PostGIS.
+KEY = os.environ.get("COMPARE_TERRIENS_KEY", "")
 
 
 def fgb_count(path):
@@ -61,11 +63,16 @@ def rows(data):
     print(f"{d}/{p}")
 
 
-def lua(path, paths, gzip=False):
+def lua(path, paths, gzip=False, auth=False):
     threads = int(os.environ.get("COMPARE_THREADS", "2"))
     """A wrk script cycling through `paths`; each thread starts at its own share of the list,
     so that a list of distinct tiles is requested once unless the run wraps around it."""
-    headers = '{ ["Accept-Encoding"] = "gzip" }' if gzip else "{}"
+    h = []
+    if gzip:
+        h.append('["Accept-Encoding"] = "gzip"')
+    if auth and KEY:
+        h.append(f'["Authorization"] = "Bearer {KEY}"')
+    headers = "{ " + ", ".join(h) + " }"
     with open(path + ".paths", "w") as f:
         for p in paths:
             f.write(p + "\n")
@@ -104,8 +111,8 @@ def lists(out, limit):
         for lon, lat in centres
     ]
     knn = [f"/layers/waste_deposits/search?lon={lon}&lat={lat}&k=10" for lon, lat in centres]
-    lua(os.path.join(out, "radius.lua"), radius)
-    lua(os.path.join(out, "knn.lua"), knn)
+    lua(os.path.join(out, "radius.lua"), radius, auth=True)
+    lua(os.path.join(out, "knn.lua"), knn, auth=True)
 
     z14 = [tuple(map(int, l.split())) for l in open(os.path.join(out, "z14.txt")) if l.strip()]
     by_zoom = {}
@@ -130,10 +137,10 @@ def lists(out, limit):
         write_tiles(os.path.join(out, f"warm_{mix}.txt"), warm_distinct)
         for kind, tiles in (("cold", cold), ("warm", warm)):
             base = os.path.join(out, f"{kind}_{mix}")
-            lua(base + ".terriens.lua", [f"/tiles/plots,waste_deposits/{z}/{x}/{y}" for z, x, y in tiles])
+            lua(base + ".terriens.lua", [f"/tiles/plots,waste_deposits/{z}/{x}/{y}" for z, x, y in tiles], auth=True)
             lua(base + ".martin.lua", [f"/plots,waste_deposits/{z}/{x}/{y}" for z, x, y in tiles])
             if kind == "warm":
-                lua(base + ".terriens_gzip.lua", [f"/tiles/plots,waste_deposits/{z}/{x}/{y}" for z, x, y in tiles], True)
+                lua(base + ".terriens_gzip.lua", [f"/tiles/plots,waste_deposits/{z}/{x}/{y}" for z, x, y in tiles], True, True)
                 lua(base + ".pmtiles_gzip.lua", [f"/compare/{z}/{x}/{y}" for z, x, y in tiles], True)
     print(
         "tiles with data: " + ", ".join(f"z{z} {len(v)}" for z, v in by_zoom.items()),
@@ -169,7 +176,7 @@ def wrk(name, side, path, listlen="0"):
             requests = int(parts[0])
     note = ""
     if int(listlen) and requests > int(listlen):
-        note = f"wrapped: {requests} requests over {listlen} distinct tiles"
+        note = f"{requests} requests over {listlen} distinct tiles (repeats are cache hits only where the binary ignores TERRIENS_TILES_CACHE_MB=0)"
     print(f"{name}\t{side}\t{rps:.1f}\t{p50:.3f}\t{p99:.3f}\t{errors}\t{requests}\t{note}")
 
 
@@ -197,7 +204,10 @@ def pgbench(name, side, log, logdir):
 
 
 def fetch(url, gzip=False):
-    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip else {})
+    headers = {"Accept-Encoding": "gzip"} if gzip else {}
+    if KEY:
+        headers["Authorization"] = f"Bearer {KEY}"  # terriens reads it, martin ignores it
+    req = urllib.request.Request(url, headers=headers)
     t = time.perf_counter()
     with urllib.request.urlopen(req, timeout=600) as r:
         body = r.read()

@@ -13,7 +13,9 @@
 #      200,000 buildings) as a terriens data directory, starts a private PostgreSQL cluster under
 #      target/compare/pg (its own port, run by the `postgres` system user) and loads the same
 #      FlatGeobuf files into it with ogr2ogr: geometry EPSG:4326 with a GiST index, a GiST
-#      index on geography(geom), and a 3857 column with its GiST index for martin;
+#      index on geography(geom), a GiST index on (material, geography(geom)) (btree_gist: the
+#      fastest for the radius + material query), and a 3857 column with its GiST index for
+#      martin;
 #   3. runs the same workloads against both sides, alternating A/B, `--rounds` times, with
 #      `--idle` seconds of rest before each measurement:
 #      - radius 5 km + material filter, GeoJSON out, nearest first, first page of `--limit`
@@ -28,10 +30,11 @@
 #        martin's composite source `/plots,waste_deposits/z/x/y` on the PostGIS tables), two
 #        zoom mixes (z6–z14 and z10–z14):
 #          cold: the render cost, no tile cache: every tile holding data in the zoom range, in
-#                random order (mostly z14, like a crawl), each requested at most once:
-#                terriens restarted before the run (its tile cache starts empty) and run for
-#                --cold-duration only (default 4 s, so that it does not wrap around the list;
-#                the table flags a run that did), martin with its tile cache off;
+#                random order (mostly z14, like a crawl): terriens restarted with
+#                TERRIENS_TILES_CACHE_MB=0 (its tile cache off), martin with its tile cache off.
+#                A terriens binary that ignores that variable (before 64b724e) still caches:
+#                the list then holds distinct tiles, each requested once unless the run wraps
+#                around it, which the table flags; use --cold-duration 4s there;
 #          warm: a list of ~100 tiles per zoom, requested once on both sides first, then
 #                measured (terriens' LRU cache, martin's tile cache of 1 GB);
 #      - warm, gzip: terriens vs martin serving a PMTiles archive that `terriens
@@ -41,15 +44,16 @@
 #   4. prints one table (markdown): requests/s, p50, p99 for each side and the ratio terriens /
 #      other, best round of each side; raw outputs are kept in target/compare/run-*/.
 #
+# terriens is queried with a `reader --partners` API key (target/compare/keys.toml), so that it
+# serves every deposit, confidential ones included, like PostGIS and martin; anonymous callers
+# would not see `confidentiality=partners` deposits.
 # Run as root or as a user with sudo (PostgreSQL itself runs as the `postgres` user).
-# TERRIENS_TILES_CACHE_MB=0 is set for the cold terriens server: harmless where the binary does
-# not read it, and it turns the tile cache off where it does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 HERE="$ROOT/scripts/compare"
 
-SCALE=500; DURATION=20s; COLD_DURATION=4s; CONNECTIONS=32; THREADS=2; ROUNDS=2; IDLE=5; LIMIT=100
+SCALE=500; DURATION=20s; COLD_DURATION=""; CONNECTIONS=32; THREADS=2; ROUNDS=2; IDLE=5; LIMIT=100
 INSTALL=1; ONLY=all
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$DURATION" in *s) ;; *) DURATION="${DURATION}s" ;; esac
+COLD_DURATION="${COLD_DURATION:-$DURATION}"
 case "$COLD_DURATION" in *s) ;; *) COLD_DURATION="${COLD_DURATION}s" ;; esac
 
 WORK="$ROOT/target/compare"
@@ -118,10 +123,17 @@ as_pg() { if [ "$(id -un)" = "$PGUSER_OS" ]; then "$@"; else $SUDO runuser -u "$
 say "building terriens (release)"
 cargo build --release --locked --quiet
 BIN="$ROOT/target/release/terriens"
+REV="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo '+changes')"
 if [ ! -f "$DATA/waste_deposits.fgb" ]; then
   say "generating the scale-$SCALE data set into $DATA"
   "$BIN" fixtures --scale "$SCALE" --format store --out "$DATA" 2>&1 | grep -v '^roads' >&2
 fi
+
+if [ ! -s "$WORK/key.txt" ] || [ ! -s "$WORK/keys.toml" ]; then
+  rm -f "$WORK/keys.toml"
+  (umask 077; "$BIN" keys add --role reader --partners --keys "$WORK/keys.toml" 2>/dev/null | head -1 > "$WORK/key.txt")
+fi
+export COMPARE_TERRIENS_KEY; COMPARE_TERRIENS_KEY="$(cat "$WORK/key.txt")"
 
 # ---------------------------------------------------------------------------------- PostGIS
 export PGHOST=127.0.0.1 PGPORT PGUSER=postgres
@@ -158,6 +170,8 @@ if [ "$have_rows" != "$want_rows" ]; then
   psql_ -d "$PGDB" -c "create table compare_meta as select '$want_rows'::text as rows"
 fi
 
+psql_ -d "$PGDB" -f "$HERE/indexes.sql"
+
 # The same centres on both sides: 1,000 deposits picked with a fixed order (md5 of the id).
 psql_ -d "$PGDB" -c "drop table if exists centres" -c "create table centres as
   select row_number() over (order by md5(fid::text)) as i, ST_X(geom) lon, ST_Y(geom) lat,
@@ -190,7 +204,8 @@ start_terriens() { # $1 = cold|warm
   stop_pid "$TPID"
   local env=(); [ "$1" = cold ] && env=(TERRIENS_TILES_CACHE_MB=0)
   local t0; t0=$(date +%s.%N)
-  env "${env[@]}" RUST_LOG=warn "$BIN" serve --data "$DATA" --addr "127.0.0.1:$TPORT" >> "$OUT/terriens.log" 2>&1 &
+  env "${env[@]}" RUST_LOG=warn "$BIN" serve --data "$DATA" --addr "127.0.0.1:$TPORT" \
+    --keys "$WORK/keys.toml" >> "$OUT/terriens.log" 2>&1 &
   TPID=$!
   wait_http "http://127.0.0.1:$TPORT/health"
   echo "terriens start ($1): $(python3 -c "import time;print(round(time.time()-$t0,1))") s" >> "$OUT/startup.txt"
@@ -226,10 +241,6 @@ pgbench_run() { # name side sqlfile [PGOPTIONS]
   say "  $1 $2: $(tail -1 "$RESULTS" | cut -f3) tps"
 }
 
-# One answer per side, compared before measuring: the same features, the same order.
-start_terriens warm
-py check "$OUT" "http://127.0.0.1:$TPORT" "$PGDB" "$LIMIT" >> "$OUT/check.txt" || true
-
 if [ "$ONLY" != search ]; then
   PMT="$WORK/compare-scale$SCALE.pmtiles"
   if [ ! -f "$PMT" ] || [ "$BIN" -nt "$PMT" ] || [ "$DATA/waste_deposits.fgb" -nt "$PMT" ]; then
@@ -243,6 +254,10 @@ if [ "$ONLY" != search ]; then
   echo "PMTiles archive: $(stat -c %s "$PMT") bytes; $(tail -1 "$WORK/pmtiles-scale$SCALE.log")" >> "$OUT/startup.txt"
   ln -sf "$PMT" "$OUT/compare.pmtiles"
 fi
+
+# One answer per side, compared before measuring: the same features, the same order.
+start_terriens warm
+py check "$OUT" "http://127.0.0.1:$TPORT" "$PGDB" "$LIMIT" >> "$OUT/check.txt" || true
 
 for round in $(seq 1 "$ROUNDS"); do
   if [ "$ONLY" != tiles ]; then
@@ -263,7 +278,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for mix in z10_14 z6_14; do
     start_terriens cold
     wrk_run "tiles_cold_$mix" terriens "$OUT/cold_$mix.terriens.lua" "$TPORT" "$(wc -l < "$OUT/cold_$mix.txt")" "$COLD_DURATION"
-    wrk_run "tiles_cold_$mix" martin "$OUT/cold_$mix.martin.lua" "$MPORT" "$(wc -l < "$OUT/cold_$mix.txt")"
+    wrk_run "tiles_cold_$mix" martin "$OUT/cold_$mix.martin.lua" "$MPORT"
   done
 
   say "round $round/$ROUNDS: warm tiles (filling the caches first)"
@@ -302,7 +317,7 @@ fi
   echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/{print $2}') GB RAM"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "command: scripts/compare/run.sh --scale $SCALE --duration $DURATION --cold-duration $COLD_DURATION --connections $CONNECTIONS --threads $THREADS --rounds $ROUNDS --idle $IDLE --limit $LIMIT"
-  echo "data: $want_rows deposits/plots; terriens $(git -C "$ROOT" rev-parse --short HEAD); $(martin --version 2>&1 | head -1); $(psql -X -At -d "$PGDB" -c "select split_part(version(), ' on ', 1) || ', PostGIS ' || postgis_lib_version()")"
+  echo "data: $want_rows deposits/plots; terriens $REV; $(martin --version 2>&1 | head -1); $(psql -X -At -d "$PGDB" -c "select split_part(version(), ' on ', 1) || ', PostGIS ' || postgis_lib_version()")"
   cat "$OUT/startup.txt" 2>/dev/null || true
   cat "$OUT/check.txt" 2>/dev/null || true
 } > "$OUT/conditions.txt"
