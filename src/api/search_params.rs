@@ -11,7 +11,7 @@ use crate::query::{
     Caps, Cursor, PageRequest, Relation, Scope, check_bbox, check_k, check_limit, check_point,
     check_polygon, check_radius, territory_scope,
 };
-use crate::routing::{Direction, ProfileId, RoutingError};
+use crate::routing::{Direction, ProfileId};
 
 /// Parameters of the spatial part and paging; the rest of a query string is filters.
 pub const SPATIAL_PARAMS: &[&str] = &[
@@ -178,12 +178,7 @@ pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, ApiEr
             )
         })?;
     Limits::check("drive_max_min", minutes, limits.max_contour_min)?;
-    let profile = match get(params, "profile")? {
-        None => ProfileId::Car,
-        Some(p) => p
-            .parse::<ProfileId>()
-            .map_err(|e| ApiError::routing("profile")(RoutingError::from(e)))?,
-    };
+    let profile = super::handlers::routing::parse_profile(get(params, "profile")?)?;
     Ok(Some(DriveSpec {
         origin,
         direction,

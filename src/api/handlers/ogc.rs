@@ -17,7 +17,7 @@ use crate::api::geojson::{
 use crate::api::handlers::run;
 use crate::api::search_params as sp;
 use crate::api::{ApiError, AppState};
-use crate::index::{Filter, LayerData};
+use crate::index::{Filter, LayerData, Visibility};
 use crate::model::{FeatureId, Layer};
 use crate::query::{self, LayerQuery, PageRequest, Scope};
 
@@ -218,10 +218,10 @@ pub async fn item(
     let snap = state.snapshot.load();
     let data = snap.layer(layer);
     // A feature the caller may not see does not exist for them.
-    let visible = Filter::all(layer).for_access(&access);
+    let visible = Visibility::new(&access, data);
     let row = data
         .row_of(id)
-        .filter(|&row| visible.matches(data, row))
+        .filter(|&row| visible.row_visible(row))
         .ok_or(ApiError::not_found(layer, id))?;
     let base = base_url(&headers);
     let collection = format!("{base}/ogc/collections/{}", layer.id());

@@ -181,7 +181,7 @@ fn parse_direction(v: Option<&str>, default: Direction) -> Result<Direction, Api
     }
 }
 
-fn parse_profile(v: Option<&str>) -> Result<ProfileId, ApiError> {
+pub(crate) fn parse_profile(v: Option<&str>) -> Result<ProfileId, ApiError> {
     match v {
         None => Ok(ProfileId::Car),
         Some(s) => s
@@ -190,7 +190,7 @@ fn parse_profile(v: Option<&str>) -> Result<ProfileId, ApiError> {
     }
 }
 
-fn engine(state: &AppState, profile: ProfileId) -> Result<Arc<RoutingEngine>, ApiError> {
+pub(crate) fn engine(state: &AppState, profile: ProfileId) -> Result<Arc<RoutingEngine>, ApiError> {
     let routing = state
         .routing
         .as_ref()

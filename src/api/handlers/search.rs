@@ -12,16 +12,17 @@ use crate::api::extract::{ApiJson, ApiPath, Caller, Params};
 use crate::api::geojson::{
     GEOJSON, Props, base_url, feature_collection, link, respond, with_cursor, write_feature,
 };
+use crate::api::handlers::routing::engine as routing_engine;
 use crate::api::handlers::run;
 use crate::api::search_params::{self as sp, DRIVE_PARAMS, DriveSpec, SPATIAL_PARAMS};
 use crate::api::{ApiError, AppState};
-use crate::index::{Filter, Snapshot};
+use crate::index::{Filter, Snapshot, Visibility};
 use crate::model::{Access, FeatureId, Layer, MATERIALS};
 use crate::query::{
     self, DepositDriveTimes, DriveGate, Hit, LayerQuery, NearWasteQuery, Page, RowTimes, Scope,
     SiteFilter, SiteHit, SiteQuery, SiteSort, WasteSite, WasteSort,
 };
-use crate::routing::{Direction, RoutingEngine, RoutingError};
+use crate::routing::Direction;
 
 /// `GET /layers/{layer}/search`: radius, nearest, box or whole-layer search with filters.
 pub async fn layer_search(
@@ -316,11 +317,8 @@ pub async fn deposit_sites(
     {
         // A deposit the caller may not see does not exist for them.
         let data = snap.layer(Layer::WasteDeposits);
-        let visible = Filter::all(Layer::WasteDeposits).for_access(&access);
-        if !data
-            .row_of(id)
-            .is_some_and(|row| visible.matches(data, row))
-        {
+        let visible = Visibility::new(&access, data);
+        if !data.row_of(id).is_some_and(|row| visible.row_visible(row)) {
             return Err(ApiError::not_found(Layer::WasteDeposits, id));
         }
     }
@@ -510,19 +508,6 @@ fn gate(times: &Times) -> Option<DriveGate<'_>> {
     })
 }
 
-/// The routing engine of a profile, or the 404 that says the server has no road graph for it.
-fn engine(state: &AppState, spec: &DriveSpec) -> Result<Arc<RoutingEngine>, ApiError> {
-    let routing = state
-        .routing
-        .as_ref()
-        .ok_or(RoutingError::ProfileNotLoaded(spec.profile))
-        .map_err(ApiError::routing("profile"))?;
-    Ok(routing
-        .engine(spec.profile)
-        .map_err(ApiError::routing("profile"))?
-        .clone())
-}
-
 /// Travel times from (or to) the drive-time point to the rows of `layers`: one bounded
 /// Dijkstra on the road graph, on the blocking pool; features are snapped to the roads once
 /// per layer snapshot. A point too far from any road is a 400 naming `drive_from`/`drive_to`.
@@ -535,7 +520,7 @@ async fn drive_times(
     let Some(spec) = spec else {
         return Ok(None);
     };
-    let engine = engine(state, &spec)?;
+    let engine = routing_engine(state, spec.profile)?;
     let snap = Arc::clone(snap);
     let layers = layers.to_vec();
     let times = tokio::task::spawn_blocking(move || -> Result<RowTimes, ApiError> {
@@ -563,14 +548,7 @@ async fn deposit_drive_times(
     deposits: &Filter,
     max_s: f64,
 ) -> Result<Arc<DepositDriveTimes>, ApiError> {
-    let spec = DriveSpec {
-        origin: [0.0, 0.0],
-        direction: Direction::From,
-        max_s,
-        profile: crate::routing::ProfileId::Car,
-        param: "max_drive_min",
-    };
-    let engine = engine(state, &spec)?;
+    let engine = routing_engine(state, crate::routing::ProfileId::Car)?;
     let data = snap.layer(Layer::WasteDeposits);
     let rows: Vec<u32> = (0..data.len() as u32)
         .filter(|&r| deposits.matches(data, r))
