@@ -2,7 +2,7 @@
 //!
 //! The routing engine computes, from one origin, the travel time to the features of a layer
 //! (snapped to the road graph at load). A query given a [`DriveGate`] keeps only the rows
-//! reached within `max_s` seconds and reports each one's time (`drive_min` in responses). The
+//! reached within `max_s` seconds and reports each one's time (`travel_time_min` in responses). The
 //! query code knows nothing of roads: anything that maps rows to seconds will do.
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! Mapbox Vector Tile 2.1 encoding: snapping to the integer grid, ring cleaning and winding,
-//! geometry commands, and layers with deduplicated keys and typed values. The protobuf types
-//! are geozero's (`geozero::mvt`); geometry handling is ours.
+//! geometry commands, and layers with deduplicated keys and typed values. Only the geometry type
+//! enum is geozero's (`geozero::mvt::tile::GeomType`); the protobuf layers are written by hand
+//! here (see `LayerWriter`), and tests decode them with geozero's prost types.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
