@@ -250,7 +250,7 @@ pub fn near_waste(
     let mut found: Vec<(Hit, f64, f64)> = Vec::new();
     for (k, s) in sites.into_iter().enumerate() {
         // An abandoned request stops here (the caller discards the partial result).
-        if k % 1024 == 0 && crate::cancel::cancelled() {
+        if k.is_multiple_of(1024) && crate::cancel::cancelled() {
             break;
         }
         let mut total = 0.0;

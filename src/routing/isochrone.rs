@@ -409,7 +409,7 @@ pub fn isochrone(
     //    an edge to a settled node within the next cell, whose end cells cover it (with the
     //    dilation below).
     for (k, &u) in order.iter().enumerate() {
-        if k % 4096 == 0 && crate::cancel::cancelled() {
+        if k.is_multiple_of(4096) && crate::cancel::cancelled() {
             break;
         }
         let Some(tu) = times.node_time_ms(u) else {

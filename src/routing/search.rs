@@ -150,7 +150,7 @@ pub fn search(
     }
     while let Some(Reverse(key)) = state.heap.pop() {
         // An abandoned request stops here; its caller discards the partial labels.
-        if state.settled.len() % 4096 == 0 && crate::cancel::cancelled() {
+        if state.settled.len().is_multiple_of(4096) && crate::cancel::cancelled() {
             break;
         }
         let d = (key >> 32) as u32;
