@@ -18,6 +18,10 @@
 //! max_body_bytes = 33554432
 //! request_timeout_ms = 30000
 //! heavy_concurrency = 2
+//! max_vertices = 200000
+//! body_read_timeout_ms = 10000
+//! header_read_timeout_ms = 20000
+//! max_connections = 4096
 //!
 //! [writes]
 //! compact_after_bytes = 67108864

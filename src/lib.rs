@@ -22,6 +22,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cancel;
 pub mod config;
 pub mod demo;
 pub mod edit;

@@ -382,6 +382,10 @@ fn serve(
         }
         None => None,
     };
+    match api::raise_open_files_limit() {
+        Ok((old, new)) => tracing::info!(old, new, "open files soft limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
     let rt = tokio::runtime::Runtime::new()?;
     let grace = Duration::from_secs(cfg.server.shutdown_grace_s);
     let served = rt.block_on(api::serve(state, addr, grace));

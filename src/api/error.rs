@@ -55,6 +55,16 @@ pub enum ApiError {
     Overloaded { limit: usize, retry_after_s: u64 },
     #[error("the request took longer than {timeout_ms} ms and was stopped; retry later")]
     Timeout { timeout_ms: u64 },
+    #[error(
+        "a geometry has {vertices} vertices, above the limit of this server ({limit}); simplify it"
+    )]
+    TooManyVertices { vertices: usize, limit: usize },
+    #[error("the request body did not arrive within {timeout_ms} ms")]
+    BodyTimeout { timeout_ms: u64 },
+    /// The request was abandoned while its work ran: the client sees the timeout's answer
+    /// (or nothing, its connection being gone).
+    #[error("the request was abandoned before its work finished")]
+    Cancelled,
     #[error("{0}")]
     Edit(#[from] EditError),
     #[error(transparent)]
@@ -124,7 +134,17 @@ impl ApiError {
             ApiError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "API key needed"),
             ApiError::Forbidden { .. } => (S::FORBIDDEN, "forbidden", "Role too low"),
             ApiError::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
-            ApiError::Timeout { .. } => (S::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
+            ApiError::Timeout { .. } | ApiError::Cancelled => {
+                (S::SERVICE_UNAVAILABLE, "timeout", "Request timed out")
+            }
+            ApiError::TooManyVertices { .. } => (
+                S::PAYLOAD_TOO_LARGE,
+                "too-many-vertices",
+                "Geometry has too many vertices",
+            ),
+            ApiError::BodyTimeout { .. } => {
+                (S::REQUEST_TIMEOUT, "body-timeout", "Request body too slow")
+            }
             ApiError::Edit(e) => match e {
                 EditError::Document(_) | EditError::BadPatch(_) => {
                     (S::BAD_REQUEST, "bad-body", "Invalid request body")
@@ -284,7 +304,9 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::Overloaded { retry_after_s, .. } => Some(*retry_after_s),
-            ApiError::Timeout { .. } | ApiError::Edit(EditError::Busy(_)) => Some(1),
+            ApiError::Timeout { .. } | ApiError::Cancelled | ApiError::Edit(EditError::Busy(_)) => {
+                Some(1)
+            }
             ApiError::Edit(EditError::Stopped(_)) => Some(30),
             _ => None,
         }

@@ -6,7 +6,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::de::DeserializeOwned;
 
-use super::{ApiError, AppState};
+use serde_json::Value as Json;
+
+use super::{ApiError, AppState, Limits};
 use crate::edit::Precondition;
 use crate::model::{Access, Role};
 
@@ -80,18 +82,82 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// A JSON body, with a 400 as problem+json naming what is wrong.
+/// A JSON body, with a 400 as problem+json naming what is wrong; read like [`ApiBody`] (413
+/// beyond `max_body_bytes`, 408 when it does not arrive within `body_read_timeout_ms`).
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(body, &state.limits).await?;
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         axum::Json::<T>::from_request(req, state)
             .await
             .map(|j| ApiJson(j.0))
             .map_err(|e| ApiError::BadBody(e.body_text()))
     }
+}
+
+/// Reads a whole body: at most `max_body_bytes` (413), within `body_read_timeout_ms` (408).
+/// The one place bodies are read, so every route answers the same.
+pub async fn read_body(body: axum::body::Body, limits: &Limits) -> Result<Bytes, ApiError> {
+    let limit = limits.max_body_bytes;
+    let ms = limits.body_read_timeout_ms;
+    let read = axum::body::to_bytes(body, limit);
+    match tokio::time::timeout(std::time::Duration::from_millis(ms), read).await {
+        Err(_) => Err(ApiError::BodyTimeout { timeout_ms: ms }),
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                Err(ApiError::BodyTooLarge { limit })
+            } else {
+                Err(ApiError::BadBody(format!("cannot read the body: {e}")))
+            }
+        }
+    }
+}
+
+/// The most vertices (positions) of one GeoJSON geometry in a document: every `coordinates`
+/// member is counted on its own (a FeatureCollection's features one by one).
+pub fn max_vertices(doc: &Json) -> usize {
+    fn positions(v: &Json) -> usize {
+        match v {
+            Json::Array(a) if a.first().is_some_and(Json::is_number) => 1,
+            Json::Array(a) => a.iter().map(positions).sum(),
+            _ => 0,
+        }
+    }
+    match doc {
+        Json::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                if k == "coordinates" {
+                    positions(v)
+                } else {
+                    max_vertices(v)
+                }
+            })
+            .max()
+            .unwrap_or(0),
+        Json::Array(a) => a.iter().map(max_vertices).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// 413 `too-many-vertices` when a geometry of the document is above `limits.max_vertices`.
+pub fn check_vertices(doc: &Json, limits: &Limits) -> Result<(), ApiError> {
+    let vertices = max_vertices(doc);
+    if vertices > limits.max_vertices {
+        return Err(ApiError::TooManyVertices {
+            vertices,
+            limit: limits.max_vertices,
+        });
+    }
+    Ok(())
 }
 
 /// Who is calling: the access granted by the request's API key (`Authorization: Bearer <key>`
@@ -185,27 +251,14 @@ pub async fn authenticate(
     }
 }
 
-/// The raw request body, at most `limits.max_body_bytes` (413 as problem+json beyond).
+/// The raw request body, read by [`read_body`].
 pub struct ApiBody(pub Bytes);
 
 impl FromRequest<AppState> for ApiBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.limits.max_body_bytes;
-        let body = req.into_body();
-        match axum::body::to_bytes(body, limit).await {
-            Ok(b) => Ok(ApiBody(b)),
-            Err(e) => {
-                let too_large = std::error::Error::source(&e)
-                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-                if too_large {
-                    Err(ApiError::BodyTooLarge { limit })
-                } else {
-                    Err(ApiError::BadBody(format!("cannot read the body: {e}")))
-                }
-            }
-        }
+        read_body(req.into_body(), &state.limits).await.map(ApiBody)
     }
 }
 

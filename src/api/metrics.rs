@@ -72,6 +72,7 @@ impl Metrics {
         snapshot: &Snapshot,
         writer: Option<&WriterStats>,
         heavy_available: usize,
+        heavy_running: usize,
     ) -> String {
         let mut out = String::new();
         let requests = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
@@ -153,6 +154,12 @@ impl Metrics {
             "gauge",
             "Heavy requests that could start now.",
             heavy_available as u64,
+        );
+        simple(
+            "terriens_heavy_running",
+            "gauge",
+            "Heavy computations running now (a timed-out request's work counts until it stops).",
+            heavy_running as u64,
         );
         if let Some(w) = writer {
             let g = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -10,10 +10,8 @@ pub mod handlers;
 pub mod limits;
 pub mod metrics;
 mod search_params;
+mod serve;
 mod state;
-
-use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
@@ -25,6 +23,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 pub use limits::{HeavyGate, heavy};
 pub use metrics::Metrics;
+pub use serve::{raise_open_files_limit, serve};
 pub use state::{AppState, AuthPolicy, Limits};
 
 /// One route: method, path (OpenAPI syntax, which axum 0.8 shares) and handler.
@@ -140,28 +139,6 @@ pub fn router(state: AppState) -> Router {
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Serves until Ctrl-C or SIGTERM, then drains requests in flight for at most `grace`.
-pub async fn serve(state: AppState, addr: SocketAddr, grace: Duration) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let deadline = async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = server => r,
-        _ = deadline => {
-            tracing::warn!(grace_s = grace.as_secs(), "requests still in flight after the grace period; closing");
-            Ok(())
-        }
-    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -47,6 +47,18 @@ pub struct Limits {
     pub heavy_wait_ms: u64,
     /// Retry-After of an overloaded answer, seconds.
     pub retry_after_s: u64,
+    /// Most vertices of one geometry in a body (search polygon, written feature): 413
+    /// `too-many-vertices` beyond, before any parsing or validation.
+    pub max_vertices: usize,
+    /// Longest a request body may take to arrive, milliseconds: 408 `body-timeout` beyond (a
+    /// Content-Length larger than the bytes sent ends here, not at the request timeout).
+    pub body_read_timeout_ms: u64,
+    /// Longest a connection may take to send a complete request head, milliseconds, counted
+    /// from its opening or from its previous answer: half-sent and idle keep-alive
+    /// connections are closed after it.
+    pub header_read_timeout_ms: u64,
+    /// Most connections open at once; one more is answered 503 (Retry-After) and closed.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -66,6 +78,10 @@ impl Default for Limits {
             heavy_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             heavy_wait_ms: 200,
             retry_after_s: 2,
+            max_vertices: 200_000,
+            body_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 20_000,
+            max_connections: 4_096,
         }
     }
 }

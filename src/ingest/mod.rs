@@ -11,6 +11,7 @@ mod geojson;
 mod raw;
 mod reject;
 pub mod validate;
+pub mod validity;
 
 use std::collections::HashMap;
 use std::io::Read;

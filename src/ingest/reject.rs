@@ -44,6 +44,9 @@ pub enum Reject {
     LongitudeOutOfRange { lon: f64 },
     #[error("invalid geometry: {0}")]
     InvalidGeometry(String),
+    /// Validation stopped early because its request was abandoned (never shown to a client).
+    #[error("validation stopped: the request was abandoned")]
+    Cancelled,
     #[error("missing required field `{field}`")]
     MissingField { field: &'static str },
     #[error("field `{field}` must be {expected}, found {found}")]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use geo::{CoordsIter, Validation};
+use geo::CoordsIter;
 use geo_types::Geometry;
 use serde_json::{Map, Value as Json};
 
@@ -53,11 +53,12 @@ pub fn validate_geometry(
             return Err(Reject::LongitudeOutOfRange { lon: c.x });
         }
     }
-    let problems = g.validation_errors();
-    if let Some(first) = problems.first() {
-        return Err(Reject::InvalidGeometry(first.to_string()));
+    // geo's verdicts in O(n log n) (geo's own check is quadratic); stops when cancelled.
+    match super::validity::first_problem(&g) {
+        Ok(None) => Ok(g),
+        Ok(Some(problem)) => Err(Reject::InvalidGeometry(problem.to_string())),
+        Err(crate::cancel::Cancelled) => Err(Reject::Cancelled),
     }
-    Ok(g)
 }
 
 /// Checks the geometry type against the layer; a single-part Multi geometry becomes its part.

@@ -248,7 +248,11 @@ pub fn near_waste(
     let tree = RTree::bulk_load(candidates);
     // 3. Measure each site against the deposits around it; 4. keep those reaching the total.
     let mut found: Vec<(Hit, f64, f64)> = Vec::new();
-    for s in sites {
+    for (k, s) in sites.into_iter().enumerate() {
+        // An abandoned request stops here (the caller discards the partial result).
+        if k.is_multiple_of(1024) && crate::cancel::cancelled() {
+            break;
+        }
         let mut total = 0.0;
         let mut nearest = f64::INFINITY;
         let mut any = false;

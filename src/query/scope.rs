@@ -257,7 +257,7 @@ pub fn check_bbox(b: [f64; 4]) -> Result<[f64; 4], QueryError> {
 
 /// Checks a query polygon: Polygon or MultiPolygon, WGS84 ranges, valid (OGC simple feature).
 pub fn check_polygon(g: Geometry<f64>) -> Result<MultiPolygon<f64>, QueryError> {
-    use geo::{CoordsIter, Validation};
+    use geo::CoordsIter;
     let mp = match g {
         Geometry::Polygon(p) => MultiPolygon(vec![p]),
         Geometry::MultiPolygon(mp) => mp,
@@ -282,7 +282,11 @@ pub fn check_polygon(g: Geometry<f64>) -> Result<MultiPolygon<f64>, QueryError> 
     if mp.bounding_rect().is_none() {
         return Err(QueryError::invalid("geometry", "the polygon is empty"));
     }
-    if let Some(problem) = mp.validation_errors().first() {
+    // geo's verdicts in O(n log n); a cancelled check is an error nobody reads (the request
+    // was abandoned).
+    let problem = crate::ingest::validity::multipolygon_problem(&mp)
+        .map_err(|c| QueryError::invalid("geometry", c.to_string()))?;
+    if let Some(problem) = problem {
         return Err(QueryError::invalid(
             "geometry",
             format!("invalid polygon: {problem}"),

@@ -408,7 +408,10 @@ pub fn isochrone(
     // 2. Rasterise: each settled node its own cell; the edges leaving it sampled along, except
     //    an edge to a settled node within the next cell, whose end cells cover it (with the
     //    dilation below).
-    for &u in &order {
+    for (k, &u) in order.iter().enumerate() {
+        if k.is_multiple_of(4096) && crate::cancel::cancelled() {
+            break;
+        }
         let Some(tu) = times.node_time_ms(u) else {
             continue;
         };

@@ -118,7 +118,8 @@ impl SearchState {
 
 /// Runs Dijkstra from `sources` ((node, initial time ms) pairs) until every node within
 /// `limit_ms` is settled. Afterwards `state.time_ms(v)` is the exact shortest travel time for
-/// every v with a time ≤ `limit_ms`, and `None` for the others.
+/// every v with a time ≤ `limit_ms`, and `None` for the others — unless the work is cancelled
+/// ([`crate::cancel`]), which stops it early with some labels missing.
 pub fn search(
     graph: &RoadGraph,
     state: &mut SearchState,
@@ -148,6 +149,10 @@ pub fn search(
         }
     }
     while let Some(Reverse(key)) = state.heap.pop() {
+        // An abandoned request stops here; its caller discards the partial labels.
+        if state.settled.len().is_multiple_of(4096) && crate::cancel::cancelled() {
+            break;
+        }
         let d = (key >> 32) as u32;
         let u = key as u32;
         let lu = &mut labels[u as usize];

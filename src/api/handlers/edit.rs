@@ -8,8 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::api::extract::{ApiBody, ApiPath, Caller, etag, if_match};
-use crate::api::{ApiError, AppState};
+use crate::api::extract::{ApiBody, ApiPath, Caller, check_vertices, etag, if_match};
+use crate::api::limits::spawn_blocking;
+use crate::api::{ApiError, AppState, Limits};
 use crate::edit::{self, Edit, Written, parse_features, parse_patch, parse_replacement};
 use crate::model::{FeatureId, Layer, Role};
 
@@ -22,14 +23,17 @@ fn target(layer: &str, id: &str) -> Result<(Layer, FeatureId), ApiError> {
     Ok((layer, id))
 }
 
-/// Runs body validation (geometry checks, reprojection) off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, edit::EditError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(format!("validation task failed: {e}")))?
-        .map_err(ApiError::from)
+/// 413 `too-many-vertices` when a geometry of a write body is above the cap. A position takes
+/// at least 6 bytes (`[0,0],`), so only a body that could hold that many is parsed for it.
+fn vertex_cap(body: &[u8], limits: &Limits) -> Result<(), ApiError> {
+    if body.len() < limits.max_vertices.saturating_add(1).saturating_mul(6) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(doc) => check_vertices(&doc, limits),
+        // Not JSON: the parser of the write says precisely what is wrong.
+        Err(_) => Ok(()),
+    }
 }
 
 fn location(layer: Layer, id: FeatureId) -> HeaderValue {
@@ -67,8 +71,12 @@ pub async fn create(
     let access = caller.require(Role::Editor)?;
     let writer = state.writer()?.clone();
     let layer: Layer = layer.parse()?;
-    let max = state.limits.max_batch;
-    let features = blocking(move || parse_features(layer, &body, max)).await?;
+    let limits = state.limits.clone();
+    let features = spawn_blocking("validation", move || {
+        vertex_cap(&body, &limits)?;
+        parse_features(layer, &body, limits.max_batch).map_err(ApiError::from)
+    })
+    .await?;
     let w = writer
         .submit(Edit::Create { layer, features }, access)
         .await?;
@@ -98,7 +106,12 @@ pub async fn replace(
     let writer = state.writer()?.clone();
     let (layer, id) = target(&layer, &id)?;
     let precondition = if_match(&headers)?;
-    let feature = blocking(move || parse_replacement(layer, id, &body)).await?;
+    let limits = state.limits.clone();
+    let feature = spawn_blocking("validation", move || {
+        vertex_cap(&body, &limits)?;
+        parse_replacement(layer, id, &body).map_err(ApiError::from)
+    })
+    .await?;
     let edit = Edit::Replace {
         layer,
         id,
@@ -120,7 +133,12 @@ pub async fn patch(
     let writer = state.writer()?.clone();
     let (layer, id) = target(&layer, &id)?;
     let precondition = if_match(&headers)?;
-    let patch = parse_patch(&body)?;
+    let limits = state.limits.clone();
+    let patch = spawn_blocking("validation", move || {
+        vertex_cap(&body, &limits)?;
+        parse_patch(&body).map_err(ApiError::from)
+    })
+    .await?;
     let edit = Edit::Patch {
         layer,
         id,
@@ -170,6 +188,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Re
         &snap,
         state.writer.as_ref().map(|w| w.stats().as_ref()),
         state.heavy.available(),
+        state.heavy.running(),
     );
     Ok((
         [(

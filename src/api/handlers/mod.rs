@@ -16,7 +16,8 @@ use crate::query::QueryError;
 
 /// Runs a query on the snapshot and gives the snapshot back: inline when `cheap` (a small radius
 /// or k costs microseconds, less than a hop to another thread), otherwise on the blocking pool
-/// so a large area does not hold up the async workers.
+/// so a large area does not hold up the async workers (and stops when the request is
+/// abandoned).
 pub(crate) async fn run<T: Send + 'static>(
     cheap: bool,
     snap: Arc<Snapshot>,
@@ -26,11 +27,9 @@ pub(crate) async fn run<T: Send + 'static>(
         let out = f(&snap)?;
         return Ok((snap, out));
     }
-    let (snap, out) = tokio::task::spawn_blocking(move || {
-        let out = f(&snap);
-        (snap, out)
+    crate::api::limits::spawn_blocking("search", move || {
+        let out = f(&snap)?;
+        Ok((snap, out))
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("search task failed: {e}")))?;
-    Ok((snap, out?))
 }

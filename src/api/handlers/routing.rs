@@ -317,9 +317,7 @@ async fn run_isochrone(state: &AppState, req: IsochroneRequest) -> Result<Respon
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(format!("routing task failed: {e}")))?
+    crate::api::limits::spawn_blocking("routing", f).await
 }
 
 fn round(v: f64, digits: i32) -> f64 {

@@ -8,21 +8,24 @@ use serde_json::{Value as Json, json};
 
 use std::sync::Arc;
 
-use crate::api::extract::{ApiJson, ApiPath, Caller, Params};
+use crate::api::extract::{ApiJson, ApiPath, Caller, Params, check_vertices};
 use crate::api::geojson::{
     GEOJSON, Props, base_url, feature_collection, link, respond, with_cursor, write_feature,
 };
 use crate::api::handlers::routing::engine as routing_engine;
 use crate::api::handlers::run;
+use crate::api::limits::spawn_blocking;
 use crate::api::search_params::{self as sp, DRIVE_PARAMS, DriveSpec, SPATIAL_PARAMS};
 use crate::api::{ApiError, AppState};
 use crate::index::{Filter, Snapshot, Visibility};
 use crate::model::{Access, FeatureId, Layer, MATERIALS};
+use crate::query::Relation;
 use crate::query::{
     self, DepositDriveTimes, DriveGate, Hit, LayerQuery, NearWasteQuery, Page, RowTimes, Scope,
     SiteFilter, SiteHit, SiteQuery, SiteSort, WasteSite, WasteSort,
 };
 use crate::routing::Direction;
+use geo_types::MultiPolygon;
 
 /// `GET /layers/{layer}/search`: radius, nearest, box or whole-layer search with filters.
 pub async fn layer_search(
@@ -60,7 +63,7 @@ async fn layer_search_impl(
 ) -> Result<Response, ApiError> {
     let layer: Layer = layer.parse()?;
     let drive = sp::drive(&params.0, &state.limits)?;
-    let polygon = body.map(|b| sp::polygon_body(&b, &params.0)).transpose()?;
+    let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
     let (scope, origin) = sp::scope(&params.0, &state.limits, &snap, polygon)?;
     let page = sp::page(&params.0, &state.limits)?;
@@ -115,7 +118,7 @@ async fn site_search_impl(
     body: Option<Json>,
 ) -> Result<Response, ApiError> {
     let drive = sp::drive(&params.0, &state.limits)?;
-    let polygon = body.map(|b| sp::polygon_body(&b, &params.0)).transpose()?;
+    let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
     let (scope, origin) = sp::scope(&params.0, &state.limits, &snap, polygon)?;
     let page = sp::page(&params.0, &state.limits)?;
@@ -497,6 +500,25 @@ fn split_deposit_params(
     (sites, deposits)
 }
 
+/// The query polygon of a POST body and its relation: the vertex cap, then parsing and
+/// validation on the blocking pool, under the request's timeout and cancellation.
+async fn polygon_of(
+    state: &AppState,
+    body: Option<Json>,
+    params: &Params,
+) -> Result<Option<(MultiPolygon<f64>, Relation)>, ApiError> {
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    let limits = state.limits.clone();
+    let pairs = params.0.clone();
+    spawn_blocking("polygon validation", move || {
+        check_vertices(&body, &limits)?;
+        sp::polygon_body(&body, &pairs).map(Some)
+    })
+    .await
+}
+
 /// Travel times of a drive-time search, and its budget.
 type Times = Option<(Arc<RowTimes>, f64)>;
 
@@ -523,7 +545,7 @@ async fn drive_times(
     let engine = routing_engine(state, spec.profile)?;
     let snap = Arc::clone(snap);
     let layers = layers.to_vec();
-    let times = tokio::task::spawn_blocking(move || -> Result<RowTimes, ApiError> {
+    let times = spawn_blocking("drive-time", move || -> Result<RowTimes, ApiError> {
         let tt = engine
             .travel_times(&[spec.origin], spec.direction, spec.max_s)
             .map_err(ApiError::routing(spec.param))?;
@@ -534,8 +556,7 @@ async fn drive_times(
         }
         Ok(out)
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("drive-time task failed: {e}")))??;
+    .await?;
     Ok(Some((Arc::new(times), spec.max_s)))
 }
 
@@ -563,10 +584,13 @@ async fn deposit_drive_times(
         ));
     }
     let snap = Arc::clone(snap);
-    let out = tokio::task::spawn_blocking(move || {
+    let out = spawn_blocking("drive-time", move || {
         let data = snap.layer(Layer::WasteDeposits);
         let mut out = DepositDriveTimes::new(max_s);
         for row in rows {
+            if crate::cancel::cancelled() {
+                break;
+            }
             let geo_types::Geometry::Point(p) = data.geometry(row) else {
                 continue;
             };
@@ -579,9 +603,8 @@ async fn deposit_drive_times(
                 }
             }
         }
-        out
+        Ok(out)
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("drive-time task failed: {e}")))?;
+    .await?;
     Ok(Arc::new(out))
 }
