@@ -9,8 +9,9 @@
 //!
 //! Status codes: a gate that stays full, a timeout, a full write queue answer **503** with
 //! `Retry-After` (the server is overloaded, not the client misbehaving: 429 is kept for
-//! per-client rate limits, which terriens does not apply); a body too large answers 413; a
-//! parameter above its cap answers 400 (`over-limit`).
+//! per-client rate limits, which terriens does not apply); a body too large, or a geometry
+//! above `max_vertices`, answers 413; a body that does not arrive in `body_read_timeout_ms`
+//! answers 408; a parameter above its cap answers 400 (`over-limit`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
