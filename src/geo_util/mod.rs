@@ -6,6 +6,7 @@
 mod andoyer;
 mod crs;
 mod geodesic;
+pub mod grid_valid;
 
 pub use andoyer::{ANDOYER_MAX_REL_ERROR, andoyer_distance_m};
 pub use crs::{Crs, CrsError, Reprojector};

@@ -23,11 +23,18 @@
 //! 5. **Denoise** (drop polygons smaller than `denoise` × the largest one of their contour;
 //!    a polygon of an inner contour is also dropped when the outer contour lost the polygon
 //!    around it, so contours still nest), **generalize** (Douglas–Peucker with a tolerance in
-//!    metres; it may break strict nesting by up to the tolerance), orient rings as RFC 7946
-//!    asks, and measure `area_ha` on the ellipsoid.
+//!    metres; it may break strict nesting by up to the tolerance), **make valid**: round to
+//!    the 1e-6° output grid and rebuild the polygons there with an exact integer overlay
+//!    (`geo_util::grid_valid`), so no ring touches or crosses itself or another as written,
+//!    exteriors counter-clockwise as RFC 7946 asks; measure `area_ha` on the ellipsoid.
+//!
+//! **Off-road spread.** The walk of step 3 paints past the last road into whatever is there —
+//! a park, a field, the sea at a seafront: the graph has no land polygons to clip it to. It is
+//! bounded instead: no polygon point lies farther than [`offroad_bound_m`] (about
+//! [`OFFROAD_MAX_M`] plus three cell diagonals) from a road point reached within its contour's
+//! time; each isochrone reports the bound as `offroad_bound_m`.
 
-use geo::orient::Direction as Winding;
-use geo::{Contains, InteriorPoint, Orient, Simplify};
+use geo::{Contains, InteriorPoint, Simplify};
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 
 use super::RoutingError;
@@ -35,6 +42,7 @@ use super::engine::{RoutingEngine, TravelTimes};
 use super::graph::NO_EDGE;
 use super::search::Direction;
 use super::snap::Snap;
+use crate::geo_util::grid_valid::{GridPolygon, GridRing, make_valid};
 use crate::geo_util::{area_ha, metres_per_degree};
 
 /// Cells across the larger side of the reached area.
@@ -45,8 +53,23 @@ pub const MIN_CELL_M: f64 = 15.0;
 const MAX_CELLS: f64 = 400_000.0;
 /// Walking pace off the road, km/h.
 pub const OFFROAD_KMH: f64 = 5.0;
-/// Farthest walk off the road, metres.
-pub const OFFROAD_MAX_M: f64 = 400.0;
+/// Farthest walk off the road, metres: enough to fill town blocks of up to 300 m across from
+/// their streets, and the most a polygon spreads past its roads into open land or the sea
+/// (see [`offroad_bound_m`]); the graph holds no coastline to clip to.
+pub const OFFROAD_MAX_M: f64 = 150.0;
+/// Grid of the output coordinates, degrees (about 10 cm): the precision the API writes, and the
+/// grid the polygons are made valid on.
+pub const OUTPUT_GRID_DEG: f64 = 1e-6;
+
+/// How far at most a polygon point lies from a road point reached within its contour's time,
+/// metres, for a grid of `cell_m` (generalisation adds its tolerance): a road point is
+/// painted in the cell whose corner is at most a cell diagonal away, the 3 × 3 dilation adds a
+/// diagonal, the walk off the road [`OFFROAD_MAX_M`], and marching squares draws the line
+/// within the squares whose corners are inside, a diagonal more; rounding to the output grid
+/// adds under a metre.
+pub fn offroad_bound_m(cell_m: f64) -> f64 {
+    OFFROAD_MAX_M + 3.0 * std::f64::consts::SQRT_2 * cell_m + 1.0
+}
 
 /// What to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +109,9 @@ pub struct Isochrone {
     pub origins: Vec<Snap>,
     pub direction: Direction,
     pub cell_size_m: f64,
+    /// At most how far a polygon point lies from a reached road, metres ([`offroad_bound_m`],
+    /// plus the generalisation tolerance).
+    pub offroad_bound_m: f64,
     pub search_limit_s: f64,
     pub reached_nodes: usize,
 }
@@ -372,6 +398,7 @@ pub fn isochrone(
             origins: times.origins().to_vec(),
             direction,
             cell_size_m: 0.0,
+            offroad_bound_m: 0.0,
             search_limit_s: limit,
             reached_nodes: 0,
         });
@@ -503,16 +530,12 @@ pub fn isochrone(
             if opts.generalize_m > 0.0 {
                 mp = generalize(&mp, opts.generalize_m, m_lon, m_lat);
             }
-            let g = Geometry::MultiPolygon(mp.orient(Winding::Default));
-            let area = area_ha(&g);
-            let geometry = match g {
-                Geometry::MultiPolygon(mp) => mp,
-                _ => MultiPolygon(vec![]),
-            };
+            let geometry = valid_on_output_grid(&mp);
+            let area_ha = area_ha(&Geometry::MultiPolygon(geometry.clone()));
             Contour {
                 minutes,
                 geometry,
-                area_ha: area,
+                area_ha,
             }
         })
         .collect();
@@ -521,9 +544,55 @@ pub fn isochrone(
         origins: times.origins().to_vec(),
         direction,
         cell_size_m: cell_m,
+        offroad_bound_m: offroad_bound_m(cell_m) + opts.generalize_m,
         search_limit_s: limit,
         reached_nodes: times.settled_nodes().len(),
     })
+}
+
+/// The polygons of one contour rounded to the [`OUTPUT_GRID_DEG`] grid and made valid there
+/// ([`make_valid`]): marching squares and Douglas–Peucker leave rings that touch themselves,
+/// spikes that rounding makes exact (A→B→A), and rings of one contour that come to touch. The
+/// result is what the API writes, coordinate for coordinate, so it stays valid as written;
+/// exterior rings are counter-clockwise, holes clockwise (RFC 7946).
+fn valid_on_output_grid(mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+    let k = 1.0 / OUTPUT_GRID_DEG;
+    let to_grid = |l: &LineString<f64>| -> GridRing {
+        let mut r: GridRing =
+            l.0.iter()
+                .map(|c| [(c.x * k).round() as i32, (c.y * k).round() as i32])
+                .collect();
+        r.dedup();
+        if r.len() > 1 && r.first() == r.last() {
+            r.pop();
+        }
+        r
+    };
+    let polys: Vec<GridPolygon> =
+        mp.0.iter()
+            .map(|p| {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .map(to_grid)
+                    .collect()
+            })
+            .collect();
+    let to_line = |r: &GridRing| {
+        LineString(
+            r.iter()
+                .map(|q| Coord {
+                    x: f64::from(q[0]) / k,
+                    y: f64::from(q[1]) / k,
+                })
+                .collect(),
+        )
+    };
+    MultiPolygon(
+        make_valid(&polys)
+            .iter()
+            .map(|p| Polygon::new(to_line(&p[0]), p[1..].iter().map(to_line).collect()))
+            .collect(),
+    )
 }
 
 /// A lon/lat position in 1e-7 degrees.

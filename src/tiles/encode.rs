@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use geo_types::{LineString, MultiPolygon};
 use geozero::mvt::tile::GeomType;
 
+use crate::geo_util::grid_valid::{GridPolygon, make_valid, ring_area2};
+
 const MOVE_TO: u32 = 1;
 const LINE_TO: u32 = 2;
 const CLOSE_PATH: u32 = 7;
@@ -66,40 +68,26 @@ fn push_clean(pts: &mut Vec<[i32; 2]>, p: [i32; 2]) {
     pts.push(p);
 }
 
-/// Twice the signed area by the surveyor's formula, in tile coordinates (y down): positive for
-/// a ring that is clockwise on screen, which MVT 2.1 requires of exterior rings.
-pub fn ring_area2(pts: &[[i32; 2]]) -> i64 {
-    let n = pts.len();
-    let mut s = 0i64;
-    for i in 0..n {
-        let a = pts[i];
-        let b = pts[(i + 1) % n];
-        s += i64::from(a[0]) * i64::from(b[1]) - i64::from(b[0]) * i64::from(a[1]);
-    }
-    s
-}
-
-/// Geometry commands of polygons in tile coordinates (already clipped). Exterior rings get a
-/// positive area, holes a negative one. `None` if nothing survives snapping.
+/// Geometry commands of polygons in tile coordinates (already clipped). Rings are snapped to
+/// the integer grid and cleaned ([`snap_ring`]), then the polygon is made valid as a whole
+/// ([`make_valid`]): rounding can leave a ring running along the clip edge and back over
+/// itself, or two rings touching along a segment, which MVT 2.1 forbids. Exterior rings come
+/// out with a positive area (clockwise on screen, y down), each followed by its holes (negative).
+/// `None` if nothing survives.
 pub fn polygon_commands(mp: &MultiPolygon<f64>) -> Option<Vec<u32>> {
+    let snapped: Vec<GridPolygon> =
+        mp.0.iter()
+            .filter_map(|p| {
+                let mut poly = vec![snap_ring(p.exterior())?];
+                poly.extend(p.interiors().iter().filter_map(snap_ring));
+                Some(poly)
+            })
+            .collect();
     let mut out = Vec::new();
     let mut cursor = [0i32; 2];
-    for p in &mp.0 {
-        let Some(mut ext) = snap_ring(p.exterior()) else {
-            continue;
-        };
-        if ring_area2(&ext) < 0 {
-            ext.reverse();
-        }
-        ring_commands(&ext, &mut cursor, &mut out);
-        for hole in p.interiors() {
-            let Some(mut h) = snap_ring(hole) else {
-                continue;
-            };
-            if ring_area2(&h) > 0 {
-                h.reverse();
-            }
-            ring_commands(&h, &mut cursor, &mut out);
+    for poly in make_valid(&snapped) {
+        for ring in &poly {
+            ring_commands(ring, &mut cursor, &mut out);
         }
     }
     (!out.is_empty()).then_some(out)

@@ -388,6 +388,7 @@ fn isochrone_geojson(iso: &Isochrone, inputs: &[[f64; 2]], profile: ProfileId) -
         "type": "FeatureCollection",
         "features": features,
         "cell_size_m": round(iso.cell_size_m, 1),
+        "offroad_bound_m": round(iso.offroad_bound_m, 1),
         "search_limit_min": round(iso.search_limit_s / 60.0, 3),
         "reached_nodes": iso.reached_nodes,
     })
