@@ -17,6 +17,7 @@ use axum::response::Response;
 use super::AppState;
 use crate::edit::WriterStats;
 use crate::index::Snapshot;
+use crate::model::Access;
 
 /// Upper bounds of the latency histogram, seconds.
 const BUCKETS_S: [f64; 12] = [
@@ -66,10 +67,12 @@ impl Metrics {
         self.tile_cache_misses.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The exposition text.
+    /// The exposition text. Features per layer are those `access` may see: confidential
+    /// deposits are counted only for callers with the `partners` right (and admins).
     pub fn render(
         &self,
         snapshot: &Snapshot,
+        access: &Access,
         writer: Option<&WriterStats>,
         heavy_available: usize,
         heavy_running: usize,
@@ -216,14 +219,14 @@ impl Metrics {
             &mut out,
             "terriens_layer_features",
             "gauge",
-            "Features per layer.",
+            "Features per layer that the caller may see (confidential deposits only for partners and admins).",
         );
         for data in snapshot.layers() {
             let _ = writeln!(
                 out,
                 "terriens_layer_features{{layer=\"{}\"}} {}",
                 data.layer(),
-                data.len()
+                data.extent(access).count
             );
         }
         out

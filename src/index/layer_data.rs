@@ -8,10 +8,12 @@ use chrono::NaiveDate;
 use geo::BoundingRect;
 use geo_types::{Geometry, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree, RTreeObject};
+use rstar::{AABB, RTree};
 use serde_json::{Map, Value as Json};
 
-use crate::model::{Feature, FeatureId, FieldType, Layer, LayerSchema, Value, schema};
+use super::Visibility;
+use super::visibility::{Extent, Extents};
+use crate::model::{Access, Feature, FeatureId, FieldType, Layer, LayerSchema, Value, schema};
 
 /// R-tree entry: the feature's lon/lat envelope and its row in the layer's arrays.
 pub type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
@@ -235,27 +237,13 @@ impl LayerBuilder {
     /// lines of each column instead of one per candidate).
     pub fn finish(self) -> LayerData {
         let n = self.ids.len();
-        let mut bounds: Option<Rect<f64>> = None;
         let entries: Vec<Entry> = self
             .geometries
             .iter()
             .enumerate()
-            .filter_map(|(row, g)| {
-                let r = g.bounding_rect()?;
-                bounds = Some(match bounds {
-                    None => r,
-                    Some(b) => Rect::new(
-                        geo_types::coord! { x: b.min().x.min(r.min().x), y: b.min().y.min(r.min().y) },
-                        geo_types::coord! { x: b.max().x.max(r.max().x), y: b.max().y.max(r.max().y) },
-                    ),
-                });
-                Some(Entry::new(
-                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                    row as u32,
-                ))
-            })
+            .filter_map(|(row, g)| LayerData::entry(g, row as u32))
             .collect();
-        LayerData {
+        let mut data = LayerData {
             layer: self.layer,
             schema: self.schema,
             ids: self.ids,
@@ -266,8 +254,10 @@ impl LayerBuilder {
             by_id: self.by_id,
             text: (0..n).map(|_| OnceLock::new()).collect(),
             rtree: RTree::bulk_load(entries),
-            bounds,
-        }
+            extents: Extents::default(),
+        };
+        data.extents = Extents::of(&data);
+        data
     }
 }
 
@@ -387,7 +377,8 @@ pub struct LayerData {
     extra: Vec<Option<Box<Map<String, Json>>>>,
     by_id: HashMap<FeatureId, u32>,
     rtree: RTree<Entry>,
-    bounds: Option<Rect<f64>>,
+    /// Count and bounds of every row and of the public rows (`Visibility::extent`).
+    extents: Extents,
     /// Each row's GeoJSON Feature as JSON text, serialised on first use: search responses copy
     /// it instead of rebuilding a `serde_json::Value` per feature and request.
     ///
@@ -431,7 +422,7 @@ impl LayerData {
         for id in deletes {
             next.delete(*id);
         }
-        next.bounds = next.envelope_of_all();
+        next.extents = Extents::of(&next);
         next
     }
 
@@ -525,23 +516,6 @@ impl LayerData {
         }
     }
 
-    /// Bounding box of every entry of the tree.
-    fn envelope_of_all(&self) -> Option<Rect<f64>> {
-        let mut it = self.rtree.iter();
-        let first = it.next()?.geom().envelope();
-        let (mut lo, mut hi) = (first.lower(), first.upper());
-        for e in it {
-            let env = e.geom().envelope();
-            let (l, u) = (env.lower(), env.upper());
-            lo = [lo[0].min(l[0]), lo[1].min(l[1])];
-            hi = [hi[0].max(u[0]), hi[1].max(u[1])];
-        }
-        Some(Rect::new(
-            geo_types::coord! { x: lo[0], y: lo[1] },
-            geo_types::coord! { x: hi[0], y: hi[1] },
-        ))
-    }
-
     pub fn layer(&self) -> Layer {
         self.layer
     }
@@ -564,9 +538,19 @@ impl LayerData {
         &self.rtree
     }
 
-    /// Bounding box of all features, if any.
+    /// Bounding box of every feature, confidential ones included: for the server's own use
+    /// (tests, preparation). What a caller is shown comes from [`LayerData::extent`].
     pub fn bounds(&self) -> Option<Rect<f64>> {
-        self.bounds
+        self.extents.all_rows().bounds
+    }
+
+    /// Count and bounds of the features `access` may see (see `Visibility::extent`).
+    pub fn extent(&self, access: &Access) -> Extent {
+        Visibility::new(access, self).extent()
+    }
+
+    pub(super) fn extents(&self) -> &Extents {
+        &self.extents
     }
 
     /// Row of a feature id.

@@ -9,4 +9,4 @@ mod visibility;
 pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
 pub use layer_data::{Column, Entry, LayerBuilder, LayerData, TextColumn, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};
-pub use visibility::Visibility;
+pub use visibility::{Extent, Visibility};

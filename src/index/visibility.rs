@@ -4,9 +4,83 @@
 //! tiles) passes its rows through [`Visibility::row_visible`]; confidential waste deposits are
 //! left out for requests without the `partners` right (see `model::Access` for why they are
 //! left out rather than blurred).
+//!
+//! Every figure about a whole layer that a caller sees (the catalog's count and bounds,
+//! TileJSON's `feature_count`, `bounds` and `center`, OGC collection extents, the metrics'
+//! features per layer, the PMTiles header) comes from [`Visibility::extent`]: the [`Extent`]
+//! of the rows that caller may see, kept per layer for every row and for the public rows when
+//! the layer is built or changed (no scan per request).
+
+use geo_types::{Rect, coord};
+use rstar::RTreeObject;
 
 use super::{LayerData, ValueRef};
 use crate::model::{Access, CONFIDENTIAL_LAYER, CONFIDENTIAL_VALUE, CONFIDENTIALITY_FIELD};
+
+/// How many rows of a layer a caller sees, and the lon/lat bounding box of their geometries
+/// (`None` when there are none).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Extent {
+    pub count: usize,
+    pub bounds: Option<Rect<f64>>,
+}
+
+impl Extent {
+    /// The bounds as `[min_lon, min_lat, max_lon, max_lat]`.
+    pub fn bbox(&self) -> Option<[f64; 4]> {
+        self.bounds
+            .map(|b| [b.min().x, b.min().y, b.max().x, b.max().y])
+    }
+
+    fn grow(&mut self, lo: [f64; 2], hi: [f64; 2]) {
+        self.bounds = Some(match self.bounds {
+            None => Rect::new(coord! { x: lo[0], y: lo[1] }, coord! { x: hi[0], y: hi[1] }),
+            Some(b) => Rect::new(
+                coord! { x: b.min().x.min(lo[0]), y: b.min().y.min(lo[1]) },
+                coord! { x: b.max().x.max(hi[0]), y: b.max().y.max(hi[1]) },
+            ),
+        });
+    }
+}
+
+/// The extents of a layer for each kind of caller: every row (callers with the `partners`
+/// right) and the rows everyone may see. Computed once per built or changed layer.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct Extents {
+    all: Extent,
+    public: Extent,
+}
+
+impl Extents {
+    /// One pass over the layer's R-tree entries (their envelopes are the geometries' bounding
+    /// boxes), each row checked with the anonymous caller's [`Visibility`].
+    pub(super) fn of(data: &LayerData) -> Extents {
+        let public_rule = Visibility::new(&Access::ANONYMOUS, data);
+        let mut all = Extent {
+            count: data.len(),
+            bounds: None,
+        };
+        let mut public = Extent::default();
+        for e in data.rtree().iter() {
+            let env = e.geom().envelope();
+            all.grow(env.lower(), env.upper());
+            if public_rule.row_visible(e.data) {
+                public.grow(env.lower(), env.upper());
+            }
+        }
+        public.count = if public_rule.sees_all() {
+            data.len()
+        } else {
+            public_rule.filter(0..data.len() as u32).count()
+        };
+        Extents { all, public }
+    }
+
+    /// Every row, whoever may see it.
+    pub(super) fn all_rows(&self) -> Extent {
+        self.all
+    }
+}
 
 /// The visibility rule of one request over one layer. Cheap to build; build it once per
 /// request and layer.
@@ -50,6 +124,13 @@ impl<'a> Visibility<'a> {
         }
     }
 
+    /// Count and bounds of the rows this request may see: the one source of every figure
+    /// about a whole layer that a caller is shown.
+    pub fn extent(&self) -> Extent {
+        let e = self.data.extents();
+        if self.sees_all() { e.all } else { e.public }
+    }
+
     /// The visible rows among `rows`.
     pub fn filter<I: IntoIterator<Item = u32>>(
         self,
@@ -66,6 +147,10 @@ mod tests {
     use geo_types::{Geometry, point};
 
     fn deposit(id: u64, conf: &str) -> Feature {
+        deposit_at(id, conf, 0.1, 49.5)
+    }
+
+    fn deposit_at(id: u64, conf: &str, lon: f64, lat: f64) -> Feature {
         let s = schema(Layer::WasteDeposits);
         let mut props = vec![None; s.fields.len()];
         props[s.index_of("material")] = Some(Value::Text("wood".into()));
@@ -74,7 +159,7 @@ mod tests {
         Feature {
             id,
             version: 1,
-            geometry: Geometry::Point(point!(x: 0.1, y: 49.5)),
+            geometry: Geometry::Point(point!(x: lon, y: lat)),
             props,
             extra: Default::default(),
         }
@@ -110,5 +195,88 @@ mod tests {
             let n = vis.filter(0..data.len() as u32).count();
             assert_eq!(n, if a.partners() { 3 } else { 2 });
         }
+    }
+
+    /// The oracle: count and bounding box of the features `access` sees, by `Access::sees` on
+    /// each feature in row form and geo's bounding boxes.
+    fn brute_extent(data: &LayerData, access: &Access) -> (usize, Option<[f64; 4]>) {
+        use geo::BoundingRect;
+        let seen: Vec<Feature> = data
+            .features()
+            .filter(|f| access.sees(data.layer(), f))
+            .collect();
+        let bbox = seen
+            .iter()
+            .filter_map(|f| f.geometry.bounding_rect())
+            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+            .reduce(|a, b| {
+                [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ]
+            });
+        (seen.len(), bbox)
+    }
+
+    const ACCESSES: [Access; 5] = [
+        Access::ANONYMOUS,
+        Access::key(Role::Reader, false),
+        Access::key(Role::Reader, true),
+        Access::key(Role::Editor, false),
+        Access::key(Role::Admin, false),
+    ];
+
+    fn check_extents(data: &LayerData, what: &str) {
+        for a in ACCESSES {
+            let e = data.extent(&a);
+            assert_eq!((e.count, e.bbox()), brute_extent(data, &a), "{what}: {a:?}");
+        }
+    }
+
+    /// Counts and bounds per caller agree with the brute-force oracle after a build and after
+    /// every kind of change: an outlying confidential deposit widens the bounds of partners
+    /// only, and leaving (delete, or becoming public and moving) moves them back.
+    #[test]
+    fn extents_follow_the_rule_through_changes() {
+        let mut feats: Vec<Feature> = (0..40)
+            .map(|i| {
+                let conf = if i % 5 == 0 { "partners" } else { "public" };
+                deposit_at(i, conf, 0.9 + 0.005 * i as f64, 49.4 + 0.003 * i as f64)
+            })
+            .collect();
+        feats.push(deposit_at(999, "partners", 1.52, 49.81));
+        let data = LayerData::build(Layer::WasteDeposits, feats);
+        check_extents(&data, "built");
+        let public = data.extent(&Access::ANONYMOUS);
+        assert_eq!(public.count, 32);
+        assert!(
+            public.bbox().unwrap()[2] < 1.2,
+            "the outlier is not in the public bounds"
+        );
+        assert_eq!(
+            data.extent(&Access::key(Role::Reader, true))
+                .bbox()
+                .unwrap()[2],
+            1.52
+        );
+
+        let moved = data.with_changes([deposit_at(999, "public", 0.5, 49.0)], &[]);
+        check_extents(&moved, "made public and moved");
+        assert_eq!(moved.extent(&Access::ANONYMOUS).count, 33);
+        let deleted = data.with_changes([], &[999, 3]);
+        check_extents(&deleted, "deleted");
+        assert_eq!(deleted.extent(&Access::ANONYMOUS), {
+            let again = data.with_changes([], &[3]);
+            again.extent(&Access::ANONYMOUS)
+        });
+        let hidden = deleted.with_changes([deposit_at(7, "partners", 2.0, 50.0)], &[]);
+        check_extents(&hidden, "made confidential");
+        check_extents(&LayerData::empty(Layer::WasteDeposits), "empty");
+        assert_eq!(
+            LayerData::empty(Layer::Plots).extent(&Access::ANONYMOUS),
+            Extent::default()
+        );
     }
 }

@@ -91,6 +91,13 @@ impl Access {
         partners: false,
     };
 
+    /// A reader with the `partners` right: sees every feature and may change none. What the
+    /// tiles' full visibility stands for.
+    pub const PARTNER: Access = Access {
+        role: Some(Role::Reader),
+        partners: true,
+    };
+
     /// A valid key of a role, with or without the `partners` right.
     pub const fn key(role: Role, partners: bool) -> Access {
         Access {

@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 
 use super::engine::Fnv64;
 use super::prepare::Prepared;
+use super::tilejson::world_bounds;
 use super::{TileConfig, TileCoord, TileError, TileSet, gzip, render_tile, tilejson};
 
 const HEADER_LEN: usize = 127;
@@ -184,21 +185,9 @@ pub fn export_pmtiles(
     opts: &ExportOptions,
     progress: &ProgressBar,
 ) -> Result<ExportReport, TileError> {
-    // Bounds of the selected layers, grown by the tile buffer at the highest zoom.
-    let mut bounds: Option<[f64; 4]> = None;
-    for (l, _) in &set.layers {
-        if let Some(b) = prepared.layer(*l).world_bounds {
-            bounds = Some(match bounds {
-                None => b,
-                Some(a) => [
-                    a[0].min(b[0]),
-                    a[1].min(b[1]),
-                    a[2].max(b[2]),
-                    a[3].max(b[3]),
-                ],
-            });
-        }
-    }
+    // Bounds of what the set's reader sees in the selected layers, grown by the tile buffer at
+    // each zoom.
+    let bounds = world_bounds(prepared, set);
     let mut coords: Vec<(u64, TileCoord)> = Vec::new();
     if let Some(b) = bounds {
         for z in opts.minzoom..=opts.maxzoom {

@@ -63,8 +63,6 @@ pub struct PreparedLayer {
     /// First zoom at which every feature is in the tiles, unmerged and within the budget
     /// (estimated); `None` if no zoom up to 22 is.
     pub complete_from: Option<u8>,
-    /// World bounds of the layer `[min_x, min_y, max_x, max_y]`.
-    pub world_bounds: Option<[f64; 4]>,
 }
 
 /// Every layer of one data generation, ready to be tiled.
@@ -281,11 +279,6 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
     };
 
     let complete_from = completeness(&data, &world, &anchor, &subpixel_until, &clusters, cfg);
-    let world_bounds = data.bounds().map(|b| {
-        let [x0, y1] = lonlat_to_world(b.min().x, b.min().y);
-        let [x1, y0] = lonlat_to_world(b.max().x, b.max().y);
-        [x0, y0, x1, y1]
-    });
     PreparedLayer {
         data,
         world,
@@ -297,7 +290,6 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
         public_anchor,
         has_confidential,
         complete_from,
-        world_bounds,
     }
 }
 

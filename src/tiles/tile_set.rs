@@ -30,6 +30,15 @@ impl Visibility {
         }
     }
 
+    /// The caller this visibility stands for: counts and extents of a tile set (TileJSON,
+    /// the PMTiles header) are those this caller may see (`index::Visibility::extent`).
+    pub fn access(self) -> Access {
+        match self {
+            Visibility::Full => Access::PARTNER,
+            Visibility::Public => Access::ANONYMOUS,
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
             Visibility::Full => "full",
@@ -41,7 +50,7 @@ impl Visibility {
     fn restrict(self, f: Filter) -> Filter {
         match self {
             Visibility::Full => f,
-            Visibility::Public => f.for_access(&Access::ANONYMOUS),
+            Visibility::Public => f.for_access(&self.access()),
         }
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::prepare::{Prepared, cluster_spec};
-use super::{TileConfig, TileSet, world_to_lonlat};
+use super::{TileConfig, TileSet, lonlat_to_world, world_to_lonlat};
 use crate::model::{FieldType, Layer, schema};
 
 /// The MVT value type of a field, in TileJSON's words.
@@ -49,24 +49,38 @@ pub fn max_zoom(prepared: &Prepared, set: &TileSet, cfg: &TileConfig) -> u8 {
         .min(super::MAX_ZOOM)
 }
 
-/// The TileJSON of a tile set. `tiles_url` is the absolute URL template of its tiles.
+/// World bounds `[min_x, min_y, max_x, max_y]` (unit square, y down) of the features of the
+/// set's layers that its reader may see (`Visibility::access`, `index::Visibility::extent`):
+/// confidential deposits widen them only for partners.
+pub fn world_bounds(prepared: &Prepared, set: &TileSet) -> Option<[f64; 4]> {
+    let access = set.visibility.access();
+    set.layers
+        .iter()
+        .filter_map(|(l, _)| prepared.layer(*l).data.extent(&access).bbox())
+        .map(|[lon0, lat0, lon1, lat1]| {
+            let [x0, y1] = lonlat_to_world(lon0, lat0);
+            let [x1, y0] = lonlat_to_world(lon1, lat1);
+            [x0, y0, x1, y1]
+        })
+        .reduce(|a, b| {
+            [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ]
+        })
+}
+
+/// The TileJSON of a tile set. `tiles_url` is the absolute URL template of its tiles. Counts,
+/// bounds and centre are over what the set's reader may see.
 pub fn tilejson(prepared: &Prepared, set: &TileSet, tiles_url: &str, cfg: &TileConfig) -> Json {
     let maxzoom = max_zoom(prepared, set, cfg);
-    let mut bounds: Option<[f64; 4]> = None;
+    let bounds = world_bounds(prepared, set);
+    let access = set.visibility.access();
     let mut vector_layers = Vec::new();
     for (layer, _) in &set.layers {
         let pl = prepared.layer(*layer);
-        if let Some(b) = pl.world_bounds {
-            bounds = Some(match bounds {
-                None => b,
-                Some(a) => [
-                    a[0].min(b[0]),
-                    a[1].min(b[1]),
-                    a[2].max(b[2]),
-                    a[3].max(b[3]),
-                ],
-            });
-        }
         let complete = pl.complete_from;
         let description = match (complete, cluster_spec(*layer)) {
             (Some(z), Some(_)) => format!(
@@ -89,7 +103,7 @@ pub fn tilejson(prepared: &Prepared, set: &TileSet, tiles_url: &str, cfg: &TileC
             "maxzoom": maxzoom,
             "fields": layer_fields(*layer),
             "complete_from_zoom": complete,
-            "feature_count": pl.data.len(),
+            "feature_count": pl.data.extent(&access).count,
         }));
     }
     let (bounds_ll, center) = match bounds {

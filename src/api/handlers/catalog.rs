@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::api::extract::{ApiPath, Caller, etag};
 use crate::api::{ApiError, AppState};
 use crate::index::{LayerData, Visibility};
-use crate::model::{FeatureId, FieldType, Layer, Origin};
+use crate::model::{Access, FeatureId, FieldType, Layer, Origin};
 
 /// `GET /health`: the server is up and holds data of a generation.
 pub async fn health(State(state): State<AppState>) -> Json<Json_> {
@@ -22,8 +22,8 @@ pub async fn health(State(state): State<AppState>) -> Json<Json_> {
     }))
 }
 
-/// The catalog entry of one layer: count, bounds, typed fields.
-pub fn layer_entry(data: &LayerData) -> Json_ {
+/// The catalog entry of one layer: count and bounds of what `access` may see, typed fields.
+pub fn layer_entry(data: &LayerData, access: &Access) -> Json_ {
     let layer = data.layer();
     let fields: Vec<Json_> = data
         .schema()
@@ -46,23 +46,22 @@ pub fn layer_entry(data: &LayerData) -> Json_ {
             e
         })
         .collect();
-    let bounds = data
-        .bounds()
-        .map(|b| json!([b.min().x, b.min().y, b.max().x, b.max().y]));
+    let extent = data.extent(access);
     json!({
         "id": layer.id(),
         "title": layer.title(),
         "geometry": layer.geometry_kind().describe(),
-        "count": data.len(),
-        "bounds": bounds,
+        "count": extent.count,
+        "bounds": extent.bbox(),
         "fields": fields,
     })
 }
 
-/// `GET /catalog`: every layer with its feature count, bounds and fields.
-pub async fn catalog(State(state): State<AppState>) -> Json<Json_> {
+/// `GET /catalog`: every layer with the count and bounds of the features the caller may see,
+/// and its fields.
+pub async fn catalog(State(state): State<AppState>, Caller(access): Caller) -> Json<Json_> {
     let snap = state.snapshot.load();
-    let layers: Vec<Json_> = snap.layers().map(|d| layer_entry(d)).collect();
+    let layers: Vec<Json_> = snap.layers().map(|d| layer_entry(d, &access)).collect();
     Json(json!({ "generation": snap.generation, "layers": layers }))
 }
 

@@ -186,6 +186,7 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Re
     let snap = state.snapshot.load();
     let text = state.metrics.render(
         &snap,
+        &caller.0,
         state.writer.as_ref().map(|w| w.stats().as_ref()),
         state.heavy.available(),
         state.heavy.running(),

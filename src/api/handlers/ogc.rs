@@ -18,7 +18,7 @@ use crate::api::handlers::run;
 use crate::api::search_params as sp;
 use crate::api::{ApiError, AppState};
 use crate::index::{Filter, LayerData, Visibility};
-use crate::model::{FeatureId, Layer};
+use crate::model::{Access, FeatureId, Layer};
 use crate::query::{self, LayerQuery, PageRequest, Scope};
 
 const JSON: &str = "application/json";
@@ -63,18 +63,16 @@ pub async fn conformance() -> Response {
     json_response(json!({ "conformsTo": CONFORMANCE }))
 }
 
-fn collection_json(base: &str, data: &LayerData) -> Json {
+/// A collection: its extent and feature count are those of the features `access` may see.
+fn collection_json(base: &str, data: &LayerData, access: &Access) -> Json {
     let layer = data.layer();
-    let bbox = data
-        .bounds()
-        .map_or(json!([-180.0, -90.0, 180.0, 90.0]), |b| {
-            json!([b.min().x, b.min().y, b.max().x, b.max().y])
-        });
+    let extent = data.extent(access);
+    let bbox = extent.bbox().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
     let href = format!("{base}/ogc/collections/{}", layer.id());
     json!({
         "id": layer.id(),
         "title": layer.title(),
-        "description": format!("{} ({} features; geometry: {})", layer.title(), data.len(), layer.geometry_kind().describe()),
+        "description": format!("{} ({} features; geometry: {})", layer.title(), extent.count, layer.geometry_kind().describe()),
         "itemType": "feature",
         "crs": [CRS84],
         "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
@@ -86,10 +84,17 @@ fn collection_json(base: &str, data: &LayerData) -> Json {
 }
 
 /// `GET /ogc/collections`: every layer.
-pub async fn collections(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn collections(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    headers: HeaderMap,
+) -> Response {
     let base = base_url(&headers);
     let snap = state.snapshot.load();
-    let list: Vec<Json> = snap.layers().map(|d| collection_json(&base, d)).collect();
+    let list: Vec<Json> = snap
+        .layers()
+        .map(|d| collection_json(&base, d, &access))
+        .collect();
     json_response(json!({
         "links": [link("self", &format!("{base}/ogc/collections"), JSON)],
         "collections": list,
@@ -99,6 +104,7 @@ pub async fn collections(State(state): State<AppState>, headers: HeaderMap) -> R
 /// `GET /ogc/collections/{layer}`: one layer.
 pub async fn collection(
     State(state): State<AppState>,
+    Caller(access): Caller,
     ApiPath(layer): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -107,6 +113,7 @@ pub async fn collection(
     Ok(json_response(collection_json(
         &base_url(&headers),
         snap.layer(layer),
+        &access,
     )))
 }
 
