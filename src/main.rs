@@ -1,4 +1,5 @@
-//! The `terriens` command line: serve, import, fixtures, keys, import-roads, export-pmtiles.
+//! The `terriens` command line: serve, import, fixtures, keys, log, import-roads,
+//! export-pmtiles.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -133,6 +134,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FixtureFormat::Geojson)]
         format: FixtureFormat,
     },
+    /// Inspect or salvage the write log of a data directory (when start-up refuses it).
+    Log {
+        #[command(subcommand)]
+        action: LogAction,
+    },
     /// Write the vector tiles of some layers as a PMTiles v3 archive, for static hosting.
     ExportPmtiles {
         /// Output file (.pmtiles).
@@ -148,6 +154,23 @@ enum Command {
         /// Data directory holding <layer>.fgb files; without it, the embedded demo data.
         #[arg(long, env = "TERRIENS_DATA")]
         data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogAction {
+    /// Describe the write logs (records, torn tail, damage with offsets); changes nothing.
+    /// Exits 1 when start-up would refuse a log.
+    Check {
+        #[arg(long, default_value = "data", env = "TERRIENS_DATA")]
+        data: PathBuf,
+    },
+    /// Move every damaged stretch of the write logs to a new `writes.log.damaged.N` file and
+    /// keep every whole record, so that the server starts. Explicit and logged; the data
+    /// directory must not be in use.
+    Salvage {
+        #[arg(long, default_value = "data", env = "TERRIENS_DATA")]
+        data: PathBuf,
     },
 }
 
@@ -247,6 +270,7 @@ fn main() -> ExitCode {
             };
             terriens::demo::generate(&out, scale, seed, format).map_err(Into::into)
         }
+        Command::Log { action } => return log_command(action),
         Command::ExportPmtiles {
             out,
             minzoom,
@@ -336,7 +360,7 @@ fn serve(
             tracing::info!(dir = %dir.path().display(), "loading layers and replaying the write log");
             let rec = recover(dir)?;
             for cut in &rec.cut {
-                tracing::warn!(%cut, "cut a torn tail off the write log (writes never acknowledged)");
+                tracing::warn!(%cut, "cut a torn last record off the write log (a crash mid-append: never acknowledged)");
             }
             tracing::info!(records = rec.replayed, "write log replayed");
             (rec.snapshot.clone(), Some(rec))
@@ -395,6 +419,43 @@ fn serve(
     }
     served?;
     Ok(())
+}
+
+/// `terriens log check|salvage`.
+fn log_command(action: LogAction) -> ExitCode {
+    let run = || -> Result<bool, BoxError> {
+        match action {
+            LogAction::Check { data } => {
+                let reports = terriens::store::check_logs(&data)?;
+                if reports.is_empty() {
+                    println!("{}: no write log", data.display());
+                }
+                for r in &reports {
+                    print!("{r}");
+                }
+                Ok(reports.iter().all(|r| !r.refused))
+            }
+            LogAction::Salvage { data } => {
+                let dir = DataDir::open(data)?;
+                let done = terriens::edit::salvage_log(&dir)?;
+                if done.is_empty() {
+                    println!("nothing to salvage: every log holds whole records only");
+                }
+                for line in done {
+                    println!("{line}");
+                }
+                Ok(true)
+            }
+        }
+    };
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn keys_command(action: KeysAction) -> Result<(), BoxError> {

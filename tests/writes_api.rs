@@ -28,7 +28,7 @@ async fn create_read_replace_patch_delete() {
     // Create without an id: the server gives one.
     let (s, h, body) = app
         .call(
-            "editor",
+            "admin",
             "POST",
             FEATURES,
             &[],
@@ -64,7 +64,7 @@ async fn create_read_replace_patch_delete() {
     // Replace with a stale version: 412, nothing changes.
     let (s, _, p) = app
         .call(
-            "editor",
+            "admin",
             "PUT",
             &path,
             &[("if-match", "\"7\"")],
@@ -75,7 +75,7 @@ async fn create_read_replace_patch_delete() {
     assert_eq!(p["current_version"], json!(1));
     let (s, h, _) = app
         .call(
-            "editor",
+            "admin",
             "PUT",
             &path,
             &[("if-match", "\"1\"")],
@@ -87,7 +87,7 @@ async fn create_read_replace_patch_delete() {
     // Patch: merge, null removes, the result is validated.
     let (s, h, _) = app
         .call(
-            "editor",
+            "admin",
             "PATCH",
             &path,
             &[("if-match", "\"2\"")],
@@ -101,7 +101,7 @@ async fn create_read_replace_patch_delete() {
     assert!(f["properties"].get("holder").is_none());
     let (s, _, p) = app
         .call(
-            "editor",
+            "admin",
             "PATCH",
             &path,
             &[],
@@ -118,7 +118,7 @@ async fn create_read_replace_patch_delete() {
     // An explicit id that exists: 409.
     let (s, _, p) = app
         .call(
-            "editor",
+            "admin",
             "POST",
             FEATURES,
             &[],
@@ -128,17 +128,17 @@ async fn create_read_replace_patch_delete() {
     assert_eq!(s, 409, "{p}");
     // Delete, then 404; deleting again is 404 too.
     let (s, _, _) = app
-        .call("editor", "DELETE", &path, &[("if-match", "\"3\"")], None)
+        .call("admin", "DELETE", &path, &[("if-match", "\"3\"")], None)
         .await;
     assert_eq!(s, 200);
     let (s, _, _) = app.call("anonymous", "GET", &path, &[], None).await;
     assert_eq!(s, 404);
-    let (s, _, _) = app.call("editor", "DELETE", &path, &[], None).await;
+    let (s, _, _) = app.call("admin", "DELETE", &path, &[], None).await;
     assert_eq!(s, 404);
     // PUT on an absent id creates it; If-Match on an absent id is 412.
     let (s, _, _) = app
         .call(
-            "editor",
+            "admin",
             "PUT",
             &format!("{FEATURES}/77"),
             &[("if-match", "*")],
@@ -148,7 +148,7 @@ async fn create_read_replace_patch_delete() {
     assert_eq!(s, 412);
     let (s, h, _) = app
         .call(
-            "editor",
+            "admin",
             "PUT",
             &format!("{FEATURES}/77"),
             &[],
@@ -167,7 +167,7 @@ async fn a_batch_is_all_or_nothing_and_names_bad_features() {
     let bad_material = deposit(Some(3), false, 1.0).replace("wood", "kryptonite");
     let body =
         format!(r#"{{"type":"FeatureCollection","features":[{good},{bad_lat},{bad_material}]}}"#);
-    let (s, h, p) = app.call("editor", "POST", FEATURES, &[], Some(body)).await;
+    let (s, h, p) = app.call("admin", "POST", FEATURES, &[], Some(body)).await;
     assert_eq!(s, 422, "{p}");
     assert_eq!(h["content-type"], "application/problem+json");
     let idx: Vec<u64> = p["errors"]
@@ -193,7 +193,7 @@ async fn a_batch_is_all_or_nothing_and_names_bad_features() {
     // Broken JSON is a 400 saying where.
     let (s, _, p) = app
         .call(
-            "editor",
+            "admin",
             "POST",
             FEATURES,
             &[],
@@ -206,7 +206,7 @@ async fn a_batch_is_all_or_nothing_and_names_bad_features() {
         r#"{{"type":"FeatureCollection","features":[{good},{}]}}"#,
         deposit(Some(9), true, 2.0)
     );
-    let (s, _, p) = app.call("editor", "POST", FEATURES, &[], Some(body)).await;
+    let (s, _, p) = app.call("admin", "POST", FEATURES, &[], Some(body)).await;
     assert_eq!(s, 201, "{p}");
     assert_eq!(p["features"].as_array().unwrap().len(), 2);
     assert_eq!(count(&app), 2);
@@ -219,7 +219,7 @@ async fn restart_replays_the_log_and_ignores_a_torn_tail() {
     for i in 1..=5 {
         let (s, _, _) = app
             .call(
-                "editor",
+                "admin",
                 "POST",
                 FEATURES,
                 &[],
@@ -229,7 +229,7 @@ async fn restart_replays_the_log_and_ignores_a_torn_tail() {
         assert_eq!(s, 201);
     }
     let (s, _, _) = app
-        .call("editor", "DELETE", &format!("{FEATURES}/3"), &[], None)
+        .call("admin", "DELETE", &format!("{FEATURES}/3"), &[], None)
         .await;
     assert_eq!(s, 200);
     let before = app.state.snapshot.load();
@@ -323,7 +323,7 @@ async fn metrics_count_requests_writes_and_features() {
     let app = App::new(Limits::default(), AuthPolicy::default());
     let (s, _, _) = app
         .call(
-            "editor",
+            "admin",
             "POST",
             FEATURES,
             &[],
@@ -415,7 +415,7 @@ async fn search_ogc_items_and_tiles_see_an_acknowledged_write() {
 
     let (s, _, body) = app
         .call(
-            "editor",
+            "admin",
             "POST",
             FEATURES,
             &[],
@@ -441,7 +441,7 @@ async fn search_ogc_items_and_tiles_see_an_acknowledged_write() {
 
     let (s, _, body) = app
         .call(
-            "editor",
+            "admin",
             "PATCH",
             "/layers/waste_deposits/features/7",
             &[],
@@ -457,7 +457,7 @@ async fn search_ogc_items_and_tiles_see_an_acknowledged_write() {
 
     let (s, _, _) = app
         .call(
-            "editor",
+            "admin",
             "DELETE",
             "/layers/waste_deposits/features/7",
             &[],

@@ -1,9 +1,11 @@
 //! Crash test: a real `terriens serve --data` process receives concurrent writes (single
 //! creations, batches, replacements with If-Match, patches, deletions) and is killed with
-//! SIGKILL at random moments, 20 times or more. After each restart, every acknowledged write is
+//! SIGKILL at random moments, 50 times or more. After each restart, every acknowledged write is
 //! present with its content and version, and each write that was in flight when the process
-//! died is either wholly applied or not at all (a batch is all or nothing). The log is compacted
-//! often (small threshold), so kills also land during compactions.
+//! died is either wholly applied or not at all (a batch is all or nothing). Kills land inside
+//! compactions too: the log is compacted constantly (a tiny size threshold), and an admin
+//! client races `POST /admin/compact` calls against the kill (answered 200, or 503/507 with a
+//! problem, never 500).
 //!
 //! The oracle is the clients' own record of what the server acknowledged, not the server.
 //! `TERRIENS_CRASH_SEED` and `TERRIENS_CRASH_ROUNDS` replay or lengthen a run.
@@ -268,19 +270,20 @@ fn acknowledged_writes_survive_sigkill() {
     let rounds: usize = std::env::var("TERRIENS_CRASH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20)
-        .max(20);
+        .unwrap_or(50)
+        .max(50);
     eprintln!("crash test: seed {seed} (TERRIENS_CRASH_SEED={seed} replays it), {rounds} kills");
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let keys = tmp.path().join("keys.toml");
     let key = add_key(&keys, "editor", true);
+    let admin = add_key(&keys, "admin", false);
     let data = tmp.path().join("data");
     let data_arg = data.to_str().unwrap().to_string();
     let keys_arg = keys.to_str().unwrap().to_string();
     let args = ["--data", data_arg.as_str(), "--keys", keys_arg.as_str()];
-    // Compact every ~30 kB of log, so that kills also hit compactions.
-    let env = [("TERRIENS_WRITES_COMPACT_AFTER_BYTES", "30000")];
+    // Compact every ~4 kB of log (a few requests), so that kills also hit compactions.
+    let env = [("TERRIENS_WRITES_COMPACT_AFTER_BYTES", "4000")];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut models: Vec<Model> = vec![Model::new(); CLIENTS as usize];
     let mut next_ids: Vec<u64> = (0..CLIENTS).map(|c| 1 + c * 1_000_000_000).collect();
@@ -289,6 +292,8 @@ fn acknowledged_writes_survive_sigkill() {
     let mut in_flight_lost = 0;
     let mut pending: Vec<(usize, InFlight)> = Vec::new();
     let mut compactions = 0;
+    let mut asked_compactions = 0;
+    let mut kills_in_compaction = 0;
     for round in 0..=rounds {
         let mut server = Server::start(&args, &env);
         let addr = server.addr;
@@ -387,8 +392,15 @@ fn acknowledged_writes_survive_sigkill() {
                 })
             })
             .collect();
+        let compacter = {
+            let (admin, seed) = (admin.clone(), seed ^ round as u64);
+            std::thread::spawn(move || compact_until_killed(addr, &admin, seed))
+        };
         std::thread::sleep(kill_after);
         server.kill();
+        let (asked, killed_inside) = compacter.join().expect("compacter thread");
+        asked_compactions += asked;
+        kills_in_compaction += usize::from(killed_inside);
         compactions += server.log_text().matches("compacted the write log").count();
         for (c, h) in handles.into_iter().enumerate() {
             let (model, next_id, acked, in_flight) = h.join().expect("client thread");
@@ -399,11 +411,38 @@ fn acknowledged_writes_survive_sigkill() {
         }
     }
     eprintln!(
-        "crash test: {rounds} SIGKILLs, {acked_total} acknowledged writes all present; in-flight writes: {in_flight_applied} applied whole, {in_flight_lost} not applied; {compactions} compactions finished between kills; {:.1} s",
+        "crash test: {rounds} SIGKILLs ({kills_in_compaction} during a POST /admin/compact), {acked_total} acknowledged writes all present; in-flight writes: {in_flight_applied} applied whole, {in_flight_lost} not applied; {compactions} compactions finished between kills ({asked_compactions} asked by POST /admin/compact); {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(
-        compactions > 0,
-        "the test is meant to kill around compactions too"
+        compactions > 0 && kills_in_compaction > 0,
+        "the test is meant to kill inside compactions too"
     );
+}
+
+/// `POST /admin/compact` again and again, a few milliseconds apart, until the server dies.
+/// Returns the compactions answered 200, and whether the kill cut one short (no answer).
+fn compact_until_killed(addr: SocketAddr, admin: &str, seed: u64) -> (usize, bool) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let auth = format!("Bearer {admin}");
+    let mut done = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..30)));
+        match request(
+            addr,
+            "POST",
+            "/admin/compact",
+            &[("Authorization", &auth)],
+            None,
+        ) {
+            Ok(r) if r.status == 200 => done += 1,
+            // A full queue, a failed or refused compaction: a problem with Retry-After.
+            Ok(r) if r.status == 503 || r.status == 507 => {
+                assert!(r.header("retry-after").is_some(), "{}", r.text());
+            }
+            Ok(r) => panic!("POST /admin/compact: {} {}", r.status, r.text()),
+            // Refused at connect: the server was already dead; otherwise the kill cut it.
+            Err(e) => return (done, e.kind() != std::io::ErrorKind::ConnectionRefused),
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! request parameter is at fault, its name. 5xx bodies say nothing internal; the cause is logged.
 //!
 //! Some problems carry more: `errors` (one entry per rejected feature of a body, with its
-//! index), a `Retry-After` header (503: overloaded, busy or timed out), `WWW-Authenticate`
+//! index), a `Retry-After` header (503: overloaded, busy or timed out; 503/507: the write log
+//! or a compaction failed), `WWW-Authenticate`
 //! (401).
 
 use axum::Json;
@@ -172,6 +173,27 @@ impl ApiError {
                 EditError::Stopped(_) => {
                     (S::SERVICE_UNAVAILABLE, "writer-stopped", "Writer stopped")
                 }
+                EditError::LogWrite { no_space: true }
+                | EditError::Compaction { no_space: true } => (
+                    S::INSUFFICIENT_STORAGE,
+                    "insufficient-storage",
+                    "No space left",
+                ),
+                EditError::LogWrite { .. } => (
+                    S::SERVICE_UNAVAILABLE,
+                    "log-write-failed",
+                    "Write log failed",
+                ),
+                EditError::Compaction { .. } => (
+                    S::SERVICE_UNAVAILABLE,
+                    "compaction-failed",
+                    "Compaction failed",
+                ),
+                EditError::IdsNeedPartners { .. } => (
+                    S::FORBIDDEN,
+                    "ids-need-partners",
+                    "Ids need the partners right",
+                ),
                 EditError::Store(_) | EditError::InUse(_) => (
                     S::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -308,6 +330,7 @@ impl ApiError {
                 Some(1)
             }
             ApiError::Edit(EditError::Stopped(_)) => Some(30),
+            ApiError::Edit(EditError::LogWrite { .. } | EditError::Compaction { .. }) => Some(10),
             _ => None,
         }
     }
@@ -325,7 +348,12 @@ impl From<RoutingError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.table();
-        let detail = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        // 503 and 507 details say what to do and nothing internal; other 5xx are only logged.
+        let passes = [
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::INSUFFICIENT_STORAGE,
+        ];
+        let detail = if status.is_server_error() && !passes.contains(&status) {
             tracing::error!(error = %self, "request failed");
             "the server failed to answer; the error is logged".to_string()
         } else {

@@ -11,7 +11,7 @@ pub mod parse;
 mod writer;
 
 pub use parse::{NewFeature, Patch, parse_features, parse_patch, parse_replacement};
-pub use writer::{Recovery, Writer, WriterOptions, WriterStats, recover};
+pub use writer::{Recovery, Writer, WriterOptions, WriterStats, lock_dir, recover, salvage_log};
 
 use crate::ingest::{IngestError, Rejection};
 use crate::model::{FeatureId, Layer};
@@ -133,9 +133,31 @@ pub enum EditError {
     #[error("the writer is stopped: {0}")]
     Stopped(String),
     #[error(
+        "the write log could not be written{}: nothing of this request was kept; retry later",
+        no_space_note(*no_space)
+    )]
+    LogWrite { no_space: bool },
+    #[error(
+        "compaction failed{}: the write log is kept and nothing is lost; retry later",
+        no_space_note(*no_space)
+    )]
+    Compaction { no_space: bool },
+    #[error(
+        "on layer {layer} only keys with the partners right choose feature ids: leave `id` out and the server assigns one"
+    )]
+    IdsNeedPartners { layer: Layer },
+    #[error(
         "the data directory {0} is in use by another terriens process (serve or import); stop it first"
     )]
     InUse(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn no_space_note(no_space: bool) -> &'static str {
+    if no_space {
+        " (no space or no inode left on the data directory's file system)"
+    } else {
+        ""
+    }
 }

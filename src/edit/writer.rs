@@ -22,8 +22,8 @@ use super::parse::apply_patch;
 use super::{Edit, EditError, Precondition, Written, WrittenFeature};
 use crate::index::{LayerData, SharedSnapshot, Snapshot};
 use crate::ingest::Rejection;
-use crate::model::{Access, Feature, FeatureId, Layer, MAX_FEATURE_ID};
-use crate::store::{DataDir, LogRecord, Op, StoreError, WriteLog};
+use crate::model::{Access, CONFIDENTIAL_LAYER, Feature, FeatureId, Layer, MAX_FEATURE_ID};
+use crate::store::{DataDir, LogError, LogRecord, Op, StoreError, WriteLog};
 
 /// Tuning of the writer.
 #[derive(Debug, Clone)]
@@ -87,8 +87,9 @@ pub struct Recovery {
     pub cut: Vec<String>,
 }
 
-/// Opens a data directory: locks it, loads the layer files, replays the write log.
-pub fn recover(dir: DataDir) -> Result<Recovery, EditError> {
+/// Takes a data directory's lock (`DATA/LOCK`): one process at a time (serve, import, log
+/// salvage). Held while the file is open.
+pub fn lock_dir(dir: &DataDir) -> Result<File, EditError> {
     let lock_path = dir.path().join("LOCK");
     let lock = File::create(&lock_path).map_err(|source| StoreError::Io {
         action: "cannot create",
@@ -96,19 +97,27 @@ pub fn recover(dir: DataDir) -> Result<Recovery, EditError> {
         source,
     })?;
     match lock.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(EditError::InUse(dir.path().display().to_string()));
+        Ok(()) => Ok(lock),
+        Err(TryLockError::WouldBlock) => Err(EditError::InUse(dir.path().display().to_string())),
+        Err(TryLockError::Error(source)) => Err(StoreError::Io {
+            action: "cannot lock",
+            path: lock_path,
+            source,
         }
-        Err(TryLockError::Error(source)) => {
-            return Err(StoreError::Io {
-                action: "cannot lock",
-                path: lock_path,
-                source,
-            }
-            .into());
-        }
+        .into()),
     }
+}
+
+/// `terriens log salvage`: with the directory locked, moves every damaged stretch of the write
+/// logs aside and keeps their whole records (see [`crate::store::salvage_logs`]).
+pub fn salvage_log(dir: &DataDir) -> Result<Vec<String>, EditError> {
+    let _lock = lock_dir(dir)?;
+    Ok(crate::store::salvage_logs(dir.path())?)
+}
+
+/// Opens a data directory: locks it, loads the layer files, replays the write log.
+pub fn recover(dir: DataDir) -> Result<Recovery, EditError> {
+    let lock = lock_dir(&dir)?;
     let snapshot = dir.load()?;
     let (log, recovered) = WriteLog::open(dir.path())?;
     let last_seq = recovered.records.last().map_or(0, |r| r.seq);
@@ -132,7 +141,9 @@ impl Recovery {
     /// that write layer files directly.
     pub fn checkpoint(mut self, snapshot: &Snapshot, also: &[Layer]) -> Result<(), EditError> {
         if !self.log.has_rotated() {
-            self.log.rotate()?;
+            self.log.rotate().map_err(|e| match e {
+                LogError::Undone(e) | LogError::Stuck { failed: e, .. } => EditError::Store(e),
+            })?;
         }
         for layer in self.dirty.iter().chain(also) {
             self.dir.save_layer(snapshot.layer(*layer))?;
@@ -187,7 +198,7 @@ enum Msg {
         access: Access,
         reply: Reply,
     },
-    Compact(tokio::sync::oneshot::Sender<Result<(), EditError>>),
+    Compact(Waiter),
     Shutdown,
 }
 
@@ -317,10 +328,13 @@ struct WriterState {
     _lock: File,
 }
 
+/// A caller waiting for a compaction.
+type Waiter = tokio::sync::oneshot::Sender<Result<(), EditError>>;
+
 struct Compaction {
     layers: BTreeSet<Layer>,
     thread: JoinHandle<Result<(), StoreError>>,
-    waiting: Vec<tokio::sync::oneshot::Sender<Result<(), EditError>>>,
+    waiting: Vec<Waiter>,
 }
 
 /// A planned request: the ops to log and the answer to give once durable.
@@ -413,17 +427,16 @@ impl WriterState {
             return;
         }
         if let Err(e) = self.log.append(&framed) {
-            tracing::error!(error = %e, "write log append failed; refusing writes until restart");
-            self.poisoned = Some(format!(
-                "the write log could not be written ({e}); restart the server"
-            ));
-            self.stats.poisoned.store(true, Ordering::Relaxed);
             self.next_id = next_id_before;
             self.seq = seq_before;
+            let outcome = self.undone_or_stop("appending to the write log", e);
             for (_, reply) in accepted {
-                let _ = reply.send(Err(EditError::Stopped(
-                    "the write log could not be written".into(),
-                )));
+                let _ = reply.send(Err(match &outcome {
+                    Ok(no_space) => EditError::LogWrite {
+                        no_space: *no_space,
+                    },
+                    Err(reason) => EditError::Stopped(reason.clone()),
+                }));
             }
             return;
         }
@@ -498,6 +511,9 @@ impl WriterState {
                 let mut ops = Vec::with_capacity(features.len());
                 let mut written = Vec::with_capacity(features.len());
                 let mut explicit = Vec::new();
+                if features.iter().any(|nf| nf.id.is_some()) && !chooses_ids(access, layer) {
+                    return Err(EditError::IdsNeedPartners { layer });
+                }
                 for nf in &features {
                     if let Some(id) = nf.id {
                         if self.lookup(overlay, layer, id).is_some() {
@@ -548,11 +564,13 @@ impl WriterState {
                 precondition,
             } => {
                 let raw_current = self.lookup(overlay, layer, id);
-                let hidden = raw_current.is_some() && visible(raw_current.clone(), layer).is_none();
-                if hidden {
+                let seen = visible(raw_current.clone(), layer);
+                // An id the caller cannot see is absent for it; it creates under an absent id
+                // only where it may choose ids, so a free id and a hidden one answer alike.
+                if seen.is_none() && (raw_current.is_some() || !chooses_ids(access, layer)) {
                     return Err(EditError::NotFound { layer, id });
                 }
-                let current = raw_current.map(|f| f.version);
+                let current = seen.map(|f| f.version);
                 check(&precondition, layer, id, current)?;
                 let mut f = feature.feature;
                 f.id = id;
@@ -653,7 +671,7 @@ impl WriterState {
         }
     }
 
-    fn compact_now(&mut self, reply: Option<tokio::sync::oneshot::Sender<Result<(), EditError>>>) {
+    fn compact_now(&mut self, reply: Option<Waiter>) {
         if self.compaction.is_some() {
             self.finish_compaction();
         }
@@ -661,32 +679,59 @@ impl WriterState {
         self.finish_compaction();
     }
 
+    /// After a failed append or rotation: `Ok(no space)` when the log is back as it was (the
+    /// writer goes on), or the reason the writer now stops, when it could not be restored.
+    fn undone_or_stop(&mut self, what: &str, e: LogError) -> Result<bool, String> {
+        match e {
+            LogError::Undone(cause) => {
+                tracing::error!(error = %cause, "{what} failed; the write log is back at its last good end, writes go on");
+                Ok(cause.is_no_space())
+            }
+            stuck @ LogError::Stuck { .. } => {
+                tracing::error!(error = %stuck, "{what} failed and the write log could not be restored; refusing writes until restart");
+                let reason = format!(
+                    "{what} failed and the write log could not be restored; an operator must \
+                     restart the server (the cause is logged)"
+                );
+                self.poisoned = Some(reason.clone());
+                self.stats.poisoned.store(true, Ordering::Relaxed);
+                Err(reason)
+            }
+        }
+    }
+
+    /// Answers the callers of a compaction that did not start.
+    fn compaction_refused(&self, waiting: Vec<Waiter>, answer: impl Fn() -> EditError) {
+        self.stats
+            .compaction_failures
+            .fetch_add(1, Ordering::Relaxed);
+        for w in waiting {
+            let _ = w.send(Err(answer()));
+        }
+    }
+
     /// Rotates the log and saves the changed layers on another thread, from the current
     /// snapshot (which holds every record of the rotated log).
-    fn start_compaction(
-        &mut self,
-        waiting: Vec<tokio::sync::oneshot::Sender<Result<(), EditError>>>,
-    ) {
+    fn start_compaction(&mut self, waiting: Vec<Waiter>) {
+        if let Some(reason) = self.poisoned.clone() {
+            // The file named writes.log.1 may be the one the records went to: leave it.
+            return self.compaction_refused(waiting, || EditError::Stopped(reason.clone()));
+        }
         if self.log.has_rotated()
             && let Err(e) = self.finish_interrupted_compaction()
         {
             tracing::error!(error = %e, "cannot finish the compaction a crash interrupted");
+            let no_space = e.is_no_space();
+            return self.compaction_refused(waiting, || EditError::Compaction { no_space });
         }
-        if !self.log.has_rotated()
-            && let Err(e) = self.log.rotate()
-        {
-            tracing::error!(error = %e, "cannot rotate the write log for compaction");
-            self.stats
-                .compaction_failures
-                .fetch_add(1, Ordering::Relaxed);
-            for w in waiting {
-                let _ = w.send(Err(EditError::Store(StoreError::Io {
-                    action: "cannot rotate the write log",
-                    path: self.dir.path().to_path_buf(),
-                    source: std::io::Error::other(e.to_string()),
-                })));
-            }
-            return;
+        if let Err(e) = self.log.rotate() {
+            let outcome = self.undone_or_stop("rotating the write log for compaction", e);
+            return self.compaction_refused(waiting, || match &outcome {
+                Ok(no_space) => EditError::Compaction {
+                    no_space: *no_space,
+                },
+                Err(reason) => EditError::Stopped(reason.clone()),
+            });
         }
         self.stats
             .log_bytes
@@ -709,10 +754,12 @@ impl WriterState {
         });
     }
 
-    /// A crash cut a compaction short: `writes.log.1` is still there, and its records (with the
-    /// live log's) were replayed into the current snapshot. Saving the changed layers from that
-    /// snapshot makes the layer files hold them, so the rotated log can go and the live log be
-    /// rotated in turn (without this, the live log would never be compacted).
+    /// A crash or a failed save cut a compaction short: `writes.log.1` is still there, and its
+    /// records are in the current snapshot (replayed at start-up, or applied before the
+    /// rotation). Saving the changed layers from that snapshot makes the layer files hold
+    /// them, so the rotated log can go and the live log be rotated in turn. The writer never
+    /// appends to `writes.log.1` ([`WriteLog::rotate`] undoes a half rotation), so nothing
+    /// acknowledged is lost by removing it.
     fn finish_interrupted_compaction(&mut self) -> Result<(), StoreError> {
         for layer in &self.dirty {
             self.dir.save_layer(self.current.layer(*layer))?;
@@ -730,10 +777,11 @@ impl WriterState {
                 reason: "the compaction thread panicked".into(),
             })
         });
-        match &result {
+        let no_space = match &result {
             Ok(()) => {
                 self.stats.compactions.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(layers = ?c.layers, "compacted the write log into the layer files");
+                None
             }
             Err(e) => {
                 // The rotated log stays; the layers will be saved again next time.
@@ -742,15 +790,26 @@ impl WriterState {
                     .fetch_add(1, Ordering::Relaxed);
                 self.dirty.extend(c.layers);
                 tracing::error!(error = %e, "compaction failed; the write log is kept");
+                Some(e.is_no_space())
             }
-        }
+        };
         for w in c.waiting {
-            let _ = w.send(match &result {
-                Ok(()) => Ok(()),
-                Err(e) => Err(EditError::Stopped(format!("compaction failed: {e}"))),
+            let _ = w.send(match no_space {
+                None => Ok(()),
+                Some(no_space) => Err(EditError::Compaction { no_space }),
             });
         }
     }
+}
+
+/// The one rule on ids for callers that cannot see every row: on a layer that can hold rows
+/// hidden from the caller (confidential waste deposits, for a key without the partners right),
+/// the caller may not choose ids, neither by `POST` with an `id` (refused whatever the id) nor
+/// by `PUT` on an id it does not see (404, whether the id is free or held by a hidden row). So
+/// a hidden row's id answers exactly as a free id does, and is never overwritten. Elsewhere
+/// the caller sees every row and chooses ids freely.
+fn chooses_ids(access: Access, layer: Layer) -> bool {
+    access.partners() || layer != CONFIDENTIAL_LAYER
 }
 
 fn check(
@@ -777,4 +836,123 @@ fn check(
         current,
         expected,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::{parse_features, parse_replacement};
+    use crate::model::Role;
+
+    fn body(id: Option<u64>, confidential: bool) -> Vec<u8> {
+        let mut f = serde_json::json!({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [0.1, 49.4]},
+            "properties": {"material": "wood", "quantity": 4.0, "holder": "Scierie",
+                "confidentiality": if confidential { "partners" } else { "public" }},
+        });
+        if let Some(id) = id {
+            f["id"] = serde_json::json!(id);
+        }
+        serde_json::to_vec(&f).unwrap()
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        writer: Writer,
+        rt: tokio::runtime::Runtime,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let rec = recover(DataDir::open(dir.path()).unwrap()).unwrap();
+            let shared = Arc::new(SharedSnapshot::new(rec.snapshot.clone()));
+            let writer = Writer::start(rec, shared, WriterOptions::default()).unwrap();
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            Fixture {
+                _dir: dir,
+                writer,
+                rt,
+            }
+        }
+
+        fn create(
+            &self,
+            id: Option<u64>,
+            confidential: bool,
+            access: Access,
+        ) -> Result<Written, EditError> {
+            let layer = Layer::WasteDeposits;
+            let features = parse_features(layer, &body(id, confidential), 10).unwrap();
+            self.rt
+                .block_on(self.writer.submit(Edit::Create { layer, features }, access))
+        }
+
+        fn replace(&self, id: u64, access: Access) -> Result<Written, EditError> {
+            let layer = Layer::WasteDeposits;
+            let feature = parse_replacement(layer, id, &body(None, false)).unwrap();
+            let edit = Edit::Replace {
+                layer,
+                id,
+                feature,
+                precondition: Precondition::None,
+            };
+            self.rt.block_on(self.writer.submit(edit, access))
+        }
+    }
+
+    fn kind(r: &Result<Written, EditError>) -> String {
+        match r {
+            Ok(w) => format!("ok created={}", w.features[0].created),
+            Err(e) => format!("{:?}", std::mem::discriminant(e)),
+        }
+    }
+
+    #[test]
+    fn a_hidden_id_answers_as_a_free_one() {
+        let fx = Fixture::new();
+        let partner = Access::key(Role::Editor, true);
+        let plain = Access::key(Role::Editor, false);
+        fx.create(Some(40), true, partner).unwrap();
+        // POST with an id: refused alike, whether the id is held by a hidden row or free.
+        let (held, free) = (
+            fx.create(Some(40), false, plain),
+            fx.create(Some(41), false, plain),
+        );
+        assert!(
+            matches!(held, Err(EditError::IdsNeedPartners { .. })),
+            "{held:?}"
+        );
+        assert_eq!(kind(&held), kind(&free));
+        // PUT on an id it cannot see: 404 alike; the hidden row is not overwritten.
+        let (held, free) = (fx.replace(40, plain), fx.replace(41, plain));
+        assert!(matches!(held, Err(EditError::NotFound { .. })), "{held:?}");
+        assert_eq!(kind(&held), kind(&free));
+        // Without an id, and for the partners key, writing goes on as before.
+        assert!(fx.create(None, false, plain).is_ok());
+        assert_eq!(kind(&fx.replace(99, partner)), "ok created=true");
+        assert_eq!(kind(&fx.replace(40, partner)), "ok created=false");
+        assert!(matches!(
+            fx.create(Some(40), false, partner),
+            Err(EditError::Exists { .. })
+        ));
+    }
+
+    #[test]
+    fn ids_are_chosen_freely_where_nothing_is_hidden() {
+        let plain = Access::key(Role::Editor, false);
+        assert!(!chooses_ids(plain, CONFIDENTIAL_LAYER));
+        assert!(chooses_ids(
+            Access::key(Role::Editor, true),
+            CONFIDENTIAL_LAYER
+        ));
+        assert!(chooses_ids(
+            Access::key(Role::Admin, false),
+            CONFIDENTIAL_LAYER
+        ));
+        for layer in Layer::ALL.into_iter().filter(|l| *l != CONFIDENTIAL_LAYER) {
+            assert!(chooses_ids(plain, layer), "{layer}");
+        }
+    }
 }

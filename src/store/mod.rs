@@ -5,6 +5,7 @@
 
 mod fgb;
 mod log;
+mod salvage;
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -12,9 +13,10 @@ use std::path::{Path, PathBuf};
 
 pub use fgb::{read_layer_fgb, write_layer_fgb};
 pub use log::{
-    LOG_FILE, LogContents, LogRecord, Op, ROTATED_LOG_FILE, Recovered, WriteLog, feature_from_json,
-    feature_to_json, read_log,
+    LOG_FILE, LogContents, LogError, LogRecord, Op, ROTATED_LOG_FILE, Recovered, Segment, WriteLog,
+    feature_from_json, feature_to_json, read_log, scan_log,
 };
+pub use salvage::{LogReport, check_logs, salvage_logs};
 
 use crate::index::{LayerData, Snapshot};
 use crate::model::Layer;
@@ -30,6 +32,22 @@ pub enum StoreError {
     },
     #[error("{path} is not a valid layer file: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "the write log {path} is damaged: {reason}. Nothing was changed and the server does not \
+         start: `terriens log check --data DIR` describes the damage, `terriens log salvage \
+         --data DIR` moves the damaged bytes aside (to a new file) and keeps every whole record"
+    )]
+    DamagedLog { path: PathBuf, reason: String },
+}
+
+impl StoreError {
+    /// Whether the file system refused for want of space, inodes or quota (a condition that
+    /// frees itself once an operator makes room, unlike a failing disk).
+    pub fn is_no_space(&self) -> bool {
+        use std::io::ErrorKind;
+        matches!(self, StoreError::Io { source, .. }
+            if matches!(source.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded))
+    }
 }
 
 pub(crate) fn io<'a>(
