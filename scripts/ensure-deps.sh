@@ -2,9 +2,8 @@
 # Installs what building and testing terriens needs from the system, if missing.
 #   build: cmake, a C/C++ compiler, sqlite3 and its headers (PROJ is built from source by the
 #          `proj` crate's bundled_proj feature), pkg-config.
-#   test (with --test): Python packages used as independent oracles, Chromium, node and the
-#          playwright-core driver (tests/browser) for the
-#          map page test.
+#   test (with --test): Python packages used as independent oracles, GDAL (ogr2ogr), Chromium,
+#          node and the playwright-core driver (tests/browser) for the map page test.
 # Debian/Ubuntu only; elsewhere it says what is missing and stops.
 set -euo pipefail
 
@@ -25,6 +24,8 @@ if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  # GDAL's OGC API – Features client (ogr2ogr), driven by tests/ogc_gdal.rs
+  command -v ogr2ogr >/dev/null || missing+=(gdal-bin)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -46,7 +47,7 @@ fi
 
 if [ "$want_test" = 1 ]; then
   req="$(dirname "$0")/requirements-test.txt"
-  if ! python3 -c "import geographiclib, mapbox_vector_tile, pmtiles, networkx, openapi_spec_validator, shapely" 2>/dev/null; then
+  if ! python3 -c "import geographiclib, mapbox_vector_tile, pmtiles, networkx, openapi_spec_validator, shapely, pyproj" 2>/dev/null; then
     echo "terriens: installing Python test oracles from $req" >&2
     python3 -m pip install -q --disable-pip-version-check -r "$req" 2>/dev/null \
       || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$req"

@@ -17,6 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use axum::{Extension, Router, middleware};
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -51,6 +52,8 @@ fn heavy_route(method: Method, path: &'static str, handler: MethodRouter<AppStat
 pub fn routes() -> Vec<Route> {
     use handlers::{catalog, edit, map, ogc, routing, search, tiles};
     const FEATURE: &str = "/layers/{layer}/features/{id}";
+    const OGC_ITEMS: &str = "/ogc/collections/{layer}/items";
+    const OGC_ITEM: &str = "/ogc/collections/{layer}/items/{id}";
     vec![
         route(Method::GET, "/", get(map::index)),
         route(Method::GET, "/style.json", get(map::style)),
@@ -107,14 +110,28 @@ pub fn routes() -> Vec<Route> {
             "/ogc/collections/{layer}/items/{id}",
             get(ogc::item),
         ),
+        route(Method::POST, OGC_ITEMS, post(ogc::edit::create)),
+        route(Method::PUT, OGC_ITEM, put(ogc::edit::replace)),
+        route(Method::PATCH, OGC_ITEM, patch(ogc::edit::update)),
+        route(Method::DELETE, OGC_ITEM, delete(ogc::edit::delete)),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}/queryables",
+            get(ogc::queryables),
+        ),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}/schema",
+            get(ogc::feature_schema),
+        ),
         heavy_route(Method::GET, "/isochrone", get(routing::isochrone_get)),
         heavy_route(Method::POST, "/isochrone", post(routing::isochrone_post)),
         heavy_route(Method::GET, "/workforce", get(routing::workforce)),
     ]
 }
 
-/// The application: routes, metrics, the request timeout, the body limit, CORS, request
-/// tracing, problem+json for unknown routes.
+/// The application: routes, metrics, the request timeout, the body limit, CORS, compression,
+/// request tracing, problem+json for unknown routes.
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     for Route { path, handler, .. } in routes() {
@@ -137,6 +154,9 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(state.heavy.clone()))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(CorsLayer::permissive())
+        // gzip or brotli by Accept-Encoding for every answer but images and those that are
+        // already encoded (tiles compress and cache their own bodies).
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -212,7 +212,7 @@ impl Reprojector {
 
 /// Applies `f` to every coordinate. Written by hand because geo's `try_map_coords_in_place`
 /// recurses without bound on `GeometryCollection` when the closure borrows state.
-fn for_each_coord_mut(
+pub fn for_each_coord_mut(
     g: &mut Geometry<f64>,
     f: &mut dyn FnMut(&mut geo_types::Coord<f64>) -> Result<(), CrsError>,
 ) -> Result<(), CrsError> {

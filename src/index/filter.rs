@@ -18,9 +18,11 @@
 //! that name the parameter and list what is valid.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::cql2::Cql2Filter;
 use super::{Column, LayerData, ValueRef};
 use crate::model::{
     Access, CONFIDENTIAL_LAYER, CONFIDENTIAL_VALUE, CONFIDENTIALITY_FIELD, FieldType, Layer,
@@ -109,6 +111,8 @@ pub struct Filter {
     /// Position of the confidentiality field when the caller may not see confidential rows
     /// (set by [`Filter::for_access`], never by parsing).
     hide_confidential: Option<usize>,
+    /// A CQL2 filter (OGC API – Features Part 3), ANDed with the conditions.
+    cql2: Option<Arc<Cql2Filter>>,
 }
 
 impl Filter {
@@ -118,6 +122,7 @@ impl Filter {
             layer,
             conditions: Vec::new(),
             hide_confidential: None,
+            cql2: None,
         }
     }
 
@@ -127,7 +132,14 @@ impl Filter {
 
     /// Whether the filter keeps every row.
     pub fn is_empty(&self) -> bool {
-        self.conditions.is_empty() && self.hide_confidential.is_none()
+        self.conditions.is_empty() && self.hide_confidential.is_none() && self.cql2.is_none()
+    }
+
+    /// The same filter, also requiring a CQL2 filter (translated onto the same conditions by
+    /// [`super::cql2`]).
+    pub fn with_cql2(mut self, f: Cql2Filter) -> Filter {
+        self.cql2 = Some(Arc::new(f));
+        self
     }
 
     /// The same filter, also leaving out the rows `access` may not see: waste deposits marked
@@ -374,6 +386,7 @@ impl Filter {
             return false;
         }
         self.conditions.iter().all(|c| matches_one(data, row, c))
+            && self.cql2.as_ref().is_none_or(|f| f.matches(data, row))
     }
 
     /// A canonical text of the filter (sorted, normalised), for cache keys and ETags: two
@@ -426,6 +439,9 @@ impl Filter {
             })
             .collect();
         parts.sort();
+        if let Some(f) = &self.cql2 {
+            parts.push(format!("~cql2={}", f.canonical()));
+        }
         if self.hide_confidential.is_some() {
             // Not a parameter: keeps caches and cursors of callers who see less apart.
             parts.push("~visible".into());
@@ -493,7 +509,7 @@ pub fn filterable_names(s: &LayerSchema) -> String {
 }
 
 #[inline]
-fn matches_one(data: &LayerData, row: u32, c: &Condition) -> bool {
+pub(super) fn matches_one(data: &LayerData, row: u32, c: &Condition) -> bool {
     let r = row as usize;
     match (&c.cond, data.column(c.field)) {
         (Cond::Range { lo, hi }, Column::Float(col)) => {

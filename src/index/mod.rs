@@ -1,6 +1,7 @@
 //! In-memory indexes: one R-tree per layer with the attributes held in columns beside it, and
 //! the immutable snapshot of all layers that queries read.
 
+pub mod cql2;
 mod filter;
 mod layer_data;
 mod snapshot;

@@ -1,0 +1,505 @@
+//! OGC API – Features under `/ogc`, so QGIS, ArcGIS and GDAL load the layers natively:
+//! Part 1 (Core, GeoJSON, OpenAPI 3 as JSON), Part 2 (CRS by reference: `crs`, `bbox-crs`,
+//! `Content-Crs`, see [`crs`]) and Part 3 (queryables and CQL2 `filter`, see [`queryables`] and
+//! `index::cql2`) and Part 4 (create, replace, update, delete through the editing API, see
+//! [`edit`]). Collections are the layers; items are paged with `limit` (at most the
+//! server's cap: a larger value is lowered to it, as the standard asks, not refused), `bbox`
+//! (CRS84 unless `bbox-crs`; a box crossing the antimeridian, `minx > maxx`, is two boxes),
+//! `datetime` (the `available_from` date of plots and buildings; other layers have no time and
+//! ignore it), any property filter of the filter grammar and a CQL2 `filter`; `next` links
+//! follow cursors bound to the data generation.
+
+pub mod api_doc;
+pub mod crs;
+pub mod edit;
+pub mod queryables;
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use geo_types::{Geometry, MultiPolygon};
+use serde_json::{Value as Json, json};
+
+use self::crs::{CRS84, OgcCrs, Transform};
+use crate::api::extract::{ApiPath, Caller, Params};
+use crate::api::geojson::{
+    GEOJSON, base_url, feature_collection, link, respond, with_cursor, write_feature,
+};
+use crate::api::handlers::run;
+use crate::api::search_params as sp;
+use crate::api::{ApiError, AppState};
+use crate::index::cql2::{Cql2Filter, FilterLang, bbox_geometry};
+use crate::index::{Filter, LayerData, Visibility};
+use crate::model::{Access, FeatureId, Layer, geometry_to_json};
+use crate::query::{self, Hit, LayerQuery, PageRequest, Relation, Scope};
+
+pub use api_doc::api_definition;
+pub use queryables::{feature_schema, queryables};
+
+const JSON: &str = "application/json";
+/// The OGC link relation of queryables.
+const REL_QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    // The names of the draft some clients (QGIS) still look for.
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-operators",
+];
+
+/// Parameters of the items request; any other is a property filter.
+const ITEMS_PARAMS: &[&str] = &[
+    "bbox",
+    "bbox-crs",
+    "limit",
+    "datetime",
+    "cursor",
+    "f",
+    "crs",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+];
+
+fn json_response(v: Json) -> Response {
+    respond(v.to_string(), JSON)
+}
+
+/// `GET /ogc`: the landing page.
+pub async fn landing(headers: HeaderMap) -> Response {
+    let base = base_url(&headers);
+    json_response(json!({
+        "title": "terriens",
+        "description": "Industrial land, ready buildings, waste streams, workforce catchments and territories (OGC API – Features)",
+        "links": [
+            link("self", &format!("{base}/ogc"), JSON),
+            link("service-desc", &format!("{base}/ogc/api"), "application/vnd.oai.openapi+json;version=3.1"),
+            link("conformance", &format!("{base}/ogc/conformance"), JSON),
+            link("http://www.opengis.net/def/rel/ogc/1.0/conformance", &format!("{base}/ogc/conformance"), JSON),
+            link("data", &format!("{base}/ogc/collections"), JSON),
+            link("http://www.opengis.net/def/rel/ogc/1.0/data", &format!("{base}/ogc/collections"), JSON),
+        ],
+    }))
+}
+
+/// `GET /ogc/conformance`: the conformance classes implemented.
+pub async fn conformance() -> Response {
+    json_response(json!({ "conformsTo": CONFORMANCE }))
+}
+
+/// A collection: its extent and feature count are those of the features `access` may see.
+fn collection_json(base: &str, data: &LayerData, access: &Access) -> Json {
+    let layer = data.layer();
+    let extent = data.extent(access);
+    let bbox = extent.bbox().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let href = format!("{base}/ogc/collections/{}", layer.id());
+    let schema = queryables::SCHEMA_JSON;
+    json!({
+        "id": layer.id(),
+        "title": layer.title(),
+        "description": format!("{} ({} features; geometry: {})", layer.title(), extent.count, layer.geometry_kind().describe()),
+        "itemType": "feature",
+        "crs": crs::supported_uris(),
+        "storageCrs": CRS84,
+        "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
+        "geometryType": queryables::geometry_schema(layer)["format"],
+        "links": [
+            link("self", &href, JSON),
+            link("items", &format!("{href}/items"), GEOJSON),
+            link(REL_QUERYABLES, &format!("{href}/queryables"), schema),
+            link("queryables", &format!("{href}/queryables"), schema),
+            link("describedby", &format!("{href}/schema"), schema),
+            link("describedBy", &format!("{href}/schema"), schema),
+        ],
+    })
+}
+/// `GET /ogc/collections`: every layer.
+pub async fn collections(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    headers: HeaderMap,
+) -> Response {
+    let base = base_url(&headers);
+    let snap = state.snapshot.load();
+    let list: Vec<Json> = snap
+        .layers()
+        .map(|d| collection_json(&base, d, &access))
+        .collect();
+    json_response(json!({
+        "links": [link("self", &format!("{base}/ogc/collections"), JSON)],
+        "collections": list,
+    }))
+}
+
+/// `GET /ogc/collections/{layer}`: one layer.
+pub async fn collection(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiPath(layer): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let layer: Layer = layer.parse()?;
+    let snap = state.snapshot.load();
+    Ok(json_response(collection_json(
+        &base_url(&headers),
+        snap.layer(layer),
+        &access,
+    )))
+}
+
+/// `GET /ogc/collections/{layer}/items`: a page of features.
+pub async fn items(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiPath(layer): ApiPath<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let layer: Layer = layer.parse()?;
+    check_format(&params)?;
+    let out_crs = OgcCrs::param(&params, "crs")?;
+    let scope = bbox_scope(&params)?;
+    // OGC: a limit above the maximum is lowered to it, not refused.
+    let limit = match params.parse_as::<usize>("limit", "a whole number ≥ 1")? {
+        None => state.limits.default_limit,
+        Some(0) => {
+            return Err(ApiError::bad_param("limit", "`limit` must be at least 1"));
+        }
+        Some(l) => l.min(state.limits.max_limit),
+    };
+    let cursor = params
+        .get("cursor")?
+        .map(query::Cursor::decode)
+        .transpose()?;
+    let q = LayerQuery {
+        layer,
+        scope,
+        filter: items_filter(layer, &params, &access)?,
+        origin: None,
+        page: PageRequest { limit, cursor },
+    };
+    let page_request = q.page;
+    let (snap, page) = run(false, state.snapshot.load(), move |s| {
+        query::search(s, &q, None)
+    })
+    .await?;
+    let links = page_links(
+        &base_url(&headers),
+        uri.path(),
+        &params,
+        layer,
+        &page,
+        page_request,
+    );
+    let data = snap.layer(layer);
+    let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let writer = FeatureWriter::new(out_crs)?;
+    let mut failed = None;
+    let body = feature_collection(
+        &page,
+        |out, hit: &Hit| {
+            if let Err(e) = writer.write(out, data, hit.row, None) {
+                failed.get_or_insert(e);
+            }
+        },
+        &links,
+        &[("timeStamp", json!(stamp))],
+    );
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(with_content_crs(respond(body, GEOJSON), out_crs))
+}
+
+/// The `self`, `collection`, `next` and `prev` links of a page of items.
+fn page_links(
+    base: &str,
+    path: &str,
+    params: &Params,
+    layer: Layer,
+    page: &query::Page<Hit>,
+    request: PageRequest,
+) -> Vec<Json> {
+    let mut links = vec![
+        link(
+            "self",
+            &with_cursor(base, path, &params.0, request.cursor),
+            GEOJSON,
+        ),
+        link(
+            "collection",
+            &format!("{base}/ogc/collections/{}", layer.id()),
+            JSON,
+        ),
+    ];
+    if let Some(c) = page.next {
+        links.push(link(
+            "next",
+            &with_cursor(base, path, &params.0, Some(c)),
+            GEOJSON,
+        ));
+    }
+    if let Some(c) = page.prev {
+        links.push(link(
+            "prev",
+            &with_cursor(base, path, &params.0, (c.offset > 0).then_some(c)),
+            GEOJSON,
+        ));
+    }
+    links
+}
+
+/// The attribute filter of an items request: property parameters, `datetime`, and a CQL2
+/// `filter` (in `filter-lang`, its geometries in `filter-crs`), for what `access` may see.
+fn items_filter(layer: Layer, params: &Params, access: &Access) -> Result<Filter, ApiError> {
+    let mut filter_params: Vec<(String, String)> = params.0.clone();
+    if let Some(dt) = params.get("datetime")?
+        && has_time(layer)
+    {
+        filter_params.push(("available_from".into(), datetime_range(dt)?));
+    }
+    let mut filter = Filter::parse(layer, &filter_params, ITEMS_PARAMS)?;
+    let lang = match params.get("filter-lang")? {
+        None => FilterLang::Text,
+        Some(l) => FilterLang::parse(l).ok_or_else(|| {
+            ApiError::bad_param(
+                "filter-lang",
+                format!("unknown filter language `{l}`; this server reads cql2-text and cql2-json"),
+            )
+        })?,
+    };
+    let filter_crs = OgcCrs::param(params, "filter-crs")?;
+    if let Some(text) = params.get("filter")? {
+        let to_crs84 = filter_crs.to_crs84()?;
+        let apply = |g: &mut Geometry<f64>| to_crs84.apply(g);
+        let cql2 = Cql2Filter::parse(layer, text, lang, &apply)
+            .map_err(|e| ApiError::bad_param("filter", e.to_string()))?;
+        filter = filter.with_cql2(cql2);
+    }
+    Ok(filter.for_access(access))
+}
+
+/// The spatial scope of `bbox` (in `bbox-crs`): a box, or two when it crosses the
+/// antimeridian.
+fn bbox_scope(params: &Params) -> Result<Scope, ApiError> {
+    let bbox_crs = OgcCrs::param(params, "bbox-crs")?;
+    let Some(text) = params.get("bbox")? else {
+        return Ok(Scope::All);
+    };
+    if bbox_crs == OgcCrs::Crs84 {
+        let b = bbox_numbers(text)?;
+        if b[0] > b[2] && b[1] <= b[3] && b[0] <= 180.0 && b[2] >= -180.0 {
+            let Geometry::MultiPolygon(shape) = bbox_geometry(b) else {
+                return Err(ApiError::Internal("antimeridian box".into()));
+            };
+            return Ok(Scope::Polygon {
+                shape,
+                relation: Relation::Intersects,
+            });
+        }
+        return Ok(Scope::BBox(sp::parse_bbox(text)?));
+    }
+    let b = bbox_numbers(text)?;
+    if b[0] > b[2] || b[1] > b[3] {
+        return Err(ApiError::bad_param(
+            "bbox",
+            format!(
+                "`bbox` in {}: the minimum exceeds the maximum",
+                bbox_crs.uri()
+            ),
+        ));
+    }
+    let shape = bbox_crs
+        .to_crs84()?
+        .box_to_crs84(b)
+        .map_err(|e| ApiError::bad_param("bbox", e))?;
+    Ok(Scope::Polygon {
+        shape: MultiPolygon(vec![shape]),
+        relation: Relation::Intersects,
+    })
+}
+
+/// Four numbers (or six, the heights dropped) of a `bbox`.
+fn bbox_numbers(v: &str) -> Result<[f64; 4], ApiError> {
+    let bad = || {
+        ApiError::bad_param(
+            "bbox",
+            format!("`bbox` must be four numbers minx,miny,maxx,maxy, got `{v}`"),
+        )
+    };
+    let nums: Vec<f64> = v
+        .split(',')
+        .map(|t| t.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    match nums.as_slice() {
+        [a, b, c, d] => Ok([*a, *b, *c, *d]),
+        [a, b, _, d, e, _] => Ok([*a, *b, *d, *e]),
+        _ => Err(bad()),
+    }
+}
+
+/// Writes features in the requested CRS: the cached GeoJSON text in CRS84, a transformed
+/// copy otherwise.
+struct FeatureWriter {
+    transform: Option<Transform>,
+}
+
+impl FeatureWriter {
+    fn new(crs: OgcCrs) -> Result<FeatureWriter, ApiError> {
+        let t = crs.from_crs84()?;
+        Ok(FeatureWriter {
+            transform: (!t.is_identity()).then_some(t),
+        })
+    }
+
+    fn write(
+        &self,
+        out: &mut String,
+        data: &LayerData,
+        row: u32,
+        members: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let Some(t) = &self.transform else {
+            write_feature(out, data, row, |_| {}, members);
+            return Ok(());
+        };
+        let mut g = data.geometry(row).clone();
+        t.apply(&mut g).map_err(|e| ApiError::bad_param("crs", e))?;
+        let mut f = data.feature_json(row);
+        f["geometry"] = geometry_to_json(&g);
+        let text = f.to_string();
+        match members {
+            None => out.push_str(&text),
+            Some(m) => {
+                out.push_str(&text[..text.len().saturating_sub(1)]);
+                out.push(',');
+                out.push_str(m);
+                out.push('}');
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds the `Content-Crs` header (Part 2).
+fn with_content_crs(mut r: Response, crs: OgcCrs) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        r.headers_mut().insert("content-crs", v);
+    }
+    r
+}
+
+/// `GET /ogc/collections/{layer}/items/{id}`: one feature.
+pub async fn item(
+    State(state): State<AppState>,
+    Caller(access): Caller,
+    ApiPath((layer, id)): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let layer: Layer = layer.parse()?;
+    check_format(&params)?;
+    let out_crs = OgcCrs::param(&params, "crs")?;
+    let id: FeatureId = id.parse().map_err(|_| ApiError::FeatureNotFound {
+        layer,
+        id: id.clone(),
+    })?;
+    let snap = state.snapshot.load();
+    let data = snap.layer(layer);
+    // A feature the caller may not see does not exist for them.
+    let visible = Visibility::new(&access, data);
+    let row = data
+        .row_of(id)
+        .filter(|&row| visible.row_visible(row))
+        .ok_or(ApiError::not_found(layer, id))?;
+    let base = base_url(&headers);
+    let collection = format!("{base}/ogc/collections/{}", layer.id());
+    let links = json!([
+        link("self", &format!("{collection}/items/{id}"), GEOJSON),
+        link("collection", &collection, JSON),
+    ]);
+    let mut out = String::new();
+    FeatureWriter::new(out_crs)?.write(&mut out, data, row, Some(&format!("\"links\":{links}")))?;
+    Ok(with_content_crs(respond(out, GEOJSON), out_crs))
+}
+
+/// `f=json` or `f=geojson` are the only encodings.
+fn check_format(params: &Params) -> Result<(), ApiError> {
+    match params.get("f")? {
+        None | Some("json" | "geojson") => Ok(()),
+        Some(other) => Err(ApiError::bad_param(
+            "f",
+            format!("unknown format `{other}`; this server answers json (GeoJSON)"),
+        )),
+    }
+}
+
+/// Layers with a temporal property (`available_from`).
+fn has_time(layer: Layer) -> bool {
+    matches!(layer, Layer::Plots | Layer::Buildings)
+}
+
+/// An OGC `datetime` (instant, or interval `start/end` with `..` or empty for an open end) as
+/// a date range of the filter grammar. Times of day are dropped: the property is a date.
+fn datetime_range(dt: &str) -> Result<String, ApiError> {
+    let bad = || {
+        ApiError::bad_param(
+            "datetime",
+            format!(
+                "`datetime` must be a date or date-time (RFC 3339) or an interval start/end with `..` for an open end, got `{dt}`"
+            ),
+        )
+    };
+    let date = |t: &str| -> Result<String, ApiError> {
+        let t = t.trim();
+        if t.is_empty() || t == ".." {
+            return Ok(String::new());
+        }
+        let d = t.get(..10).ok_or_else(bad)?;
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad())?;
+        if t.len() > 10 && !matches!(t.as_bytes()[10], b'T' | b't' | b' ') {
+            return Err(bad());
+        }
+        Ok(d.to_string())
+    };
+    match dt.split_once('/') {
+        None => {
+            let d = date(dt)?;
+            if d.is_empty() {
+                return Err(bad());
+            }
+            Ok(format!("{d}..{d}"))
+        }
+        Some((a, b)) => {
+            let (a, b) = (date(a)?, date(b)?);
+            if a.is_empty() && b.is_empty() {
+                return Err(bad());
+            }
+            if !a.is_empty() && !b.is_empty() && a > b {
+                return Err(ApiError::bad_param(
+                    "datetime",
+                    format!("`datetime` interval {dt} ends before it starts"),
+                ));
+            }
+            Ok(format!("{a}..{b}"))
+        }
+    }
+}
