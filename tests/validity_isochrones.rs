@@ -183,7 +183,9 @@ fn isochrones_from_random_origins_are_valid_by_geos() {
     let demo = serve_demo();
     random_isochrones(&demo, 160, 1301, &[5, 10, 15, 20], &mut items);
     let mut isochrones = 160;
-    if let Some(dir) = common::realdata("isochrones_from_random_origins_are_valid_by_geos") {
+    if let Some(dir) = common::realdata(
+        "the Le Havre and Monaco part of isochrones_from_random_origins_are_valid_by_geos",
+    ) {
         let lh = serve_osm(
             "Le Havre",
             &dir.join("osm_lehavre_centre_2023-02-19.osm.pbf"),
