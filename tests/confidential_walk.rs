@@ -97,6 +97,7 @@ fn deposit_feature() -> String {
 
 const AROUND: &str = r#"{"type":"Polygon","coordinates":[[[1.50,49.80],[1.56,49.80],[1.56,49.83],[1.50,49.83],[1.50,49.80]]]}"#;
 
+/// Health, catalog, metrics, the feature by id and layer searches around the deposit.
 fn read_probes() -> Vec<Probe> {
     let feature = format!("/layers/waste_deposits/features/{ID}");
     let near = format!("lon={LON}&lat={LAT}");
@@ -150,6 +151,12 @@ fn read_probes() -> Vec<Probe> {
             ),
             AROUND.into(),
         ),
+    ]
+}
+
+/// Site searches and the sites–waste joins that would count the deposit.
+fn join_probes() -> Vec<Probe> {
+    vec![
         probe(
             ("GET", "/sites/search"),
             "/sites/search?area_ha=1..20&limit=5".into(),
@@ -189,6 +196,12 @@ fn read_probes() -> Vec<Probe> {
             404,
             true,
         ),
+    ]
+}
+
+/// OGC API – Features: collections (extents, counts) and items around the deposit.
+fn ogc_probes() -> Vec<Probe> {
+    vec![
         probe(("GET", "/ogc"), "/ogc".into(), 200, false),
         probe(("GET", "/ogc/api"), "/ogc/api".into(), 200, false),
         probe(
@@ -239,6 +252,12 @@ fn read_probes() -> Vec<Probe> {
             200,
             false,
         ),
+    ]
+}
+
+/// Routing, the map page and its assets, and TileJSON.
+fn page_probes() -> Vec<Probe> {
+    vec![
         with_body(
             probe(("POST", "/isochrone"), "/isochrone".into(), 200, false),
             r#"{"locations":[[1.0,49.52]],"contours_min":[10]}"#.into(),
@@ -721,6 +740,9 @@ fn assert_covers_every_route(probes: &[Probe]) {
 fn an_anonymous_walk_of_every_route_shows_nothing_of_a_confidential_deposit() {
     let probes: Vec<Probe> = read_probes()
         .into_iter()
+        .chain(join_probes())
+        .chain(ogc_probes())
+        .chain(page_probes())
         .chain(tile_probes())
         .chain(write_probes())
         .collect();

@@ -16,9 +16,9 @@ use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
-use super::TileConfig;
 use super::cluster::{ClusterLevel, ClusterSpec, cluster};
 use super::tile_coord::{lonlat_to_world, tile_unit};
+use super::{TileConfig, Visibility};
 use crate::index::{Column, LayerData, Snapshot};
 use crate::model::{BUILDING_STATUS, CONFIDENTIALITY, Layer, MATERIALS, PLOT_STATUS, schema};
 
@@ -63,6 +63,8 @@ pub struct PreparedLayer {
     /// First zoom at which every feature is in the tiles, unmerged and within the budget
     /// (estimated); `None` if no zoom up to 22 is.
     pub complete_from: Option<u8>,
+    /// The same for readers without the partners right (confidential rows left out).
+    pub complete_from_public: Option<u8>,
 }
 
 /// Every layer of one data generation, ready to be tiled.
@@ -70,6 +72,16 @@ pub struct PreparedLayer {
 pub struct Prepared {
     pub generation: u64,
     pub layers: [Arc<PreparedLayer>; 5],
+}
+
+impl PreparedLayer {
+    /// The first zoom at which every feature a reader may see is in its tiles.
+    pub fn complete_from_for(&self, vis: Visibility) -> Option<u8> {
+        match vis {
+            Visibility::Full => self.complete_from,
+            Visibility::Public => self.complete_from_public,
+        }
+    }
 }
 
 impl Prepared {
@@ -278,7 +290,25 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
         None => Vec::new(),
     };
 
-    let complete_from = completeness(&data, &world, &anchor, &subpixel_until, &clusters, cfg);
+    let complete = |hidden: Option<&[Option<[f64; 2]>]>| {
+        completeness(
+            &data,
+            &world,
+            &anchor,
+            &subpixel_until,
+            &clusters,
+            hidden,
+            cfg,
+        )
+    };
+    let complete_from = complete(None);
+    // Public readers' tiles lack the confidential rows: their completeness is computed without
+    // them, so that it says nothing of where those rows are.
+    let complete_from_public = if has_confidential {
+        complete(Some(&public_anchor))
+    } else {
+        complete_from
+    };
     PreparedLayer {
         data,
         world,
@@ -290,6 +320,7 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
         public_anchor,
         has_confidential,
         complete_from,
+        complete_from_public,
     }
 }
 
@@ -321,17 +352,25 @@ fn public_anchors(data: &LayerData) -> Vec<Option<[f64; 2]>> {
 
 /// The first zoom from which the layer's tiles hold every feature: no cluster of two or more,
 /// no polygon dropped for being under a pixel, and (estimated) no tile over the budget.
+/// `hidden`: when given, the rows it marks (`Some`) are left out, as they are from public
+/// readers' tiles.
 fn completeness(
     data: &LayerData,
     world: &[WorldGeom],
     anchor: &[[f64; 2]],
     subpixel_until: &[Option<u8>],
     clusters: &[ClusterLevel],
+    hidden: Option<&[Option<[f64; 2]>]>,
     cfg: &TileConfig,
 ) -> Option<u8> {
+    let shown = |row: usize| hidden.is_none_or(|h| h[row].is_none());
     let mut from: u8 = 0;
     for (z, level) in clusters.iter().enumerate() {
-        if level.cells.iter().any(|c| c.members.len() > 1) {
+        if level
+            .cells
+            .iter()
+            .any(|c| c.view(hidden.is_some()).0.count > 1)
+        {
             from = from.max(z as u8 + 1);
         }
     }
@@ -361,7 +400,7 @@ fn completeness(
         let n = f64::from(1u32 << z);
         let mut per_tile: HashMap<(u32, u32), f64> = HashMap::new();
         let mut fits = true;
-        for (row, a) in anchor.iter().enumerate() {
+        for (row, a) in anchor.iter().enumerate().filter(|(row, _)| shown(*row)) {
             let key = ((a[0] * n) as u32, (a[1] * n) as u32);
             let t = per_tile.entry(key).or_insert(0.0);
             *t += est[row];
@@ -375,4 +414,62 @@ fn completeness(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Feature, Value};
+    use geo_types::Point;
+
+    fn deposit(id: u64, lon: f64, lat: f64, confidential: bool) -> Feature {
+        let s = schema(Layer::WasteDeposits);
+        let mut props = vec![None; s.fields.len()];
+        props[s.index_of("material")] = Some(Value::Text("wood".into()));
+        props[s.index_of("quantity")] = Some(Value::Float(5.0));
+        let c = if confidential { "partners" } else { "public" };
+        props[s.index_of("confidentiality")] = Some(Value::Text(c.into()));
+        Feature {
+            id,
+            version: 1,
+            geometry: Geometry::Point(Point::new(lon, lat)),
+            props,
+            extra: Default::default(),
+        }
+    }
+
+    fn prepared(feats: Vec<Feature>) -> PreparedLayer {
+        let data = Arc::new(LayerData::build(Layer::WasteDeposits, feats));
+        prepare_layer(data, &TileConfig::default())
+    }
+
+    /// A confidential deposit a few metres from a public one makes the layer complete only at
+    /// a high zoom for partners; for public readers the completeness is that of the layer
+    /// without it (the oracle: the same layer built without its confidential rows).
+    #[test]
+    fn public_completeness_ignores_confidential_rows() {
+        let spread: Vec<Feature> = (0..20)
+            .map(|i| deposit(i, 0.5 + 0.05 * i as f64, 49.4 + 0.02 * i as f64, false))
+            .collect();
+        let mut with = spread.clone();
+        with.push(deposit(100, 0.5 + 0.000_01, 49.4 + 0.000_01, true));
+        let full = prepared(with);
+        let without = prepared(spread);
+        assert!(full.has_confidential);
+        assert_eq!(full.complete_from_for(Visibility::Full), full.complete_from);
+        assert_eq!(
+            full.complete_from_for(Visibility::Public),
+            without.complete_from
+        );
+        assert!(
+            full.complete_from > without.complete_from,
+            "the close pair needs a deeper zoom: {:?} vs {:?}",
+            full.complete_from,
+            without.complete_from
+        );
+        assert_eq!(
+            without.complete_from_for(Visibility::Public),
+            without.complete_from
+        );
+    }
 }

@@ -44,7 +44,7 @@ pub fn layer_fields(layer: Layer) -> Map<String, Json> {
 pub fn max_zoom(prepared: &Prepared, set: &TileSet, cfg: &TileConfig) -> u8 {
     set.layers
         .iter()
-        .filter_map(|(l, _)| prepared.layer(*l).complete_from)
+        .filter_map(|(l, _)| prepared.layer(*l).complete_from_for(set.visibility))
         .fold(cfg.max_zoom, u8::max)
         .min(super::MAX_ZOOM)
 }
@@ -81,7 +81,7 @@ pub fn tilejson(prepared: &Prepared, set: &TileSet, tiles_url: &str, cfg: &TileC
     let mut vector_layers = Vec::new();
     for (layer, _) in &set.layers {
         let pl = prepared.layer(*layer);
-        let complete = pl.complete_from;
+        let complete = pl.complete_from_for(set.visibility);
         let description = match (complete, cluster_spec(*layer)) {
             (Some(z), Some(_)) => format!(
                 "{}; below zoom {z} small features are clustered (cluster=true, point_count, sums per class) and tiles may leave out low-priority features",
