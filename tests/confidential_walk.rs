@@ -247,6 +247,18 @@ fn ogc_probes() -> Vec<Probe> {
             true,
         ),
         probe(
+            ("GET", "/ogc/collections/{layer}/queryables"),
+            "/ogc/collections/waste_deposits/queryables".into(),
+            200,
+            false,
+        ),
+        probe(
+            ("GET", "/ogc/collections/{layer}/schema"),
+            "/ogc/collections/waste_deposits/schema".into(),
+            200,
+            false,
+        ),
+        probe(
             ("GET", "/isochrone"),
             "/isochrone?lon=1.0&lat=49.52&contours_min=10".into(),
             200,
@@ -328,42 +340,58 @@ fn tile_probes() -> Vec<Probe> {
     out
 }
 
-/// Writes on the deposit's id: anonymous ones are refused (401) before anything is looked up;
-/// an editor without the partners right gets the answer of an id that does not exist.
+/// Writes on the deposit's id, through the editing API and OGC API – Features Part 4:
+/// anonymous ones are refused (401) before anything is looked up; an editor without the
+/// partners right gets the answer of an id that does not exist.
 fn write_probes() -> Vec<Probe> {
-    const FEATURE: &str = "/layers/{layer}/features/{id}";
-    let feature = format!("/layers/waste_deposits/features/{ID}");
+    let mut out = id_write_probes(
+        ("/layers/{layer}/features", "/layers/{layer}/features/{id}"),
+        "/layers/waste_deposits/features",
+    );
+    out.extend(id_write_probes(
+        (
+            "/ogc/collections/{layer}/items",
+            "/ogc/collections/{layer}/items/{id}",
+        ),
+        "/ogc/collections/waste_deposits/items",
+    ));
+    out.push(probe(
+        ("POST", "/admin/compact"),
+        "/admin/compact".into(),
+        401,
+        false,
+    ));
+    out
+}
+
+/// The write probes of one collection route (`routes.0`) and its by-id route (`routes.1`).
+fn id_write_probes(routes: (&'static str, &'static str), collection: &str) -> Vec<Probe> {
+    let (create, feature_route) = routes;
+    let feature = format!("{collection}/{ID}");
     let patch = r#"{"properties":{"quantity":1}}"#.to_string();
     vec![
         with_body(
-            probe(
-                ("POST", "/layers/{layer}/features"),
-                "/layers/waste_deposits/features".into(),
-                401,
-                false,
-            ),
+            probe(("POST", create), collection.into(), 401, false),
             deposit_feature(),
         ),
         with_body(
-            probe(("PUT", FEATURE), feature.clone(), 401, false),
+            probe(("PUT", feature_route), feature.clone(), 401, false),
             deposit_feature(),
         ),
         with_body(
-            probe(("PATCH", FEATURE), feature.clone(), 401, false),
+            probe(("PATCH", feature_route), feature.clone(), 401, false),
             patch.clone(),
         ),
-        probe(("DELETE", FEATURE), feature.clone(), 401, false),
+        probe(("DELETE", feature_route), feature.clone(), 401, false),
         editor(with_body(
-            probe(("PATCH", FEATURE), feature.clone(), 404, false),
+            probe(("PUT", feature_route), feature.clone(), 404, false),
+            deposit_feature(),
+        )),
+        editor(with_body(
+            probe(("PATCH", feature_route), feature.clone(), 404, false),
             patch,
         )),
-        editor(probe(("DELETE", FEATURE), feature, 404, false)),
-        probe(
-            ("POST", "/admin/compact"),
-            "/admin/compact".into(),
-            401,
-            false,
-        ),
+        editor(probe(("DELETE", feature_route), feature, 404, false)),
     ]
 }
 
