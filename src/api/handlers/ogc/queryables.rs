@@ -23,14 +23,7 @@ pub async fn queryables(
     ApiPath(layer): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer: Layer = layer.parse()?;
-    let id = format!(
-        "{}/ogc/collections/{}/queryables",
-        base_url(&headers),
-        layer.id()
-    );
-    let doc = document(layer, &id, true);
-    Ok(respond(doc.to_string(), SCHEMA_JSON))
+    schema_document(&layer, &headers, "queryables", true)
 }
 
 /// `GET /ogc/collections/{layer}/schema`: the schema of the collection's features.
@@ -39,13 +32,24 @@ pub async fn feature_schema(
     ApiPath(layer): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    schema_document(&layer, &headers, "schema", false)
+}
+
+/// The JSON Schema document of a layer served at `/ogc/collections/{layer}/{name}`: its
+/// queryables, or the schema of its features.
+fn schema_document(
+    layer: &str,
+    headers: &HeaderMap,
+    name: &str,
+    queryable: bool,
+) -> Result<Response, ApiError> {
     let layer: Layer = layer.parse()?;
     let id = format!(
-        "{}/ogc/collections/{}/schema",
-        base_url(&headers),
+        "{}/ogc/collections/{}/{name}",
+        base_url(headers),
         layer.id()
     );
-    let doc = document(layer, &id, false);
+    let doc = document(layer, &id, queryable);
     Ok(respond(doc.to_string(), SCHEMA_JSON))
 }
 
