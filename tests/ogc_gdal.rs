@@ -188,7 +188,6 @@ fn same_geometry(a: &Json, b: &Json) -> bool {
 }
 
 #[test]
-#[ignore = "not finished: ogr2ogr runs and pushes the filter, but the GeoJSON read-back renumbers feature ids (see the report of branch i16-ogc)"]
 fn ogr2ogr_copies_every_collection_with_and_without_a_key() {
     let fx = start();
     let confidential = fx.all_items("waste_deposits", "confidentiality=partners", true);
@@ -198,7 +197,18 @@ fn ogr2ogr_copies_every_collection_with_and_without_a_key() {
     );
     for with_key in [false, true] {
         let gpkg = fx.dir.path().join(format!("copy-{with_key}.gpkg"));
-        fx.ogr2ogr(with_key, &["-f", "GPKG", gpkg.to_str().unwrap(), &fx.url()]);
+        // -preserve_fid: the GeoPackage keeps the API's ids (GDAL reads them from the items'
+        // integer `id` members) instead of numbering the rows 1, 2, 3…
+        fx.ogr2ogr(
+            with_key,
+            &[
+                "-f",
+                "GPKG",
+                "-preserve_fid",
+                gpkg.to_str().unwrap(),
+                &fx.url(),
+            ],
+        );
         for layer in LAYERS {
             let api = fx.all_items(layer, "", with_key);
             let copied = read_layer(&fx, &gpkg, layer);
@@ -224,7 +234,6 @@ fn ogr2ogr_copies_every_collection_with_and_without_a_key() {
 }
 
 #[test]
-#[ignore = "not finished: ogr2ogr runs and pushes the filter, but the GeoJSON read-back renumbers feature ids (see the report of branch i16-ogc)"]
 fn where_and_spat_are_pushed_to_the_server() {
     let fx = start();
     // -where: the attribute filter travels as CQL2 `filter=`.
@@ -235,6 +244,7 @@ fn where_and_spat_are_pushed_to_the_server() {
         &[
             "-f",
             "GeoJSON",
+            "-preserve_fid",
             out.to_str().unwrap(),
             &fx.url(),
             "plots",
@@ -242,11 +252,12 @@ fn where_and_spat_are_pushed_to_the_server() {
             "status = 'available'",
         ],
     );
+    // GDAL's requests, taken before the test's own reads of the API below.
+    let requests = fx.item_requests("plots", from);
     let got = read_layer(&fx, &out, "plots");
     let want = fx.all_items("plots", "status=available", false);
     assert!(!want.is_empty());
     assert_eq!(ids(&got), ids(&want));
-    let requests = fx.item_requests("plots", from);
     check_pushed(&requests, "filter", want.len(), |v| {
         v.contains("status") && v.contains("available")
     });
@@ -255,16 +266,16 @@ fn where_and_spat_are_pushed_to_the_server() {
     let from = fx.log_len();
     let b = [0.95, 49.45, 1.05, 49.55];
     let spat: Vec<String> = b.iter().map(|x| x.to_string()).collect();
-    let mut args = vec!["-f", "GeoJSON", out.to_str().unwrap()];
+    let mut args = vec!["-f", "GeoJSON", "-preserve_fid", out.to_str().unwrap()];
     let url = fx.url();
     args.extend([url.as_str(), "buildings", "-spat"]);
     args.extend(spat.iter().map(String::as_str));
     fx.ogr2ogr(false, &args);
+    let requests = fx.item_requests("buildings", from);
     let got = read_layer(&fx, &out, "buildings");
     let want = fx.all_items("buildings", &format!("bbox={}", spat.join(",")), false);
     assert!(!want.is_empty());
     assert_eq!(ids(&got), ids(&want));
-    let requests = fx.item_requests("buildings", from);
     check_pushed(&requests, "bbox", want.len(), |v| {
         let nums: Vec<f64> = v.split(',').map(|x| x.parse().unwrap()).collect();
         nums.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-9)
