@@ -37,10 +37,10 @@
 use geo::{Contains, InteriorPoint, Simplify};
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 
-use super::RoutingError;
-use super::engine::{RoutingEngine, TravelTimes};
+use super::error::RoutingError;
+use super::direction::Direction;
+use super::engine::{RoutingEngine, SearchTimes};
 use super::graph::NO_EDGE;
-use super::search::Direction;
 use super::snap::Snap;
 use crate::geo_util::grid_valid::{GridPolygon, GridRing, make_valid};
 use crate::geo_util::{area_ha, metres_per_degree};
@@ -298,7 +298,7 @@ impl Grid {
 /// Draws the contours of `opts` from the travel times of a search (which must have run at
 /// least as far as the largest contour; [`search_limit_s`] says how far is good).
 pub fn isochrone(
-    times: &TravelTimes<'_>,
+    times: &SearchTimes<'_>,
     opts: &IsochroneOptions,
 ) -> Result<Isochrone, RoutingError> {
     let graph = times.graph();
