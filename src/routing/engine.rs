@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
 
-use super::error::RoutingError;
 use super::catchment_roads::CatchmentRoads;
 use super::direction::Direction;
+use super::error::RoutingError;
 use super::graph::{BuildOptions, NO_EDGE, RoadGraph};
 use super::graph_file::read_graph;
 use super::network::RawNetwork;

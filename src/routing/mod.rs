@@ -16,6 +16,14 @@
 //! 6. **Use** the labels: isochrone polygons ([`isochrone()`]), drive times to features
 //!    ([`travel_times_to_features`]), workforce within reach ([`workforce`]).
 //!
+//! # Module order
+//!
+//! Imports only run down this list (a module uses only modules above it), so the module graph
+//! has no cycle:
+//! `profile` → `error` → `network` → `osm`, `bdtopo`, `synthetic` → `read_roads` (picks the
+//! reader of a file) → `urban_density`, `islands`, `direction` → `graph` → `search`,
+//! `graph_file`, `snap`, `catchment_roads` → `engine` → `features`, `isochrone`, `workforce`.
+//!
 //! # Drive-time filtering API (for search endpoints)
 //!
 //! ```text

@@ -7,8 +7,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::error::RoutingError;
 use super::bdtopo::read_bdtopo;
+use super::error::RoutingError;
 use super::network::RawNetwork;
 use super::osm::{read_pbf, read_xml};
 

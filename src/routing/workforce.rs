@@ -14,10 +14,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::error::RoutingError;
 use super::catchment_roads::CatchmentRoads;
 use super::direction::Direction;
 use super::engine::{RoutingEngine, SearchTimes};
+use super::error::RoutingError;
 use super::graph::{NO_EDGE, RoadGraph};
 use super::snap::Snap;
 use crate::index::{LayerData, ValueRef};
@@ -132,37 +132,13 @@ impl RoutingEngine {
             .get_or_compute(catchments, || CatchmentRoads::new(graph, catchments));
         let reachable_m = reachable_street_m(graph, &roads, segment_reach(&times), catchments);
         let snaps = self.feature_snaps(catchments);
-        let mut out = Vec::new();
-        let mut totals = Figures::default();
-        for row in 0..catchments.len() as u32 {
-            let reached_m = reachable_m[row as usize];
-            let interior_reached = || {
-                snaps[row as usize]
-                    .as_ref()
-                    .and_then(|s| times.time_at(s))
-                    .is_some()
-            };
-            let (share, basis) = share_of(roads.street_m(row), reached_m, interior_reached);
-            if share <= 0.0 {
-                continue;
-            }
-            let c = catchment_share(
-                catchments,
-                row,
-                share,
-                basis,
-                roads.street_m(row),
-                reached_m,
-            );
-            totals.add_scaled(&c.weighted, 1.0);
-            out.push(c);
-        }
-        out.sort_by(|a, b| {
-            b.weighted
-                .population
-                .total_cmp(&a.weighted.population)
-                .then(a.row.cmp(&b.row))
-        });
+        let interior_reached = |row: u32| {
+            snaps[row as usize]
+                .as_ref()
+                .and_then(|s| times.time_at(s))
+                .is_some()
+        };
+        let (out, totals) = shares(catchments, &roads, &reachable_m, interior_reached);
         Ok(Workforce {
             minutes,
             direction,
@@ -230,6 +206,34 @@ fn reachable_street_m(
         }
     }
     reachable_m
+}
+
+/// The catchments with a share above 0, largest weighted population first, and their totals.
+fn shares(
+    catchments: &LayerData,
+    roads: &CatchmentRoads,
+    reachable_m: &[f64],
+    interior_reached: impl Fn(u32) -> bool,
+) -> (Vec<CatchmentShare>, Figures) {
+    let mut out = Vec::new();
+    let mut totals = Figures::default();
+    for row in 0..catchments.len() as u32 {
+        let (street_m, reached_m) = (roads.street_m(row), reachable_m[row as usize]);
+        let (share, basis) = share_of(street_m, reached_m, || interior_reached(row));
+        if share <= 0.0 {
+            continue;
+        }
+        let c = catchment_share(catchments, row, share, basis, street_m, reached_m);
+        totals.add_scaled(&c.weighted, 1.0);
+        out.push(c);
+    }
+    out.sort_by(|a, b| {
+        b.weighted
+            .population
+            .total_cmp(&a.weighted.population)
+            .then(a.row.cmp(&b.row))
+    });
+    (out, totals)
 }
 
 /// The share of a catchment within reach and how it was measured: reachable over total
