@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use geo_types::{Geometry, LineString};
 
-use super::RoutingError;
+use super::error::RoutingError;
 use super::network::RawNetwork;
 use super::profile::WayAttrs;
 use crate::geo_util::{Crs, Reprojector};

@@ -11,11 +11,14 @@ use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
 
-use super::RoutingError;
+use super::catchment_roads::CatchmentRoads;
+use super::direction::Direction;
+use super::error::RoutingError;
 use super::graph::{BuildOptions, NO_EDGE, RoadGraph};
+use super::graph_file::read_graph;
 use super::network::RawNetwork;
 use super::profile::ProfileId;
-use super::search::{Direction, SearchState, search};
+use super::search::{SearchState, search};
 use super::snap::{DEFAULT_MAX_SNAP_M, Snap, SnapIndex};
 use crate::index::{LayerData, Snapshot};
 
@@ -29,7 +32,7 @@ pub struct RoutingEngine {
     max_snap_m: f64,
     pool: Mutex<Vec<SearchState>>,
     pub(crate) feature_snaps: LayerCache<Vec<Option<Snap>>>,
-    pub(crate) catchment_roads: LayerCache<super::workforce::CatchmentRoads>,
+    pub(crate) catchment_roads: LayerCache<CatchmentRoads>,
 }
 
 impl std::fmt::Debug for RoutingEngine {
@@ -119,7 +122,7 @@ impl RoutingEngine {
         locations: &[[f64; 2]],
         direction: Direction,
         max_seconds: f64,
-    ) -> Result<TravelTimes<'_>, RoutingError> {
+    ) -> Result<SearchTimes<'_>, RoutingError> {
         let origins = locations
             .iter()
             .map(|p| self.snap(p[0], p[1]))
@@ -133,7 +136,7 @@ impl RoutingEngine {
         origins: Vec<Snap>,
         direction: Direction,
         max_seconds: f64,
-    ) -> TravelTimes<'_> {
+    ) -> SearchTimes<'_> {
         let limit_ms = (max_seconds * 1000.0)
             .round()
             .clamp(0.0, f64::from(NO_EDGE - 1)) as u32;
@@ -166,7 +169,7 @@ impl RoutingEngine {
         }
         let mut state = self.take_state();
         search(&self.graph, &mut state, &sources, direction, limit_ms);
-        TravelTimes {
+        SearchTimes {
             engine: self,
             state,
             origins,
@@ -198,7 +201,7 @@ impl RoutingEngine {
 
 /// Travel times of one search: the labels of the settled nodes and the snapped origins.
 /// Holds a pooled search state, given back on drop.
-pub struct TravelTimes<'e> {
+pub struct SearchTimes<'e> {
     engine: &'e RoutingEngine,
     state: SearchState,
     origins: Vec<Snap>,
@@ -206,9 +209,9 @@ pub struct TravelTimes<'e> {
     limit_ms: u32,
 }
 
-impl std::fmt::Debug for TravelTimes<'_> {
+impl std::fmt::Debug for SearchTimes<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TravelTimes")
+        f.debug_struct("SearchTimes")
             .field("origins", &self.origins)
             .field("direction", &self.direction)
             .field("limit_ms", &self.limit_ms)
@@ -217,7 +220,7 @@ impl std::fmt::Debug for TravelTimes<'_> {
     }
 }
 
-impl Drop for TravelTimes<'_> {
+impl Drop for SearchTimes<'_> {
     fn drop(&mut self) {
         // An empty state allocates nothing.
         let state = std::mem::replace(&mut self.state, SearchState::new(0));
@@ -225,7 +228,7 @@ impl Drop for TravelTimes<'_> {
     }
 }
 
-impl<'e> TravelTimes<'e> {
+impl<'e> SearchTimes<'e> {
     fn state(&self) -> &SearchState {
         &self.state
     }
@@ -412,7 +415,7 @@ impl Routing {
     pub fn load_dir(dir: &Path) -> Result<Option<Routing>, RoutingError> {
         let mut routing = Routing::default();
         for (_, path) in Routing::graph_files(dir) {
-            routing.insert(RoutingEngine::new(super::graph_file::read_graph(&path)?));
+            routing.insert(RoutingEngine::new(read_graph(&path)?));
         }
         Ok((!routing.engines.is_empty()).then_some(routing))
     }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use geo::InteriorPoint;
 
-use super::RoutingError;
+use super::direction::Direction;
 use super::engine::RoutingEngine;
-use super::search::Direction;
+use super::error::RoutingError;
 use super::snap::Snap;
 use crate::index::LayerData;
 

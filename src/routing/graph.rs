@@ -11,11 +11,11 @@
 //! Every OSM node of a road is a graph node (shape points included): segments are straight,
 //! which keeps interpolation along edges and snapping exact and simple.
 
-use super::RoutingError;
+use super::direction::Direction;
+use super::error::{GraphPartsError, NetworkDefect, RoutingError};
 use super::islands::islands;
 use super::network::RawNetwork;
 use super::profile::{Profile, ProfileId, RoadClass};
-use super::search::Direction;
 use super::urban_density::urban_density;
 use crate::geo_util::metres_per_degree;
 
@@ -78,123 +78,38 @@ pub struct RoadGraph {
 }
 
 impl RoadGraph {
-    /// Builds the graph of a profile from a network.
+    /// Builds the graph of a profile from a network, in the steps of the module doc: check
+    /// the network, make the profile's segments, number the nodes they use along a Hilbert
+    /// curve, then assemble adjacency and islands ([`RoadGraph::from_parts`]).
     pub fn build(
         net: &RawNetwork,
         profile: ProfileId,
         opts: &BuildOptions,
     ) -> Result<RoadGraph, RoutingError> {
-        let n = net.lonlat.len();
-        if let Some(w) = net
-            .ways
-            .iter()
-            .find(|w| w.nodes.iter().any(|&v| v as usize >= n))
-        {
-            return Err(RoutingError::BadNetwork {
-                source_name: net.source.clone(),
-                reason: format!("a way references node {:?} of {n}", w.nodes.iter().max()),
-            });
-        }
-        if net
-            .lonlat
-            .iter()
-            .any(|p| !(p[0].is_finite() && p[1].is_finite()))
-        {
-            return Err(RoutingError::BadNetwork {
-                source_name: net.source.clone(),
-                reason: "a node has a non-finite coordinate".into(),
-            });
-        }
-        let density = urban_density(net);
-        let vehicle = Profile::get(profile);
-        let mut raw_segments: Vec<Segment> = Vec::new();
-        for way in &net.ways {
-            for pair in way.nodes.windows(2) {
-                let (a, b) = (pair[0], pair[1]);
-                if a == b {
-                    continue;
-                }
-                let (pa, pb) = (net.lonlat[a as usize], net.lonlat[b as usize]);
-                let urban = density.is_urban((pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0);
-                let speeds = vehicle.speeds_kmh(&way.attrs, Some(urban));
-                if speeds == [0.0, 0.0] {
-                    continue;
-                }
-                let length_m = segment_length_m(pa, pb);
-                raw_segments.push(Segment {
-                    nodes: [a, b],
-                    weight_ms: speeds.map(|kmh| weight_ms(length_m, kmh)),
-                    length_m: length_m as f32,
-                    class: way.attrs.class,
-                });
-            }
-        }
-        if raw_segments.is_empty() {
+        let bad = |reason: NetworkDefect| RoutingError::BadNetwork {
+            source_name: net.source.clone(),
+            reason,
+        };
+        check_network(net).map_err(bad)?;
+        let mut segments = profile_segments(net, profile);
+        if segments.is_empty() {
             return Err(RoutingError::EmptyNetwork {
                 source_name: net.source.clone(),
                 profile,
                 ways: net.ways.len() + net.ways_skipped,
             });
         }
-        // Keep the nodes segments use, in Hilbert order.
-        let mut used = vec![false; net.lonlat.len()];
-        for s in &raw_segments {
-            used[s.nodes[0] as usize] = true;
-            used[s.nodes[1] as usize] = true;
-        }
-        let mut order: Vec<u32> = (0..net.lonlat.len() as u32)
-            .filter(|&i| used[i as usize])
-            .collect();
-        let bbox = order
-            .iter()
-            .fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, &i| {
-                let p = net.lonlat[i as usize];
-                [
-                    b[0].min(p[0]),
-                    b[1].min(p[1]),
-                    b[2].max(p[0]),
-                    b[3].max(p[1]),
-                ]
-            });
-        let key = |p: [f64; 2]| {
-            let scale = |v: f64, lo: f64, hi: f64| {
-                if hi > lo {
-                    (((v - lo) / (hi - lo)) * 65535.0).round() as u32
-                } else {
-                    0
-                }
-            };
-            hilbert_d(scale(p[0], bbox[0], bbox[2]), scale(p[1], bbox[1], bbox[3]))
-        };
-        order.sort_by_cached_key(|&i| (key(net.lonlat[i as usize]), i));
-        let mut new_id = vec![u32::MAX; net.lonlat.len()];
-        for (new, &old) in order.iter().enumerate() {
-            new_id[old as usize] = new as u32;
-        }
-        let lon_e7 = order
-            .iter()
-            .map(|&i| (net.lonlat[i as usize][0] * 1e7).round() as i32)
-            .collect();
-        let lat_e7 = order
-            .iter()
-            .map(|&i| (net.lonlat[i as usize][1] * 1e7).round() as i32)
-            .collect();
-        for s in &mut raw_segments {
-            s.nodes = s.nodes.map(|n| new_id[n as usize]);
-        }
-        raw_segments.sort_by_key(|s| (s.nodes[0], s.nodes[1]));
+        let order = hilbert_order(net, &segments);
+        let (lon_e7, lat_e7) = renumber(net, &order, &mut segments);
         RoadGraph::from_parts(
             profile,
             net.source.clone(),
             opts.island_max_nodes,
             lon_e7,
             lat_e7,
-            raw_segments,
+            segments,
         )
-        .map_err(|reason| RoutingError::BadNetwork {
-            source_name: net.source.clone(),
-            reason,
-        })
+        .map_err(|e| bad(e.into()))
     }
 
     /// Assembles a graph from nodes and segments (checked), building adjacency and islands.
@@ -205,56 +120,11 @@ impl RoadGraph {
         lon_e7: Vec<i32>,
         lat_e7: Vec<i32>,
         segments: Vec<Segment>,
-    ) -> Result<RoadGraph, String> {
+    ) -> Result<RoadGraph, GraphPartsError> {
+        check_parts(&lon_e7, &lat_e7, &segments)?;
         let n = lon_e7.len();
-        if lat_e7.len() != n {
-            return Err("longitude and latitude arrays differ in length".into());
-        }
-        if n >= u32::MAX as usize || segments.len() >= u32::MAX as usize / 2 {
-            return Err("too many nodes or segments".into());
-        }
-        for (i, s) in segments.iter().enumerate() {
-            if s.nodes.iter().any(|&v| v as usize >= n) {
-                return Err(format!("segment {i} references a node out of range"));
-            }
-        }
-        // (tail, edge, segment)
-        let mut fwd_arcs: Vec<(u32, Edge, u32)> = Vec::with_capacity(segments.len() * 2);
-        for (i, s) in segments.iter().enumerate() {
-            let [a, b] = s.nodes;
-            let [w_ab, w_ba] = s.weight_ms;
-            let seg = i as u32;
-            if w_ab != NO_EDGE {
-                fwd_arcs.push((
-                    a,
-                    Edge {
-                        head: b,
-                        weight_ms: w_ab,
-                    },
-                    seg,
-                ));
-            }
-            if w_ba != NO_EDGE {
-                fwd_arcs.push((
-                    b,
-                    Edge {
-                        head: a,
-                        weight_ms: w_ba,
-                    },
-                    seg,
-                ));
-            }
-        }
-        let bwd_arcs: Vec<(u32, Edge, u32)> = fwd_arcs
-            .iter()
-            .map(|&(tail, e, seg)| {
-                let back = Edge {
-                    head: tail,
-                    weight_ms: e.weight_ms,
-                };
-                (e.head, back, seg)
-            })
-            .collect();
+        let fwd_arcs = forward_arcs(&segments);
+        let bwd_arcs = reversed_arcs(&fwd_arcs);
         let (fwd_first, fwd, fwd_seg) = csr(n, fwd_arcs);
         let (bwd_first, bwd, bwd_seg) = csr(n, bwd_arcs);
         let island = islands(&fwd_first, |i| fwd[i].head, island_max_nodes);
@@ -414,6 +284,186 @@ pub fn weight_ms(length_m: f64, kmh: f64) -> u32 {
     }
     let ms = (length_m / (kmh / 3.6) * 1000.0).round();
     ms.clamp(0.0, f64::from(NO_EDGE - 1)) as u32
+}
+
+/// Refuses a network whose ways point past its node list or whose nodes are not finite.
+fn check_network(net: &RawNetwork) -> Result<(), NetworkDefect> {
+    let n = net.lonlat.len();
+    if let Some(w) = net
+        .ways
+        .iter()
+        .find(|w| w.nodes.iter().any(|&v| v as usize >= n))
+    {
+        return Err(NetworkDefect::NodeOutOfRange {
+            max: w.nodes.iter().max().copied(),
+            nodes: n,
+        });
+    }
+    if net
+        .lonlat
+        .iter()
+        .any(|p| !(p[0].is_finite() && p[1].is_finite()))
+    {
+        return Err(NetworkDefect::NonFiniteCoordinate);
+    }
+    Ok(())
+}
+
+/// Every pair of consecutive way nodes the profile may drive, as a segment with a weight per
+/// direction (the profile's speeds, urban where the road density says built-up), in input
+/// order and numbered as in the network.
+fn profile_segments(net: &RawNetwork, profile: ProfileId) -> Vec<Segment> {
+    let density = urban_density(net);
+    let vehicle = Profile::get(profile);
+    let mut segments: Vec<Segment> = Vec::new();
+    for way in &net.ways {
+        for pair in way.nodes.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if a == b {
+                continue;
+            }
+            let (pa, pb) = (net.lonlat[a as usize], net.lonlat[b as usize]);
+            let urban = density.is_urban((pa[0] + pb[0]) / 2.0, (pa[1] + pb[1]) / 2.0);
+            let speeds = vehicle.speeds_kmh(&way.attrs, Some(urban));
+            if speeds == [0.0, 0.0] {
+                continue;
+            }
+            let length_m = segment_length_m(pa, pb);
+            segments.push(Segment {
+                nodes: [a, b],
+                weight_ms: speeds.map(|kmh| weight_ms(length_m, kmh)),
+                length_m: length_m as f32,
+                class: way.attrs.class,
+            });
+        }
+    }
+    segments
+}
+
+/// The network nodes the segments use, in Hilbert order over their bounding box (ties by
+/// index): entry `i` is the network index of graph node `i`.
+fn hilbert_order(net: &RawNetwork, segments: &[Segment]) -> Vec<u32> {
+    let mut used = vec![false; net.lonlat.len()];
+    for s in segments {
+        used[s.nodes[0] as usize] = true;
+        used[s.nodes[1] as usize] = true;
+    }
+    let mut order: Vec<u32> = (0..net.lonlat.len() as u32)
+        .filter(|&i| used[i as usize])
+        .collect();
+    let bbox = order
+        .iter()
+        .fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, &i| {
+            let p = net.lonlat[i as usize];
+            [
+                b[0].min(p[0]),
+                b[1].min(p[1]),
+                b[2].max(p[0]),
+                b[3].max(p[1]),
+            ]
+        });
+    let key = |p: [f64; 2]| {
+        let scale = |v: f64, lo: f64, hi: f64| {
+            if hi > lo {
+                (((v - lo) / (hi - lo)) * 65535.0).round() as u32
+            } else {
+                0
+            }
+        };
+        hilbert_d(scale(p[0], bbox[0], bbox[2]), scale(p[1], bbox[1], bbox[3]))
+    };
+    order.sort_by_cached_key(|&i| (key(net.lonlat[i as usize]), i));
+    order
+}
+
+/// Renumbers the segments' nodes in `order` (sorting the segments by their new nodes) and
+/// returns the node positions in that order, 1e-7 degrees.
+fn renumber(net: &RawNetwork, order: &[u32], segments: &mut [Segment]) -> (Vec<i32>, Vec<i32>) {
+    let mut new_id = vec![u32::MAX; net.lonlat.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_id[old as usize] = new as u32;
+    }
+    let lon_e7 = order
+        .iter()
+        .map(|&i| (net.lonlat[i as usize][0] * 1e7).round() as i32)
+        .collect();
+    let lat_e7 = order
+        .iter()
+        .map(|&i| (net.lonlat[i as usize][1] * 1e7).round() as i32)
+        .collect();
+    for s in segments.iter_mut() {
+        s.nodes = s.nodes.map(|n| new_id[n as usize]);
+    }
+    segments.sort_by_key(|s| (s.nodes[0], s.nodes[1]));
+    (lon_e7, lat_e7)
+}
+
+/// Refuses parts whose arrays disagree, that overflow the u32 indices, or whose segments
+/// name a node out of range.
+fn check_parts(
+    lon_e7: &[i32],
+    lat_e7: &[i32],
+    segments: &[Segment],
+) -> Result<(), GraphPartsError> {
+    let n = lon_e7.len();
+    if lat_e7.len() != n {
+        return Err(GraphPartsError::CoordinateLengths);
+    }
+    if n >= u32::MAX as usize || segments.len() >= u32::MAX as usize / 2 {
+        return Err(GraphPartsError::TooLarge);
+    }
+    match segments
+        .iter()
+        .position(|s| s.nodes.iter().any(|&v| v as usize >= n))
+    {
+        Some(i) => Err(GraphPartsError::NodeOutOfRange(i)),
+        None => Ok(()),
+    }
+}
+
+/// (tail, edge, segment) for each open direction of each segment, in segment order.
+fn forward_arcs(segments: &[Segment]) -> Vec<(u32, Edge, u32)> {
+    let mut arcs: Vec<(u32, Edge, u32)> = Vec::with_capacity(segments.len() * 2);
+    for (i, s) in segments.iter().enumerate() {
+        let [a, b] = s.nodes;
+        let [w_ab, w_ba] = s.weight_ms;
+        let seg = i as u32;
+        if w_ab != NO_EDGE {
+            arcs.push((
+                a,
+                Edge {
+                    head: b,
+                    weight_ms: w_ab,
+                },
+                seg,
+            ));
+        }
+        if w_ba != NO_EDGE {
+            arcs.push((
+                b,
+                Edge {
+                    head: a,
+                    weight_ms: w_ba,
+                },
+                seg,
+            ));
+        }
+    }
+    arcs
+}
+
+/// The same arcs run backwards, for the reverse adjacency: (head, edge to the tail, segment).
+fn reversed_arcs(fwd_arcs: &[(u32, Edge, u32)]) -> Vec<(u32, Edge, u32)> {
+    fwd_arcs
+        .iter()
+        .map(|&(tail, e, seg)| {
+            let back = Edge {
+                head: tail,
+                weight_ms: e.weight_ms,
+            };
+            (e.head, back, seg)
+        })
+        .collect()
 }
 
 /// CSR from (tail, edge, segment) triples, keeping input order within a node.

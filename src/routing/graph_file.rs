@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::RoutingError;
+use super::error::{GraphFileError, RoutingError};
 use super::graph::{RoadGraph, Segment};
 use super::profile::{ProfileId, RoadClass};
 
@@ -88,90 +88,154 @@ pub fn read_graph(path: &Path) -> Result<RoadGraph, RoutingError> {
     })
 }
 
-/// Decodes a graph file's bytes.
-pub fn decode_graph(bytes: &[u8]) -> Result<RoadGraph, String> {
+/// Decodes a graph file's bytes: check the header and checksum, read the header fields, then
+/// the column arrays, and assemble the graph.
+pub fn decode_graph(bytes: &[u8]) -> Result<RoadGraph, GraphFileError> {
+    let mut r = Reader {
+        bytes: checked_body(bytes)?,
+        pos: MAGIC.len(),
+    };
+    let header = Header::read(&mut r)?;
+    let segments = read_segments(&mut r, &header)?;
+    let Header {
+        profile,
+        island_max_nodes,
+        source,
+        lon_e7,
+        lat_e7,
+        ..
+    } = header;
+    Ok(RoadGraph::from_parts(
+        profile,
+        source,
+        island_max_nodes,
+        lon_e7,
+        lat_e7,
+        segments,
+    )?)
+}
+
+/// The bytes before the checksum, once the magic and the checksum are found right.
+fn checked_body(bytes: &[u8]) -> Result<&[u8], GraphFileError> {
     if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
-        return Err("no terriens road graph header".into());
+        return Err(GraphFileError::NoHeader);
     }
     let (body, sum) = bytes.split_at(bytes.len() - 8);
     let mut r = Reader { bytes: sum, pos: 0 };
     if fnv1a(body) != r.u64()? {
-        return Err("checksum mismatch (truncated or damaged file)".into());
+        return Err(GraphFileError::Checksum);
     }
-    let mut r = Reader {
-        bytes: body,
-        pos: MAGIC.len(),
-    };
-    let version = r.u32()?;
-    if version != VERSION {
-        return Err(format!(
-            "format version {version}, this terriens reads version {VERSION}"
-        ));
-    }
-    let profile = ProfileId::from_u8(r.u8()?).ok_or("unknown profile byte")?;
-    let island_max_nodes = r.u64()? as usize;
-    let source_len = r.u32()? as usize;
-    let source = String::from_utf8(r.take(source_len)?.to_vec()).map_err(|e| e.to_string())?;
-    let n = usize::try_from(r.u64()?).map_err(|e| e.to_string())?;
-    let m = usize::try_from(r.u64()?).map_err(|e| e.to_string())?;
-    if n.saturating_mul(8).saturating_add(m.saturating_mul(21)) > body.len() {
-        return Err(format!(
-            "counts ({n} nodes, {m} segments) exceed the file size"
-        ));
-    }
-    let lon_e7 = r.column(n, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
-    let lat_e7 = r.column(n, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
-    let u32s = |r: &mut Reader<'_>| r.column(m, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let tails = u32s(&mut r)?;
-    let heads = u32s(&mut r)?;
-    let w_ab = u32s(&mut r)?;
-    let w_ba = u32s(&mut r)?;
-    let lens = r.column(m, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
-    let classes = r.take(m)?;
-    if r.pos != body.len() {
-        return Err(format!("{} unexpected trailing bytes", body.len() - r.pos));
-    }
-    let mut segments = Vec::with_capacity(m);
-    for i in 0..m {
-        segments.push(Segment {
-            nodes: [tails[i], heads[i]],
-            weight_ms: [w_ab[i], w_ba[i]],
-            length_m: lens[i],
-            class: RoadClass::from_u8(classes[i])
-                .ok_or_else(|| format!("segment {i} has an unknown road class {}", classes[i]))?,
-        });
-    }
-    RoadGraph::from_parts(profile, source, island_max_nodes, lon_e7, lat_e7, segments)
+    Ok(body)
 }
 
+/// The fields before the segment columns, node positions included.
+struct Header {
+    profile: ProfileId,
+    island_max_nodes: usize,
+    source: String,
+    segment_count: usize,
+    lon_e7: Vec<i32>,
+    lat_e7: Vec<i32>,
+}
+
+impl Header {
+    /// Reads the version, profile, island threshold, source name, counts and node columns.
+    fn read(r: &mut Reader<'_>) -> Result<Header, GraphFileError> {
+        let version = r.u32()?;
+        if version != VERSION {
+            return Err(GraphFileError::Version {
+                found: version,
+                reads: VERSION,
+            });
+        }
+        let profile = ProfileId::from_u8(r.u8()?).ok_or(GraphFileError::UnknownProfile)?;
+        let island_max_nodes = r.u64()? as usize;
+        let source_len = r.u32()? as usize;
+        let source = String::from_utf8(r.take(source_len)?.to_vec())?;
+        let n = usize::try_from(r.u64()?)?;
+        let m = usize::try_from(r.u64()?)?;
+        if n.saturating_mul(8).saturating_add(m.saturating_mul(21)) > r.bytes.len() {
+            return Err(GraphFileError::CountsExceedFile {
+                nodes: n,
+                segments: m,
+            });
+        }
+        let lon_e7 = r.column(n, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
+        let lat_e7 = r.column(n, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
+        Ok(Header {
+            profile,
+            island_max_nodes,
+            source,
+            segment_count: m,
+            lon_e7,
+            lat_e7,
+        })
+    }
+}
+
+/// Reads the segment columns (tails, heads, weights both ways, lengths, classes), which end
+/// the body, then makes the segments.
+fn read_segments(r: &mut Reader<'_>, header: &Header) -> Result<Vec<Segment>, GraphFileError> {
+    let m = header.segment_count;
+    let u32s = |r: &mut Reader<'_>| r.column(m, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let tails = u32s(r)?;
+    let heads = u32s(r)?;
+    let w_ab = u32s(r)?;
+    let w_ba = u32s(r)?;
+    let lens = r.column(m, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
+    let classes = r.take(m)?;
+    if r.pos != r.bytes.len() {
+        return Err(GraphFileError::TrailingBytes(r.bytes.len() - r.pos));
+    }
+    (0..m)
+        .map(|i| {
+            let class = RoadClass::from_u8(classes[i]).ok_or(GraphFileError::UnknownClass {
+                segment: i,
+                class: classes[i],
+            })?;
+            Ok(Segment {
+                nodes: [tails[i], heads[i]],
+                weight_ms: [w_ab[i], w_ba[i]],
+                length_m: lens[i],
+                class,
+            })
+        })
+        .collect()
+}
+
+/// Reads little-endian values from a byte slice, failing (not panicking) past its end.
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, len: usize) -> Result<&'a [u8], GraphFileError> {
         let end = self.pos.checked_add(len).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| format!("truncated at byte {}", self.pos))?;
+        let end = end.ok_or(GraphFileError::Truncated(self.pos))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8, String> {
+    fn u8(&mut self) -> Result<u8, GraphFileError> {
         Ok(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, GraphFileError> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn u64(&mut self) -> Result<u64, String> {
+    fn u64(&mut self) -> Result<u64, GraphFileError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
     }
-    fn column<T>(&mut self, count: usize, f: impl Fn(&[u8]) -> T) -> Result<Vec<T>, String> {
-        let b = self.take(count.checked_mul(4).ok_or("count overflow")?)?;
+    fn column<T>(
+        &mut self,
+        count: usize,
+        f: impl Fn(&[u8]) -> T,
+    ) -> Result<Vec<T>, GraphFileError> {
+        let b = self.take(count.checked_mul(4).ok_or(GraphFileError::CountOverflow)?)?;
         Ok(b.chunks_exact(4).map(f).collect())
     }
 }
@@ -233,6 +297,7 @@ mod tests {
         let i = flipped.len() / 2;
         flipped[i] ^= 0x40;
         let err = decode_graph(&flipped).unwrap_err();
-        assert!(err.contains("checksum"), "{err}");
+        assert_eq!(err, GraphFileError::Checksum);
+        assert!(err.to_string().contains("checksum"), "{err}");
     }
 }

@@ -37,10 +37,10 @@
 use geo::{Contains, InteriorPoint, Simplify};
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 
-use super::RoutingError;
-use super::engine::{RoutingEngine, TravelTimes};
-use super::graph::NO_EDGE;
-use super::search::Direction;
+use super::direction::Direction;
+use super::engine::{RoutingEngine, SearchTimes};
+use super::error::RoutingError;
+use super::graph::{NO_EDGE, RoadGraph};
 use super::snap::Snap;
 use crate::geo_util::grid_valid::{GridPolygon, GridRing, make_valid};
 use crate::geo_util::{area_ha, metres_per_degree};
@@ -142,7 +142,13 @@ struct Grid {
     ny: usize,
     x0: f64,
     y0: f64,
+    /// Cell size, degrees of longitude and latitude.
+    dx: f64,
+    dy: f64,
     cell_m: f64,
+    /// Metres per degree of longitude and latitude at the middle of the extent.
+    m_lon: f64,
+    m_lat: f64,
     /// Grid coordinates of a position in 1e-7°: `x = lon_e7 × kx − ox` (multiplications only,
     /// in the loop over millions of edges).
     kx: f64,
@@ -155,8 +161,55 @@ struct Grid {
 }
 
 impl Grid {
+    /// Step 1, cell size: a grid over `bbox` with cells of about 1/[`CELLS_ACROSS`] of its
+    /// larger side (at least [`MIN_CELL_M`], coarser while the grid would pass
+    /// `MAX_CELLS`), and a margin for the walk off the road; every cell unreached.
+    fn covering(bbox: [f64; 4]) -> Grid {
+        let lat0 = (bbox[1] + bbox[3]) / 2.0;
+        let (m_lat, m_lon) = metres_per_degree(lat0);
+        let (w_m, h_m) = ((bbox[2] - bbox[0]) * m_lon, (bbox[3] - bbox[1]) * m_lat);
+        let mut cell_m = (w_m.max(h_m) / CELLS_ACROSS).max(MIN_CELL_M);
+        let margin = |cell_m: f64| 2.0 + (OFFROAD_MAX_M / cell_m).ceil();
+        let cells = |cell_m: f64| {
+            (w_m / cell_m + 2.0 * margin(cell_m) + 1.0)
+                * (h_m / cell_m + 2.0 * margin(cell_m) + 1.0)
+        };
+        while cells(cell_m) > MAX_CELLS {
+            cell_m *= 1.25;
+        }
+        let mg = margin(cell_m);
+        let (dx, dy) = (cell_m / m_lon, cell_m / m_lat);
+        let nx = (w_m / cell_m + 2.0 * mg + 1.0).ceil() as usize;
+        let ny = (h_m / cell_m + 2.0 * mg + 1.0).ceil() as usize;
+        Grid {
+            nx,
+            ny,
+            x0: bbox[0] - mg * dx,
+            y0: bbox[1] - mg * dy,
+            dx,
+            dy,
+            cell_m,
+            m_lon,
+            m_lat,
+            kx: 1e-7 / dx,
+            ky: 1e-7 / dy,
+            ox: (bbox[0] - mg * dx) / dx,
+            oy: (bbox[1] - mg * dy) / dy,
+            v: vec![f64::INFINITY; nx * ny],
+            node: vec![false; nx * ny],
+        }
+    }
+
+    /// Step 3: cells without a node take the smallest time around them, then times spread
+    /// on at walking pace ([`OFFROAD_KMH`], at most [`OFFROAD_MAX_M`]).
+    fn spread(&mut self, graph: &RoadGraph) {
+        self.mark_nodes(graph);
+        self.dilate();
+        self.spread_offroad(OFFROAD_KMH, OFFROAD_MAX_M);
+    }
+
     /// Flags the cells holding a node that is not on an island, reached or not.
-    fn mark_nodes(&mut self, graph: &super::graph::RoadGraph) {
+    fn mark_nodes(&mut self, graph: &RoadGraph) {
         let (lons, lats) = graph.positions_e7();
         let (nx, ny) = (self.nx as f64, self.ny as f64);
         for (v, (&x, &y)) in lons.iter().zip(lats).enumerate() {
@@ -296,54 +349,98 @@ impl Grid {
 }
 
 /// Draws the contours of `opts` from the travel times of a search (which must have run at
-/// least as far as the largest contour; [`search_limit_s`] says how far is good).
+/// least as far as the largest contour; [`search_limit_s`] says how far is good), in the five
+/// steps of the module documentation.
 pub fn isochrone(
-    times: &TravelTimes<'_>,
+    times: &SearchTimes<'_>,
     opts: &IsochroneOptions,
 ) -> Result<Isochrone, RoutingError> {
-    let graph = times.graph();
-    let direction = times.direction();
-    let limit = f64::from(times.limit_ms()) / 1000.0;
+    let pieces = origin_pieces(times);
+    let order = settled_in_index_order(times);
+    // 1. Extent and cell size.
+    let Some(bbox) = reached_extent(times, &order, &pieces) else {
+        return Ok(unreached(times, opts));
+    };
+    let mut grid = Grid::covering(bbox);
+    // 2. Rasterise.
+    rasterise(&mut grid, times, &order, &pieces);
+    // 3. Spread.
+    grid.spread(times.graph());
+    // 4. Contour.
+    let mut polys = contour_polygons(&grid, &opts.contours_min, times.limit_s())?;
+    // 5. Denoise from the outermost contour in, generalize, make valid, measure.
+    if opts.denoise > 0.0 {
+        denoise(&mut polys, opts);
+    }
+    Ok(Isochrone {
+        contours: finish_contours(polys, opts, grid.m_lon, grid.m_lat),
+        origins: times.origins().to_vec(),
+        direction: times.direction(),
+        cell_size_m: grid.cell_m,
+        offroad_bound_m: offroad_bound_m(grid.cell_m) + opts.generalize_m,
+        search_limit_s: times.limit_s(),
+        reached_nodes: times.settled_nodes().len(),
+    })
+}
 
-    // The origins' own segments, painted from the snapped point: (from, to, time at from,
-    // time at to), lon/lat and seconds.
-    let mut origin_pieces: Vec<([f64; 2], [f64; 2], f64, f64)> = Vec::new();
+/// A straight piece of an origin's own segment, painted from the snapped point: (from, to,
+/// time at from, time at to), lon/lat and seconds.
+type OriginPiece = ([f64; 2], [f64; 2], f64, f64);
+
+/// The polygons of one contour, each with its area in hectares.
+type Measured = Vec<(Polygon<f64>, f64)>;
+
+/// The pieces of the origins' own segments, towards either end the profile may drive.
+fn origin_pieces(times: &SearchTimes<'_>) -> Vec<OriginPiece> {
+    let graph = times.graph();
+    let mut pieces: Vec<OriginPiece> = Vec::new();
     for o in times.origins() {
         let seg = graph.segment(o.seg);
         let (pa, pb) = (graph.lonlat(seg.nodes[0]), graph.lonlat(seg.nodes[1]));
         let [w_ab, w_ba] = seg.weight_ms;
         // Towards b the trip runs a→b for `from`, b→a for `to`; towards a the other way.
-        let (to_b, to_a) = match direction {
+        let (to_b, to_a) = match times.direction() {
             Direction::From => (w_ab, w_ba),
             Direction::To => (w_ba, w_ab),
         };
         if to_b != NO_EDGE {
-            origin_pieces.push((o.lonlat, pb, 0.0, (1.0 - o.frac) * f64::from(to_b) / 1000.0));
+            pieces.push((o.lonlat, pb, 0.0, (1.0 - o.frac) * f64::from(to_b) / 1000.0));
         }
         if to_a != NO_EDGE {
-            origin_pieces.push((o.lonlat, pa, 0.0, o.frac * f64::from(to_a) / 1000.0));
+            pieces.push((o.lonlat, pa, 0.0, o.frac * f64::from(to_a) / 1000.0));
         }
     }
-    // Settled nodes in index order: nodes are numbered along a Hilbert curve, so this walks
-    // memory (positions, edges, labels) nearly sequentially, where the settling order would
-    // jump about. A large search scans every node rather than sorting its list.
-    let order: Vec<u32> = {
-        let settled = times.settled_nodes();
-        if settled.len() > graph.node_count() / 8 {
-            (0..graph.node_count() as u32)
-                .filter(|&v| times.node_time_ms(v).is_some())
-                .collect()
-        } else {
-            let mut v = settled.to_vec();
-            v.sort_unstable();
-            v
-        }
-    };
-    let settled = |v: u32| times.node_time_ms(v).is_some();
-    let limit_ms = f64::from(times.limit_ms());
+    pieces
+}
 
-    // 1. Extent and cell size: settled nodes, and where the edges leaving them towards
-    //    unsettled nodes run out of time.
+/// Settled nodes in index order: nodes are numbered along a Hilbert curve, so this walks
+/// memory (positions, edges, labels) nearly sequentially, where the settling order would
+/// jump about. A large search scans every node rather than sorting its list.
+fn settled_in_index_order(times: &SearchTimes<'_>) -> Vec<u32> {
+    let graph = times.graph();
+    let settled = times.settled_nodes();
+    if settled.len() > graph.node_count() / 8 {
+        (0..graph.node_count() as u32)
+            .filter(|&v| times.node_time_ms(v).is_some())
+            .collect()
+    } else {
+        let mut v = settled.to_vec();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Step 1, extent: the box of the origins, the settled nodes, and where the edges leaving
+/// them towards unsettled nodes (and the origin pieces) run out of time; `None` when nothing
+/// is reached.
+fn reached_extent(
+    times: &SearchTimes<'_>,
+    order: &[u32],
+    pieces: &[OriginPiece],
+) -> Option<[f64; 4]> {
+    let graph = times.graph();
+    let limit = times.limit_s();
+    let limit_ms = f64::from(times.limit_ms());
     let mut bbox = [
         f64::INFINITY,
         f64::INFINITY,
@@ -361,7 +458,7 @@ pub fn isochrone(
     for o in times.origins() {
         grow(o.lonlat);
     }
-    for &(p, q, t0, t1) in &origin_pieces {
+    for &(p, q, t0, t1) in pieces {
         let s = if t1 > limit {
             (limit - t0) / (t1 - t0)
         } else {
@@ -369,14 +466,14 @@ pub fn isochrone(
         };
         grow([p[0] + s * (q[0] - p[0]), p[1] + s * (q[1] - p[1])]);
     }
-    for &u in &order {
+    for &u in order {
         let Some(tu) = times.node_time_ms(u) else {
             continue;
         };
         let pu = graph.lonlat(u);
         grow(pu);
-        for e in graph.edges(u, direction) {
-            if settled(e.head) {
+        for e in graph.edges(u, times.direction()) {
+            if times.node_time_ms(e.head).is_some() {
                 continue;
             }
             let s = ((limit_ms - f64::from(tu)) / f64::from(e.weight_ms.max(1))).min(1.0);
@@ -384,57 +481,36 @@ pub fn isochrone(
             grow([pu[0] + s * (q[0] - pu[0]), pu[1] + s * (q[1] - pu[1])]);
         }
     }
-    if !bbox[0].is_finite() {
-        return Ok(Isochrone {
-            contours: opts
-                .contours_min
-                .iter()
-                .map(|&m| Contour {
-                    minutes: m,
-                    geometry: MultiPolygon(vec![]),
-                    area_ha: 0.0,
-                })
-                .collect(),
-            origins: times.origins().to_vec(),
-            direction,
-            cell_size_m: 0.0,
-            offroad_bound_m: 0.0,
-            search_limit_s: limit,
-            reached_nodes: 0,
-        });
-    }
-    let lat0 = (bbox[1] + bbox[3]) / 2.0;
-    let (m_lat, m_lon) = metres_per_degree(lat0);
-    let (w_m, h_m) = ((bbox[2] - bbox[0]) * m_lon, (bbox[3] - bbox[1]) * m_lat);
-    let mut cell_m = (w_m.max(h_m) / CELLS_ACROSS).max(MIN_CELL_M);
-    let margin = |cell_m: f64| 2.0 + (OFFROAD_MAX_M / cell_m).ceil();
-    let cells = |cell_m: f64| {
-        (w_m / cell_m + 2.0 * margin(cell_m) + 1.0) * (h_m / cell_m + 2.0 * margin(cell_m) + 1.0)
-    };
-    while cells(cell_m) > MAX_CELLS {
-        cell_m *= 1.25;
-    }
-    let mg = margin(cell_m);
-    let (dx, dy) = (cell_m / m_lon, cell_m / m_lat);
-    let nx = (w_m / cell_m + 2.0 * mg + 1.0).ceil() as usize;
-    let ny = (h_m / cell_m + 2.0 * mg + 1.0).ceil() as usize;
-    let mut grid = Grid {
-        nx,
-        ny,
-        x0: bbox[0] - mg * dx,
-        y0: bbox[1] - mg * dy,
-        cell_m,
-        kx: 1e-7 / dx,
-        ky: 1e-7 / dy,
-        ox: (bbox[0] - mg * dx) / dx,
-        oy: (bbox[1] - mg * dy) / dy,
-        v: vec![f64::INFINITY; nx * ny],
-        node: vec![false; nx * ny],
-    };
+    bbox[0].is_finite().then_some(bbox)
+}
 
-    // 2. Rasterise: each settled node its own cell; the edges leaving it sampled along, except
-    //    an edge to a settled node within the next cell, whose end cells cover it (with the
-    //    dilation below).
+/// The answer when nothing is reached: every contour empty.
+fn unreached(times: &SearchTimes<'_>, opts: &IsochroneOptions) -> Isochrone {
+    Isochrone {
+        contours: opts
+            .contours_min
+            .iter()
+            .map(|&m| Contour {
+                minutes: m,
+                geometry: MultiPolygon(vec![]),
+                area_ha: 0.0,
+            })
+            .collect(),
+        origins: times.origins().to_vec(),
+        direction: times.direction(),
+        cell_size_m: 0.0,
+        offroad_bound_m: 0.0,
+        search_limit_s: times.limit_s(),
+        reached_nodes: 0,
+    }
+}
+
+/// Step 2, rasterise: each settled node its own cell; the edges leaving it sampled along,
+/// except an edge to a settled node within the next cell, whose end cells cover it (with the
+/// dilation of step 3); then the origin pieces.
+fn rasterise(grid: &mut Grid, times: &SearchTimes<'_>, order: &[u32], pieces: &[OriginPiece]) {
+    let graph = times.graph();
+    let limit = times.limit_s();
     for (k, &u) in order.iter().enumerate() {
         if k.is_multiple_of(4096) && crate::cancel::cancelled() {
             break;
@@ -445,84 +521,98 @@ pub fn isochrone(
         let tu = f64::from(tu) / 1000.0;
         let (gx, gy) = grid.to_grid(graph.lon_lat_e7(u));
         grid.set_min(gx, gy, tu);
-        for e in graph.edges(u, direction) {
+        for e in graph.edges(u, times.direction()) {
             let (hx, hy) = grid.to_grid(graph.lon_lat_e7(e.head));
-            if (hx - gx).abs() < 1.0 && (hy - gy).abs() < 1.0 && settled(e.head) {
+            if (hx - gx).abs() < 1.0
+                && (hy - gy).abs() < 1.0
+                && times.node_time_ms(e.head).is_some()
+            {
                 continue;
             }
-            grid.paint_grid(
-                gx,
-                gy,
-                hx,
-                hy,
-                tu,
-                tu + f64::from(e.weight_ms) / 1000.0,
-                limit,
-            );
+            let th = tu + f64::from(e.weight_ms) / 1000.0;
+            grid.paint_grid(gx, gy, hx, hy, tu, th, limit);
         }
     }
-    for &(p, q, t0, t1) in &origin_pieces {
+    for &(p, q, t0, t1) in pieces {
         let (gx, gy) = grid.to_grid(e7(p));
         let (hx, hy) = grid.to_grid(e7(q));
         grid.paint_grid(gx, gy, hx, hy, t0, t1, limit);
     }
-    // 3. Spread.
-    grid.mark_nodes(graph);
-    grid.dilate();
-    grid.spread_offroad(OFFROAD_KMH, OFFROAD_MAX_M);
+}
 
-    // 4. Contour.
+/// Step 4, contour: marching squares at each requested time over the grid (cells never
+/// reached hold the search limit), in lon/lat; each polygon with its area.
+fn contour_polygons(
+    grid: &Grid,
+    contours_min: &[f64],
+    limit: f64,
+) -> Result<Vec<Measured>, RoutingError> {
     let values: Vec<f64> = grid.v.iter().map(|&t| -t.min(limit)).collect();
-    let thresholds: Vec<f64> = opts.contours_min.iter().map(|m| -m * 60.0).collect();
-    let raw = contour::ContourBuilder::new(nx, ny, true)
+    let thresholds: Vec<f64> = contours_min.iter().map(|m| -m * 60.0).collect();
+    let raw = contour::ContourBuilder::new(grid.nx, grid.ny, true)
         .x_origin(grid.x0)
         .y_origin(grid.y0)
-        .x_step(dx)
-        .y_step(dy)
+        .x_step(grid.dx)
+        .y_step(grid.dy)
         .contours(&values, &thresholds)
         .map_err(|e| RoutingError::Contour(format!("{e:?}")))?;
     // Marching squares with smoothing can close a ring on itself (no area): such a ring is no
     // boundary, and a geodesic area would read it as the rest of the Earth.
-    let min_ring = 1e-3 * dx * dy;
-    let mut polys: Vec<Vec<(Polygon<f64>, f64)>> = raw
+    let min_ring = 1e-3 * grid.dx * grid.dy;
+    Ok(raw
         .into_iter()
-        .map(|c| {
-            let (mp, _) = c.into_inner();
-            mp.0.into_iter()
-                .filter(|p| ring_area(p.exterior()).abs() > min_ring)
-                .map(|p| {
-                    let (ext, holes) = p.into_inner();
-                    let holes = holes
-                        .into_iter()
-                        .filter(|h| ring_area(h).abs() > min_ring)
-                        .collect();
-                    let p = Polygon::new(ext, holes);
-                    let a = area_ha(&Geometry::Polygon(p.clone()));
-                    (p, a)
-                })
-                .collect()
-        })
-        .collect();
+        .map(|c| measured_without_flat_rings(c.into_inner().0, min_ring))
+        .collect())
+}
 
-    // 5. Denoise from the outermost contour in, generalize, orient, measure.
-    if opts.denoise > 0.0 {
-        let mut order: Vec<usize> = (0..polys.len()).collect();
-        order.sort_by(|&a, &b| opts.contours_min[b].total_cmp(&opts.contours_min[a]));
-        let mut outer: Option<usize> = None;
-        for &i in &order {
-            let largest = polys[i].iter().fold(0.0f64, |a, p| a.max(p.1));
-            let keep_outer = outer.map(|o| polys[o].clone());
-            polys[i].retain(|(p, a)| {
-                *a >= opts.denoise * largest
-                    && keep_outer.as_ref().is_none_or(|outs| {
-                        p.interior_point()
-                            .is_some_and(|pt| outs.iter().any(|(op, _)| op.contains(&pt)))
-                    })
-            });
-            outer = Some(i);
-        }
+/// The polygons of a contour without their rings of (planar) area `min_ring` or less, each
+/// with its geodesic area.
+fn measured_without_flat_rings(mp: MultiPolygon<f64>, min_ring: f64) -> Measured {
+    mp.0.into_iter()
+        .filter(|p| ring_area(p.exterior()).abs() > min_ring)
+        .map(|p| {
+            let (ext, holes) = p.into_inner();
+            let holes = holes
+                .into_iter()
+                .filter(|h| ring_area(h).abs() > min_ring)
+                .collect();
+            let p = Polygon::new(ext, holes);
+            let a = area_ha(&Geometry::Polygon(p.clone()));
+            (p, a)
+        })
+        .collect()
+}
+
+/// Step 5, denoise, from the outermost contour in: drop the polygons smaller than `denoise`
+/// × the largest of their contour, and those not inside a kept polygon of the next contour
+/// out, so contours still nest.
+fn denoise(polys: &mut [Measured], opts: &IsochroneOptions) {
+    let mut order: Vec<usize> = (0..polys.len()).collect();
+    order.sort_by(|&a, &b| opts.contours_min[b].total_cmp(&opts.contours_min[a]));
+    let mut outer: Option<usize> = None;
+    for &i in &order {
+        let largest = polys[i].iter().fold(0.0f64, |a, p| a.max(p.1));
+        let keep_outer = outer.map(|o| polys[o].clone());
+        polys[i].retain(|(p, a)| {
+            *a >= opts.denoise * largest
+                && keep_outer.as_ref().is_none_or(|outs| {
+                    p.interior_point()
+                        .is_some_and(|pt| outs.iter().any(|(op, _)| op.contains(&pt)))
+                })
+        });
+        outer = Some(i);
     }
-    let contours = polys
+}
+
+/// Step 5, the rest: generalize each contour (Douglas–Peucker in metres), make it valid on
+/// the output grid, measure it.
+fn finish_contours(
+    polys: Vec<Measured>,
+    opts: &IsochroneOptions,
+    m_lon: f64,
+    m_lat: f64,
+) -> Vec<Contour> {
+    polys
         .into_iter()
         .zip(&opts.contours_min)
         .map(|(ps, &minutes)| {
@@ -538,16 +628,7 @@ pub fn isochrone(
                 area_ha,
             }
         })
-        .collect();
-    Ok(Isochrone {
-        contours,
-        origins: times.origins().to_vec(),
-        direction,
-        cell_size_m: cell_m,
-        offroad_bound_m: offroad_bound_m(cell_m) + opts.generalize_m,
-        search_limit_s: limit,
-        reached_nodes: times.settled_nodes().len(),
-    })
+        .collect()
 }
 
 /// The polygons of one contour rounded to the [`OUTPUT_GRID_DEG`] grid and made valid there

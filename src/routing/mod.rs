@@ -16,6 +16,14 @@
 //! 6. **Use** the labels: isochrone polygons ([`isochrone()`]), drive times to features
 //!    ([`travel_times_to_features`]), workforce within reach ([`workforce`]).
 //!
+//! # Module order
+//!
+//! Imports only run down this list (a module uses only modules above it), so the module graph
+//! has no cycle:
+//! `profile` → `error` → `network` → `osm`, `bdtopo`, `synthetic` → `read_roads` (picks the
+//! reader of a file) → `urban_density`, `islands`, `direction` → `graph` → `search`,
+//! `graph_file`, `snap`, `catchment_roads` → `engine` → `features`, `isochrone`, `workforce`.
+//!
 //! # Drive-time filtering API (for search endpoints)
 //!
 //! ```text
@@ -32,7 +40,7 @@
 //! ) -> Result<Vec<(u32, f64)>, RoutingError>;
 //!
 //! // Or keep the labels to ask several layers or single points:
-//! let times: TravelTimes = engine.travel_times(&[[lon, lat]], Direction::From, 1800.0)?;
+//! let times: SearchTimes = engine.travel_times(&[[lon, lat]], Direction::From, 1800.0)?;
 //! times.to_features(snapshot.layer(Layer::WasteDeposits));   // Vec<(row, seconds)>
 //! times.time_at(&engine.snap(lon, lat)?);                    // Option<seconds>
 //! ```
@@ -45,6 +53,8 @@
 //! `TooFarFromRoad` should become a 400 naming the origin parameter.
 
 pub mod bdtopo;
+mod catchment_roads;
+pub mod direction;
 mod engine;
 mod error;
 mod features;
@@ -55,20 +65,22 @@ pub mod isochrone;
 pub mod network;
 pub mod osm;
 pub mod profile;
+mod read_roads;
 pub mod search;
 pub mod snap;
 pub mod synthetic;
 pub mod urban_density;
 pub mod workforce;
 
-pub use engine::{Routing, RoutingEngine, TravelTimes, graph_file_name};
-pub use error::RoutingError;
+pub use direction::Direction;
+pub use engine::{Routing, RoutingEngine, SearchTimes, graph_file_name};
+pub use error::{GraphFileError, GraphPartsError, NetworkDefect, RoutingError};
 pub use features::travel_times_to_features;
 pub use graph::{BuildOptions, Edge, NO_EDGE, RoadGraph, Segment};
 pub use graph_file::{read_graph, write_graph};
 pub use isochrone::{Contour, Isochrone, IsochroneOptions, isochrone};
 pub use network::{RawNetwork, RawWay};
 pub use profile::{Oneway, Profile, ProfileId, RoadClass, UnknownProfile, WayAttrs};
-pub use search::{Direction, SearchState, search};
+pub use search::{SearchState, search};
 pub use snap::{DEFAULT_MAX_SNAP_M, Snap, SnapIndex};
 pub use workforce::{CatchmentShare, Figures, ShareBasis, Workforce};

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use osmpbf::{Element, ElementReader};
 use quick_xml::events::{BytesStart, Event};
 
-use super::RoutingError;
+use super::error::RoutingError;
 use super::network::RawNetwork;
 use super::profile::WayAttrs;
 

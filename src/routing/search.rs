@@ -10,46 +10,9 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fmt;
-use std::str::FromStr;
 
+use super::direction::Direction;
 use super::graph::RoadGraph;
-
-/// Which way travel times run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// From the sources to everywhere.
-    From,
-    /// From everywhere to the sources.
-    To,
-}
-
-impl Direction {
-    pub fn id(self) -> &'static str {
-        match self {
-            Direction::From => "from",
-            Direction::To => "to",
-        }
-    }
-}
-
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
-impl FromStr for Direction {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "from" => Ok(Direction::From),
-            "to" => Ok(Direction::To),
-            other => Err(format!("direction must be `from` or `to`, got `{other}`")),
-        }
-    }
-}
 
 /// The label of a node: its tentative or final time, and the search it belongs to.
 #[derive(Debug, Clone, Copy, Default)]

@@ -14,51 +14,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use geo::Contains;
-use geo_types::Point;
-
-use super::RoutingError;
-use super::engine::RoutingEngine;
+use super::catchment_roads::CatchmentRoads;
+use super::direction::Direction;
+use super::engine::{RoutingEngine, SearchTimes};
+use super::error::RoutingError;
 use super::graph::{NO_EDGE, RoadGraph};
-use super::search::Direction;
 use super::snap::Snap;
 use crate::index::{LayerData, ValueRef};
 use crate::model::FeatureId;
-
-const NONE: u32 = u32::MAX;
-
-/// Which catchment each residential street segment lies in, and their street lengths.
-#[derive(Debug, Clone)]
-pub struct CatchmentRoads {
-    /// Per segment: the catchment row, or `u32::MAX`.
-    seg_catchment: Vec<u32>,
-    /// Per catchment row: residential street length, metres.
-    street_m: Vec<f64>,
-}
-
-fn catchment_roads(graph: &RoadGraph, catchments: &LayerData) -> CatchmentRoads {
-    let mut seg_catchment = vec![NONE; graph.segment_count()];
-    let mut street_m = vec![0.0; catchments.len()];
-    for (i, s) in graph.segments().iter().enumerate() {
-        if !s.class.is_residential() {
-            continue;
-        }
-        let (a, b) = (graph.lonlat(s.nodes[0]), graph.lonlat(s.nodes[1]));
-        let mid = [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0];
-        let pt = Point::new(mid[0], mid[1]);
-        let hit = catchments
-            .rows_in_envelope([mid[0], mid[1], mid[0], mid[1]])
-            .find(|&row| catchments.geometry(row).contains(&pt));
-        if let Some(row) = hit {
-            seg_catchment[i] = row;
-            street_m[row as usize] += f64::from(s.length_m);
-        }
-    }
-    CatchmentRoads {
-        seg_catchment,
-        street_m,
-    }
-}
 
 /// How a catchment's share was measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +112,9 @@ pub struct Workforce {
 }
 
 impl RoutingEngine {
-    /// Workforce within `minutes` of a site (see the module documentation for the weighting).
+    /// Workforce within `minutes` of a site (see the module documentation for the weighting):
+    /// search from the site, measure the reachable street length of each catchment, weight
+    /// its figures by the share reached.
     pub fn workforce(
         &self,
         catchments: &Arc<LayerData>,
@@ -164,95 +129,16 @@ impl RoutingEngine {
         let graph = self.graph();
         let roads = self
             .catchment_roads
-            .get_or_compute(catchments, || catchment_roads(graph, catchments));
-        let limit_ms = f64::from(times.limit_ms());
-        // Reachable fraction of each touched segment: from each end whose time is known,
-        // the part of the segment covered before the time runs out.
-        let mut reach: HashMap<u32, f64> = HashMap::new();
-        for &u in times.settled_nodes() {
-            let Some(tu) = times.node_time_ms(u) else {
-                continue;
-            };
-            let segs = graph.edge_segments(u, direction);
-            for (e, &seg) in graph.edges(u, direction).iter().zip(segs) {
-                let r = if e.weight_ms == 0 {
-                    1.0
-                } else {
-                    ((limit_ms - f64::from(tu)) / f64::from(e.weight_ms)).clamp(0.0, 1.0)
-                };
-                *reach.entry(seg).or_insert(0.0) += r;
-            }
-        }
-        for o in times.origins() {
-            let seg = graph.segment(o.seg);
-            let [w_ab, w_ba] = seg.weight_ms;
-            let (to_b, to_a) = match direction {
-                Direction::From => (w_ab, w_ba),
-                Direction::To => (w_ba, w_ab),
-            };
-            let part = |w: u32, span: f64| {
-                if w == NO_EDGE {
-                    0.0
-                } else if w == 0 {
-                    span
-                } else {
-                    (limit_ms / f64::from(w)).min(span)
-                }
-            };
-            *reach.entry(o.seg).or_insert(0.0) += part(to_b, 1.0 - o.frac) + part(to_a, o.frac);
-        }
-        let mut reachable_m = vec![0.0; catchments.len()];
-        for (seg, r) in reach {
-            let c = roads.seg_catchment[seg as usize];
-            if c != NONE {
-                reachable_m[c as usize] += r.min(1.0) * f64::from(graph.segment(seg).length_m);
-            }
-        }
+            .get_or_compute(catchments, || CatchmentRoads::new(graph, catchments));
+        let reachable_m = reachable_street_m(graph, &roads, segment_reach(&times), catchments);
         let snaps = self.feature_snaps(catchments);
-        let mut out = Vec::new();
-        let mut totals = Figures::default();
-        for row in 0..catchments.len() as u32 {
-            let street_m = roads.street_m[row as usize];
-            let (share, basis) = if street_m > 0.0 {
-                (
-                    (reachable_m[row as usize] / street_m).clamp(0.0, 1.0),
-                    ShareBasis::Streets,
-                )
-            } else {
-                let reached = snaps[row as usize]
-                    .as_ref()
-                    .and_then(|s| times.time_at(s))
-                    .is_some();
-                (if reached { 1.0 } else { 0.0 }, ShareBasis::InteriorPoint)
-            };
-            if share <= 0.0 {
-                continue;
-            }
-            let mut weighted = Figures::default();
-            weighted.add_scaled(&Figures::of_row(catchments, row), share);
-            totals.add_scaled(&weighted, 1.0);
-            let text = |name| match catchments.value_by_name(row, name) {
-                Some(ValueRef::Text(s)) => Some(s.to_string()),
-                _ => None,
-            };
-            out.push(CatchmentShare {
-                row,
-                id: catchments.id(row),
-                zone_code: text("zone_code"),
-                zone_name: text("zone_name"),
-                share,
-                basis,
-                street_km: street_m / 1000.0,
-                reachable_street_km: reachable_m[row as usize] / 1000.0,
-                weighted,
-            });
-        }
-        out.sort_by(|a, b| {
-            b.weighted
-                .population
-                .total_cmp(&a.weighted.population)
-                .then(a.row.cmp(&b.row))
-        });
+        let interior_reached = |row: u32| {
+            snaps[row as usize]
+                .as_ref()
+                .and_then(|s| times.time_at(s))
+                .is_some()
+        };
+        let (out, totals) = shares(catchments, &roads, &reachable_m, interior_reached);
         Ok(Workforce {
             minutes,
             direction,
@@ -260,5 +146,138 @@ impl RoutingEngine {
             catchments: out,
             totals,
         })
+    }
+}
+
+/// Reachable fraction of each touched segment (may exceed 1 where both ends count; callers
+/// cap it): from each end whose time is known, the part of the segment covered before the
+/// time runs out; from the site, the parts of its own segment on either side.
+fn segment_reach(times: &SearchTimes<'_>) -> HashMap<u32, f64> {
+    let graph = times.graph();
+    let direction = times.direction();
+    let limit_ms = f64::from(times.limit_ms());
+    let mut reach: HashMap<u32, f64> = HashMap::new();
+    for &u in times.settled_nodes() {
+        let Some(tu) = times.node_time_ms(u) else {
+            continue;
+        };
+        let segs = graph.edge_segments(u, direction);
+        for (e, &seg) in graph.edges(u, direction).iter().zip(segs) {
+            let r = if e.weight_ms == 0 {
+                1.0
+            } else {
+                ((limit_ms - f64::from(tu)) / f64::from(e.weight_ms)).clamp(0.0, 1.0)
+            };
+            *reach.entry(seg).or_insert(0.0) += r;
+        }
+    }
+    for o in times.origins() {
+        let seg = graph.segment(o.seg);
+        let [w_ab, w_ba] = seg.weight_ms;
+        let (to_b, to_a) = match direction {
+            Direction::From => (w_ab, w_ba),
+            Direction::To => (w_ba, w_ab),
+        };
+        let part = |w: u32, span: f64| {
+            if w == NO_EDGE {
+                0.0
+            } else if w == 0 {
+                span
+            } else {
+                (limit_ms / f64::from(w)).min(span)
+            }
+        };
+        *reach.entry(o.seg).or_insert(0.0) += part(to_b, 1.0 - o.frac) + part(to_a, o.frac);
+    }
+    reach
+}
+
+/// Reachable residential street length of each catchment row, metres.
+fn reachable_street_m(
+    graph: &RoadGraph,
+    roads: &CatchmentRoads,
+    reach: HashMap<u32, f64>,
+    catchments: &LayerData,
+) -> Vec<f64> {
+    let mut reachable_m = vec![0.0; catchments.len()];
+    for (seg, r) in reach {
+        if let Some(c) = roads.catchment_of(seg) {
+            reachable_m[c as usize] += r.min(1.0) * f64::from(graph.segment(seg).length_m);
+        }
+    }
+    reachable_m
+}
+
+/// The catchments with a share above 0, largest weighted population first, and their totals.
+fn shares(
+    catchments: &LayerData,
+    roads: &CatchmentRoads,
+    reachable_m: &[f64],
+    interior_reached: impl Fn(u32) -> bool,
+) -> (Vec<CatchmentShare>, Figures) {
+    let mut out = Vec::new();
+    let mut totals = Figures::default();
+    for row in 0..catchments.len() as u32 {
+        let (street_m, reached_m) = (roads.street_m(row), reachable_m[row as usize]);
+        let (share, basis) = share_of(street_m, reached_m, || interior_reached(row));
+        if share <= 0.0 {
+            continue;
+        }
+        let c = catchment_share(catchments, row, share, basis, street_m, reached_m);
+        totals.add_scaled(&c.weighted, 1.0);
+        out.push(c);
+    }
+    out.sort_by(|a, b| {
+        b.weighted
+            .population
+            .total_cmp(&a.weighted.population)
+            .then(a.row.cmp(&b.row))
+    });
+    (out, totals)
+}
+
+/// The share of a catchment within reach and how it was measured: reachable over total
+/// street length, or, without streets, whether its interior point is reached.
+fn share_of(
+    street_m: f64,
+    reachable_m: f64,
+    interior_reached: impl FnOnce() -> bool,
+) -> (f64, ShareBasis) {
+    if street_m > 0.0 {
+        (
+            (reachable_m / street_m).clamp(0.0, 1.0),
+            ShareBasis::Streets,
+        )
+    } else {
+        let share = if interior_reached() { 1.0 } else { 0.0 };
+        (share, ShareBasis::InteriorPoint)
+    }
+}
+
+/// One catchment's entry: its names and its figures weighted by its share.
+fn catchment_share(
+    catchments: &LayerData,
+    row: u32,
+    share: f64,
+    basis: ShareBasis,
+    street_m: f64,
+    reachable_m: f64,
+) -> CatchmentShare {
+    let mut weighted = Figures::default();
+    weighted.add_scaled(&Figures::of_row(catchments, row), share);
+    let text = |name| match catchments.value_by_name(row, name) {
+        Some(ValueRef::Text(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    CatchmentShare {
+        row,
+        id: catchments.id(row),
+        zone_code: text("zone_code"),
+        zone_name: text("zone_name"),
+        share,
+        basis,
+        street_km: street_m / 1000.0,
+        reachable_street_km: reachable_m / 1000.0,
+        weighted,
     }
 }
