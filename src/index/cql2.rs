@@ -68,7 +68,36 @@ impl FilterLang {
 }
 
 /// Turns filter geometries into WGS84 lon/lat (the `filter-crs`).
-pub type ToWgs84<'a> = &'a dyn Fn(&mut Geometry<f64>) -> Result<(), String>;
+pub type ToWgs84<'a> = &'a dyn Fn(&mut Geometry<f64>) -> Result<(), FilterCrsError>;
+
+/// Why a filter geometry could not be brought from the `filter-crs` to WGS84. Built from the
+/// CRS layer's error ([`crate::geo_util::CrsError`]) or from any message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FilterCrsError {
+    /// What went wrong, as the client reads it after `filter-crs: `.
+    pub message: String,
+}
+
+impl FilterCrsError {
+    pub fn new(message: impl Into<String>) -> FilterCrsError {
+        FilterCrsError {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for FilterCrsError {
+    fn from(message: String) -> FilterCrsError {
+        FilterCrsError { message }
+    }
+}
+
+impl From<crate::geo_util::CrsError> for FilterCrsError {
+    fn from(e: crate::geo_util::CrsError) -> FilterCrsError {
+        FilterCrsError::new(e.to_string())
+    }
+}
 
 /// A spatial relation of CQL2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -838,7 +867,7 @@ fn describe(e: &Expr) -> String {
 mod tests {
     use super::*;
 
-    fn no_crs(_: &mut Geometry<f64>) -> Result<(), String> {
+    fn no_crs(_: &mut Geometry<f64>) -> Result<(), FilterCrsError> {
         Ok(())
     }
 

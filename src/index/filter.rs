@@ -227,6 +227,8 @@ impl Filter {
         Ok((f, unknown))
     }
 
+    /// Adds the condition of one parameter: resolve the field (and the `_min`/`_max` bound)
+    /// → parse the value by the field's type → push the condition.
     fn push(&mut self, s: &LayerSchema, param: &str, value: &str) -> Result<(), FilterError> {
         let value = value.trim();
         if value.is_empty() {
@@ -240,128 +242,24 @@ impl Filter {
             valid: filterable_names(s),
         })?;
         let field = &s.fields[field_idx];
-        let wrong = |expected: &'static str| FilterError::WrongType {
-            param: param.to_string(),
-            expected,
-            value: value.to_string(),
-        };
         let cond = match field.ty {
             FieldType::Int | FieldType::Float => {
-                let num = |t: &str| -> Result<f64, FilterError> {
-                    t.trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|x| x.is_finite())
-                        .ok_or_else(|| wrong("a number"))
-                };
-                let (lo, hi) = match bound {
-                    Bound::Min => (num(value)?, f64::INFINITY),
-                    Bound::Max => (f64::NEG_INFINITY, num(value)?),
-                    Bound::Exact => match value.split_once("..") {
-                        Some((a, b)) => (
-                            if a.trim().is_empty() {
-                                f64::NEG_INFINITY
-                            } else {
-                                num(a)?
-                            },
-                            if b.trim().is_empty() {
-                                f64::INFINITY
-                            } else {
-                                num(b)?
-                            },
-                        ),
-                        None => {
-                            let x = num(value)?;
-                            (x, x)
-                        }
-                    },
-                };
-                if lo > hi {
-                    return Err(FilterError::EmptyRange {
-                        param: param.to_string(),
-                        value: value.to_string(),
-                    });
-                }
+                let open = (f64::NEG_INFINITY, f64::INFINITY);
+                let (lo, hi) = parse_range(param, value, bound, open, parse_number)?;
                 Cond::Range { lo, hi }
             }
             FieldType::Date => {
-                let date = |t: &str| -> Result<NaiveDate, FilterError> {
-                    NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
-                        .map_err(|_| wrong("a date YYYY-MM-DD"))
-                };
-                let (lo, hi) = match bound {
-                    Bound::Min => (date(value)?, NaiveDate::MAX),
-                    Bound::Max => (NaiveDate::MIN, date(value)?),
-                    Bound::Exact => match value.split_once("..") {
-                        Some((a, b)) => (
-                            if a.trim().is_empty() {
-                                NaiveDate::MIN
-                            } else {
-                                date(a)?
-                            },
-                            if b.trim().is_empty() {
-                                NaiveDate::MAX
-                            } else {
-                                date(b)?
-                            },
-                        ),
-                        None => {
-                            let d = date(value)?;
-                            (d, d)
-                        }
-                    },
-                };
-                if lo > hi {
-                    return Err(FilterError::EmptyRange {
-                        param: param.to_string(),
-                        value: value.to_string(),
-                    });
-                }
+                let open = (NaiveDate::MIN, NaiveDate::MAX);
+                let (lo, hi) = parse_range(param, value, bound, open, parse_date)?;
                 Cond::Dates { lo, hi }
             }
             FieldType::Bool => match value.to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" => Cond::Bool(true),
                 "false" | "0" | "no" => Cond::Bool(false),
-                _ => return Err(wrong("true or false")),
+                _ => return Err(wrong_type(param, value, "true or false")),
             },
-            FieldType::Enum(variants) => {
-                let mut mask = 0u64;
-                for v in value.split(',') {
-                    let v = v.trim();
-                    match crate::model::enum_variant(v, variants) {
-                        Some(found) => {
-                            let i = variants.iter().position(|x| *x == found).unwrap_or(0);
-                            mask |= 1 << i;
-                        }
-                        None => {
-                            return Err(FilterError::UnknownValue {
-                                param: param.to_string(),
-                                value: v.to_string(),
-                                valid: variants.join(", "),
-                            });
-                        }
-                    }
-                }
-                Cond::Enum(mask)
-            }
-            FieldType::Text(_) => {
-                let mut values: Vec<String> = value
-                    .split(',')
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-                    .collect();
-                if values.is_empty() {
-                    // `siren=,,,` is no value at all, as `siren=` is (found by fuzzing: it
-                    // used to give a condition nothing matches, whose canonical form did not
-                    // parse back).
-                    return Err(FilterError::NoValue {
-                        param: param.to_string(),
-                    });
-                }
-                values.sort();
-                values.dedup();
-                Cond::Text(values)
-            }
+            FieldType::Enum(variants) => Cond::Enum(parse_enum_mask(param, value, variants)?),
+            FieldType::Text(_) => Cond::Text(parse_text_values(param, value)?),
             FieldType::Counts => {
                 return Err(FilterError::NotFilterable {
                     param: param.to_string(),
@@ -527,6 +425,116 @@ pub(super) fn matches_one(data: &LayerData, row: u32, c: &Condition) -> bool {
         }
         _ => false,
     }
+}
+
+/// The refusal of a value that does not parse as the field's type.
+fn wrong_type(param: &str, value: &str, expected: &'static str) -> FilterError {
+    FilterError::WrongType {
+        param: param.to_string(),
+        expected,
+        value: value.to_string(),
+    }
+}
+
+/// A finite number, or `None`.
+fn parse_number(t: &str) -> Option<f64> {
+    t.trim().parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// A date `YYYY-MM-DD`, or `None`.
+fn parse_date(t: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok()
+}
+
+/// What a range field expects, for the message of a value that does not parse.
+trait RangeValue: PartialOrd + Copy {
+    const EXPECTED: &'static str;
+}
+
+impl RangeValue for f64 {
+    const EXPECTED: &'static str = "a number";
+}
+
+impl RangeValue for NaiveDate {
+    const EXPECTED: &'static str = "a date YYYY-MM-DD";
+}
+
+/// The bounds of a range parameter (numbers and dates alike): `_min` and `_max` give one end,
+/// the field's own name takes `a..b`, `a..`, `..b` or one value; an open end is `open`'s.
+fn parse_range<T: RangeValue>(
+    param: &str,
+    value: &str,
+    bound: Bound,
+    open: (T, T),
+    parse: fn(&str) -> Option<T>,
+) -> Result<(T, T), FilterError> {
+    let one = |t: &str| parse(t).ok_or_else(|| wrong_type(param, value, T::EXPECTED));
+    let end = |t: &str, open: T| {
+        if t.trim().is_empty() {
+            Ok(open)
+        } else {
+            one(t)
+        }
+    };
+    let (lo, hi) = match bound {
+        Bound::Min => (one(value)?, open.1),
+        Bound::Max => (open.0, one(value)?),
+        Bound::Exact => match value.split_once("..") {
+            Some((a, b)) => (end(a, open.0)?, end(b, open.1)?),
+            None => {
+                let x = one(value)?;
+                (x, x)
+            }
+        },
+    };
+    if lo > hi {
+        return Err(FilterError::EmptyRange {
+            param: param.to_string(),
+            value: value.to_string(),
+        });
+    }
+    Ok((lo, hi))
+}
+
+/// The bit mask of the listed variants of an enum field (`material=wood,plastic`).
+fn parse_enum_mask(
+    param: &str,
+    value: &str,
+    variants: &'static [&'static str],
+) -> Result<u64, FilterError> {
+    let mut mask = 0u64;
+    for v in value.split(',') {
+        let v = v.trim();
+        let Some(found) = crate::model::enum_variant(v, variants) else {
+            return Err(FilterError::UnknownValue {
+                param: param.to_string(),
+                value: v.to_string(),
+                valid: variants.join(", "),
+            });
+        };
+        let i = variants.iter().position(|x| *x == found).unwrap_or(0);
+        mask |= 1 << i;
+    }
+    Ok(mask)
+}
+
+/// The sorted, distinct values of a text parameter (`siren=a,b`).
+fn parse_text_values(param: &str, value: &str) -> Result<Vec<String>, FilterError> {
+    let mut values: Vec<String> = value
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.is_empty() {
+        // `siren=,,,` is no value at all, as `siren=` is (found by fuzzing: it used to give a
+        // condition nothing matches, whose canonical form did not parse back).
+        return Err(FilterError::NoValue {
+            param: param.to_string(),
+        });
+    }
+    values.sort();
+    values.dedup();
+    Ok(values)
 }
 
 #[cfg(test)]

@@ -273,95 +273,105 @@ fn put_cell(
     v: Option<Value>,
     interner: Option<&mut HashMap<Box<str>, u32>>,
 ) {
-    fn set<T>(col: &mut Vec<T>, row: Option<usize>, v: T) {
-        match row {
-            Some(r) => col[r] = v,
-            None => col.push(v),
-        }
-    }
     match column {
-        Column::Bool(c) => set(
+        Column::Bool(c) => set_cell(
             c,
             row,
-            match v {
-                Some(Value::Bool(b)) => Some(b),
+            v.and_then(|v| match v {
+                Value::Bool(b) => Some(b),
                 _ => None,
-            },
+            }),
         ),
-        Column::Int(c) => set(
+        Column::Int(c) => set_cell(
             c,
             row,
-            match v {
-                Some(Value::Int(i)) => Some(i),
+            v.and_then(|v| match v {
+                Value::Int(i) => Some(i),
                 _ => None,
-            },
+            }),
         ),
-        Column::Float(c) => set(
+        Column::Float(c) => set_cell(
             c,
             row,
-            match v {
-                Some(Value::Float(f)) => Some(f),
-                Some(Value::Int(i)) => Some(i as f64),
+            v.and_then(|v| match v {
+                Value::Float(f) => Some(f),
+                Value::Int(i) => Some(i as f64),
                 _ => None,
-            },
+            }),
         ),
         Column::Text(c) => {
             let code = match v {
                 Some(Value::Text(s)) => match interner {
-                    Some(interner) => match interner.get(s.as_str()) {
-                        Some(&code) => code,
-                        None => {
-                            let code = c.dict.len() as u32;
-                            let s = s.into_boxed_str();
-                            c.dict.push(s.clone());
-                            interner.insert(s, code);
-                            code
-                        }
-                    },
-                    None => {
-                        let current = row.map_or(TextColumn::NULL, |r| c.codes[r]);
-                        let newest = c.dict.len().checked_sub(1);
-                        if current != TextColumn::NULL && *c.dict[current as usize] == *s {
-                            current
-                        } else if newest.is_some_and(|n| *c.dict[n] == *s) {
-                            newest.unwrap_or_default() as u32
-                        } else {
-                            c.dict.push(s.into_boxed_str());
-                            (c.dict.len() - 1) as u32
-                        }
-                    }
+                    Some(interner) => interned_code(c, interner, s),
+                    None => edited_code(c, row, s),
                 },
                 _ => TextColumn::NULL,
             };
-            set(&mut c.codes, row, code);
+            set_cell(&mut c.codes, row, code);
         }
-        Column::Enum(c) => set(
+        Column::Enum(c) => set_cell(c, row, enum_code(v, ty)),
+        Column::Date(c) => set_cell(
             c,
             row,
-            match (v, ty) {
-                (Some(Value::Text(s)), FieldType::Enum(variants)) => variants
-                    .iter()
-                    .position(|x| *x == s)
-                    .and_then(|i| u8::try_from(i).ok()),
+            v.and_then(|v| match v {
+                Value::Date(d) => Some(d),
                 _ => None,
-            },
+            }),
         ),
-        Column::Date(c) => set(
+        Column::Counts(c) => set_cell(
             c,
             row,
-            match v {
-                Some(Value::Date(d)) => Some(d),
+            v.and_then(|v| match v {
+                Value::Counts(m) => Some(Box::new(m)),
                 _ => None,
-            },
+            }),
         ),
-        Column::Counts(c) => set(
-            c,
-            row,
-            match v {
-                Some(Value::Counts(m)) => Some(Box::new(m)),
-                _ => None,
-            },
-        ),
+    }
+}
+
+/// Appends `v` when `row` is None, else overwrites that row.
+fn set_cell<T>(col: &mut Vec<T>, row: Option<usize>, v: T) {
+    match row {
+        Some(r) => col[r] = v,
+        None => col.push(v),
+    }
+}
+
+/// The code of a text in a bulk build: the interner's, or a new dictionary entry.
+fn interned_code(c: &mut TextColumn, interner: &mut HashMap<Box<str>, u32>, s: String) -> u32 {
+    if let Some(&code) = interner.get(s.as_str()) {
+        return code;
+    }
+    let code = c.dict.len() as u32;
+    let s = s.into_boxed_str();
+    c.dict.push(s.clone());
+    interner.insert(s, code);
+    code
+}
+
+/// The code of a text in an edit of a built layer: the cell's current one or the newest
+/// dictionary entry when equal, else a new dictionary entry.
+fn edited_code(c: &mut TextColumn, row: Option<usize>, s: String) -> u32 {
+    let current = row.map_or(TextColumn::NULL, |r| c.codes[r]);
+    let newest = c.dict.len().checked_sub(1);
+    if current != TextColumn::NULL && *c.dict[current as usize] == *s {
+        current
+    } else if newest.is_some_and(|n| *c.dict[n] == *s) {
+        newest.unwrap_or_default() as u32
+    } else {
+        c.dict.push(s.into_boxed_str());
+        (c.dict.len() - 1) as u32
+    }
+}
+
+/// The index of an enum value among its field's variants (None for anything else).
+fn enum_code(v: Option<Value>, ty: FieldType) -> Option<u8> {
+    match (v, ty) {
+        (Some(Value::Text(s)), FieldType::Enum(variants)) => variants
+            .iter()
+            .position(|x| *x == s)
+            .and_then(|i| u8::try_from(i).ok()),
+        _ => None,
     }
 }
 

@@ -202,7 +202,9 @@ pub fn import_file(
     import_bytes(&bytes, format, opts, progress)
 }
 
-/// Reads and validates a document held in memory.
+/// Reads and validates a document held in memory. Steps: read the document's features →
+/// choose the CRS (the one given wins over the one declared, with a warning) → validate each
+/// feature (ids, `--set` values, the layer's rules) → refuse all in strict mode if any failed.
 pub fn import_bytes(
     bytes: &[u8],
     format: Format,
@@ -212,7 +214,41 @@ pub fn import_bytes(
     if opts.as_holders && opts.layer != Layer::WasteDeposits {
         return Err(IngestError::HoldersOnly(opts.layer));
     }
-    let (declared, raws) = match format {
+    let (declared, raws) = read_document(bytes, format)?;
+    let mut warnings = Vec::new();
+    let crs = choose_crs(opts.crs.as_ref(), declared, &mut warnings);
+    let reprojector = Reprojector::to_wgs84(&crs)?;
+    let set = parse_set(&opts.set, opts.layer)?;
+    let read = raws.len();
+    progress.set_length(read as u64);
+    let (features, rejected) = validate_all(raws, opts, &set, &reprojector, progress);
+    progress.finish_and_clear();
+    if opts.strict && !rejected.is_empty() {
+        return Err(IngestError::Strict {
+            rejected: rejected.len(),
+            read,
+            first: rejected[0].clone(),
+        });
+    }
+    Ok(ImportOutcome {
+        features,
+        report: ImportReport {
+            layer: opts.layer,
+            format,
+            crs,
+            read,
+            rejected,
+            warnings,
+        },
+    })
+}
+
+/// The raw features of a document, and the CRS it declares (if its format can).
+fn read_document(
+    bytes: &[u8],
+    format: Format,
+) -> Result<(Option<Crs>, Vec<RawFeature>), IngestError> {
+    Ok(match format {
         Format::GeoJson => {
             let doc = read_geojson(bytes)?;
             (doc.crs, doc.features)
@@ -225,9 +261,13 @@ pub fn import_bytes(
             let doc = read_fgb(std::io::Cursor::new(bytes), None)?;
             (doc.crs, doc.features)
         }
-    };
-    let mut warnings = Vec::new();
-    let crs = match (&opts.crs, declared) {
+    })
+}
+
+/// The CRS to read coordinates in: `--crs` if given (warning when the file declares another),
+/// else the declared one, else WGS 84.
+fn choose_crs(given: Option<&Crs>, declared: Option<Crs>, warnings: &mut Vec<String>) -> Crs {
+    match (given, declared) {
         (Some(given), Some(declared)) if *given != declared => {
             warnings.push(format!(
                 "the file declares {declared}; --crs {given} is used instead"
@@ -237,23 +277,30 @@ pub fn import_bytes(
         (Some(given), _) => given.clone(),
         (None, Some(declared)) => declared,
         (None, None) => Crs::Wgs84,
-    };
-    let reprojector = Reprojector::to_wgs84(&crs)?;
-    let set = parse_set(&opts.set, opts.layer)?;
+    }
+}
+
+/// Validates every raw feature: applies `--set`, resolves (or assigns) its id, refuses
+/// duplicate ids, checks it by the layer's rules. The valid features, and the rejections.
+fn validate_all(
+    raws: Vec<RawFeature>,
+    opts: &ImportOptions,
+    set: &[(String, String)],
+    reprojector: &Reprojector,
+    progress: &ProgressBar,
+) -> (Vec<Feature>, Vec<Rejection>) {
     let rules = Rules {
         layer: opts.layer,
         as_holders: opts.as_holders,
     };
-    let read = raws.len();
-    progress.set_length(read as u64);
-    let mut features = Vec::with_capacity(read);
+    let mut features = Vec::with_capacity(raws.len());
     let mut rejected = Vec::new();
     let mut seen: HashMap<FeatureId, usize> = HashMap::new();
     let mut next_id = opts.first_free_id;
     for mut raw in raws {
         progress.inc(1);
         let index = raw.index;
-        for (k, v) in &set {
+        for (k, v) in set {
             raw.properties.insert(k.clone(), Json::String(v.clone()));
         }
         let id = match resolve_id(&mut raw, opts.id_field.as_deref(), opts.layer) {
@@ -274,7 +321,7 @@ pub fn import_bytes(
             });
             continue;
         }
-        match validate_feature(raw, id, rules, &reprojector) {
+        match validate_feature(raw, id, rules, reprojector) {
             Ok(f) => {
                 seen.insert(id, index);
                 features.push(f);
@@ -282,25 +329,7 @@ pub fn import_bytes(
             Err(reason) => rejected.push(Rejection { index, reason }),
         }
     }
-    progress.finish_and_clear();
-    if opts.strict && !rejected.is_empty() {
-        return Err(IngestError::Strict {
-            rejected: rejected.len(),
-            read,
-            first: rejected[0].clone(),
-        });
-    }
-    Ok(ImportOutcome {
-        features,
-        report: ImportReport {
-            layer: opts.layer,
-            format,
-            crs,
-            read,
-            rejected,
-            warnings,
-        },
-    })
+    (features, rejected)
 }
 
 fn parse_set(set: &[(String, String)], layer: Layer) -> Result<Vec<(String, String)>, IngestError> {

@@ -222,17 +222,7 @@ fn convert(
         return Ok(None);
     }
     let value = match ty {
-        FieldType::Bool => Value::Bool(match v {
-            Json::Bool(b) => *b,
-            Json::Number(n) if n.as_f64() == Some(1.0) => true,
-            Json::Number(n) if n.as_f64() == Some(0.0) => false,
-            Json::String(s) => match s.trim().to_lowercase().as_str() {
-                "true" | "t" | "yes" | "y" | "oui" | "o" | "1" | "vrai" => true,
-                "false" | "f" | "no" | "n" | "non" | "0" | "faux" => false,
-                _ => return Err(wrong(&name, "a boolean (true/false)", v)),
-            },
-            _ => return Err(wrong(&name, "a boolean (true/false)", v)),
-        }),
+        FieldType::Bool => Value::Bool(to_bool(v, &name)?),
         FieldType::Int => {
             let x = number(v).ok_or_else(|| wrong(&name, "an integer", v))? * scale;
             if x.fract() != 0.0 || x.abs() > 9.0e15 {
@@ -247,88 +237,115 @@ fn convert(
             }
             Value::Float(x * scale)
         }
-        FieldType::Text(format) => {
-            let s = match v {
-                Json::String(s) => s.trim().to_string(),
-                Json::Number(n) => n.to_string(),
-                _ => return Err(wrong(&name, "a string", v)),
-            };
-            let s = match format {
-                // INSEE codes written as numbers lose their leading zero (01001 → 1001).
-                TextFormat::Insee if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
-                    format!("0{s}")
-                }
-                TextFormat::WasteCode => match parse_waste_code(&s) {
-                    Some((code, _)) => code,
-                    None => {
-                        return Err(Reject::BadFormat {
-                            field,
-                            value: s,
-                            hint: format.hint(),
-                        });
-                    }
-                },
-                _ => s,
-            };
-            if !format.accepts(&s) {
-                return Err(Reject::BadFormat {
-                    field,
-                    value: s,
-                    hint: format.hint(),
-                });
-            }
-            Value::Text(s)
-        }
+        FieldType::Text(format) => Value::Text(to_text(v, format, field, &name)?),
         FieldType::Date => {
             let s = v
                 .as_str()
                 .ok_or_else(|| wrong(&name, "a date (YYYY-MM-DD)", v))?;
             Value::Date(parse_date(s).ok_or_else(|| wrong(&name, "a date (YYYY-MM-DD)", v))?)
         }
-        FieldType::Enum(variants) => {
-            let s = match v {
-                Json::String(s) => s,
-                _ => return Err(wrong(&name, "a string", v)),
-            };
-            match enum_variant(s, variants) {
-                Some(x) => Value::Text(x.to_string()),
-                None => {
-                    return Err(Reject::UnknownValue {
-                        field,
-                        value: s.chars().take(60).collect(),
-                        valid: variants.join(", "),
-                    });
-                }
-            }
-        }
-        FieldType::Counts => {
-            let obj = match v {
-                Json::Object(o) => o.clone(),
-                // CSV cells can hold the object as JSON text.
-                Json::String(s) => match serde_json::from_str::<Json>(s) {
-                    Ok(Json::Object(o)) => o,
-                    _ => return Err(wrong(&name, "an object of counts", v)),
-                },
-                _ => return Err(wrong(&name, "an object of counts", v)),
-            };
-            let mut m = BTreeMap::new();
-            for (k, c) in obj {
-                // France Travail masks small counts with `*`: unknown, so left out.
-                if c.is_null()
-                    || c.as_str()
-                        .is_some_and(|s| s.trim() == "*" || s.trim().is_empty())
-                {
-                    continue;
-                }
-                let x = number(&c)
-                    .filter(|x| x.is_finite() && *x >= 0.0)
-                    .ok_or_else(|| wrong(&format!("{field}.{k}"), "a count ≥ 0", &c))?;
-                m.insert(k, x);
-            }
-            Value::Counts(m)
-        }
+        FieldType::Enum(variants) => Value::Text(to_variant(v, variants, field, &name)?),
+        FieldType::Counts => Value::Counts(to_counts(v, field, &name)?),
     };
     Ok(Some(value))
+}
+
+/// A boolean: JSON's, 1/0, or an English or French word.
+fn to_bool(v: &Json, name: &str) -> Result<bool, Reject> {
+    Ok(match v {
+        Json::Bool(b) => *b,
+        Json::Number(n) if n.as_f64() == Some(1.0) => true,
+        Json::Number(n) if n.as_f64() == Some(0.0) => false,
+        Json::String(s) => match s.trim().to_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" | "oui" | "o" | "1" | "vrai" => true,
+            "false" | "f" | "no" | "n" | "non" | "0" | "faux" => false,
+            _ => return Err(wrong(name, "a boolean (true/false)", v)),
+        },
+        _ => return Err(wrong(name, "a boolean (true/false)", v)),
+    })
+}
+
+/// A text (a string, or a number's digits) normalised and checked by its format.
+fn to_text(
+    v: &Json,
+    format: TextFormat,
+    field: &'static str,
+    name: &str,
+) -> Result<String, Reject> {
+    let s = match v {
+        Json::String(s) => s.trim().to_string(),
+        Json::Number(n) => n.to_string(),
+        _ => return Err(wrong(name, "a string", v)),
+    };
+    let bad = |value: String| Reject::BadFormat {
+        field,
+        value,
+        hint: format.hint(),
+    };
+    let s = match format {
+        // INSEE codes written as numbers lose their leading zero (01001 → 1001).
+        TextFormat::Insee if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("0{s}")
+        }
+        TextFormat::WasteCode => match parse_waste_code(&s) {
+            Some((code, _)) => code,
+            None => return Err(bad(s)),
+        },
+        _ => s,
+    };
+    if !format.accepts(&s) {
+        return Err(bad(s));
+    }
+    Ok(s)
+}
+
+/// The canonical spelling of an enum value.
+fn to_variant(
+    v: &Json,
+    variants: &'static [&'static str],
+    field: &'static str,
+    name: &str,
+) -> Result<String, Reject> {
+    let Json::String(s) = v else {
+        return Err(wrong(name, "a string", v));
+    };
+    match enum_variant(s, variants) {
+        Some(x) => Ok(x.to_string()),
+        None => Err(Reject::UnknownValue {
+            field,
+            value: s.chars().take(60).collect(),
+            valid: variants.join(", "),
+        }),
+    }
+}
+
+/// Counts by key, from an object (or, in CSV, its JSON text); masked (`*`) and empty counts
+/// are left out.
+fn to_counts(v: &Json, field: &'static str, name: &str) -> Result<BTreeMap<String, f64>, Reject> {
+    let obj = match v {
+        Json::Object(o) => o.clone(),
+        // CSV cells can hold the object as JSON text.
+        Json::String(s) => match serde_json::from_str::<Json>(s) {
+            Ok(Json::Object(o)) => o,
+            _ => return Err(wrong(name, "an object of counts", v)),
+        },
+        _ => return Err(wrong(name, "an object of counts", v)),
+    };
+    let mut m = BTreeMap::new();
+    for (k, c) in obj {
+        // France Travail masks small counts with `*`: unknown, so left out.
+        if c.is_null()
+            || c.as_str()
+                .is_some_and(|s| s.trim() == "*" || s.trim().is_empty())
+        {
+            continue;
+        }
+        let x = number(&c)
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| wrong(&format!("{field}.{k}"), "a count ≥ 0", &c))?;
+        m.insert(k, x);
+    }
+    Ok(m)
 }
 
 fn number(v: &Json) -> Option<f64> {

@@ -37,8 +37,34 @@ fn column_type(ty: FieldType) -> ColumnType {
     }
 }
 
+/// Why a layer file could not be written or read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FgbError {
+    /// The FlatGeobuf library refused (header, index, encoding, I/O).
+    #[error("{0}")]
+    Format(String),
+    /// One feature of the file does not read.
+    #[error("feature {index}: {reason}")]
+    Feature { index: usize, reason: String },
+    #[error("feature {index} has no `{FID}`")]
+    NoId { index: usize },
+}
+
+impl FgbError {
+    fn format(e: impl std::fmt::Display) -> FgbError {
+        FgbError::Format(e.to_string())
+    }
+
+    fn feature(index: usize, e: impl std::fmt::Display) -> FgbError {
+        FgbError::Feature {
+            index,
+            reason: e.to_string(),
+        }
+    }
+}
+
 /// Writes a layer (WGS84, EPSG:4326) with a packed R-tree index.
-pub fn write_layer_fgb(data: &LayerData, out: impl Write) -> Result<(), String> {
+pub fn write_layer_fgb(data: &LayerData, out: impl Write) -> Result<(), FgbError> {
     let layer = data.layer();
     let schema = schema(layer);
     let options = FgbWriterOptions {
@@ -55,7 +81,7 @@ pub fn write_layer_fgb(data: &LayerData, out: impl Write) -> Result<(), String> 
         ..Default::default()
     };
     let mut fgb = FgbWriter::create_with_options(layer.id(), GeometryType::Unknown, options)
-        .map_err(|e| e.to_string())?;
+        .map_err(FgbError::format)?;
     fgb.add_column(FID, ColumnType::ULong, |_, c| c.nullable = false);
     fgb.add_column(VERSION, ColumnType::ULong, |_, c| c.nullable = false);
     for field in schema.fields {
@@ -99,12 +125,12 @@ pub fn write_layer_fgb(data: &LayerData, out: impl Write) -> Result<(), String> 
                 put(extra_index, EXTRA, &ColumnValue::Json(&text));
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(FgbError::format)?;
         if let Some(e) = failure {
-            return Err(e);
+            return Err(FgbError::Format(e));
         }
     }
-    fgb.write(out).map_err(|e| e.to_string())
+    fgb.write(out).map_err(FgbError::format)
 }
 
 /// Where a FlatGeobuf column goes when loading.
@@ -201,8 +227,8 @@ fn typed(ty: FieldType, v: &ColumnValue) -> Option<Value> {
 
 /// Reads a layer written by [`write_layer_fgb`] straight into its columns. Geometries and
 /// computed fields are trusted (they were validated on the way in), which keeps start-up fast.
-pub fn read_layer_fgb<R: Read + BufRead>(reader: R, layer: Layer) -> Result<LayerData, String> {
-    let fgb = FgbReader::open(reader).map_err(|e| e.to_string())?;
+pub fn read_layer_fgb<R: Read + BufRead>(reader: R, layer: Layer) -> Result<LayerData, FgbError> {
+    let fgb = FgbReader::open(reader).map_err(FgbError::format)?;
     let schema = schema(layer);
     let header = fgb.header();
     let targets: Vec<Target> = header
@@ -222,10 +248,10 @@ pub fn read_layer_fgb<R: Read + BufRead>(reader: R, layer: Layer) -> Result<Laye
         .unwrap_or_default();
     let count = header.features_count() as usize;
     let mut builder = LayerBuilder::new(layer, count);
-    let mut iter = fgb.select_all_seq().map_err(|e| e.to_string())?;
+    let mut iter = fgb.select_all_seq().map_err(FgbError::format)?;
     let mut index = 0usize;
-    while let Some(f) = iter.next().map_err(|e| e.to_string())? {
-        let geometry = f.to_geo().map_err(|e| format!("feature {index}: {e}"))?;
+    while let Some(f) = iter.next().map_err(FgbError::format)? {
+        let geometry = f.to_geo().map_err(|e| FgbError::feature(index, e))?;
         let mut sink = RowSink {
             targets: &targets,
             schema,
@@ -236,13 +262,11 @@ pub fn read_layer_fgb<R: Read + BufRead>(reader: R, layer: Layer) -> Result<Laye
             error: None,
         };
         f.process_properties(&mut sink)
-            .map_err(|e| format!("feature {index}: {e}"))?;
+            .map_err(|e| FgbError::feature(index, e))?;
         if let Some(e) = sink.error {
-            return Err(format!("feature {index}: {e}"));
+            return Err(FgbError::feature(index, e));
         }
-        let id = sink
-            .id
-            .ok_or_else(|| format!("feature {index} has no `{FID}`"))?;
+        let id = sink.id.ok_or(FgbError::NoId { index })?;
         builder.push(Feature {
             id,
             version: sink.version,

@@ -98,33 +98,57 @@ impl LogRecord {
         out.extend_from_slice(payload.as_bytes());
     }
 
-    fn decode(payload: &[u8]) -> Result<LogRecord, String> {
-        let v: Json = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-        let seq = v["seq"].as_u64().ok_or("no `seq`")?;
+    fn decode(payload: &[u8]) -> Result<LogRecord, RecordError> {
+        let v: Json =
+            serde_json::from_slice(payload).map_err(|e| RecordError::Json(e.to_string()))?;
+        let seq = v["seq"].as_u64().ok_or(RecordError::Missing("no `seq`"))?;
         let ops = v["ops"]
             .as_array()
-            .ok_or("no `ops`")?
+            .ok_or(RecordError::Missing("no `ops`"))?
             .iter()
-            .map(|op| {
-                let layer: Layer = op["layer"]
-                    .as_str()
-                    .ok_or("op without `layer`")?
-                    .parse()
-                    .map_err(|e: crate::model::UnknownLayer| e.to_string())?;
-                match op["op"].as_str() {
-                    Some("put") => Ok(Op::Put {
-                        layer,
-                        feature: feature_from_json(layer, &op["feature"])?,
-                    }),
-                    Some("delete") => Ok(Op::Delete {
-                        layer,
-                        id: op["id"].as_u64().ok_or("delete without `id`")?,
-                    }),
-                    _ => Err("unknown op".to_string()),
-                }
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+            .map(decode_op)
+            .collect::<Result<Vec<_>, RecordError>>()?;
         Ok(LogRecord { seq, ops })
+    }
+}
+
+/// Why a log record's payload (or a feature in it) could not be read although its checksum
+/// holds: a bug or a newer format, never a torn write.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    /// The payload is not JSON.
+    #[error("{0}")]
+    Json(String),
+    /// A member is missing or of the wrong type; the message says which.
+    #[error("{0}")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Layer(#[from] crate::model::UnknownLayer),
+    #[error("unknown op")]
+    UnknownOp,
+    /// A feature's geometry or properties do not read.
+    #[error("{0}")]
+    Feature(String),
+}
+
+/// Reads one op of a record.
+fn decode_op(op: &Json) -> Result<Op, RecordError> {
+    let layer: Layer = op["layer"]
+        .as_str()
+        .ok_or(RecordError::Missing("op without `layer`"))?
+        .parse()?;
+    match op["op"].as_str() {
+        Some("put") => Ok(Op::Put {
+            layer,
+            feature: feature_from_json(layer, &op["feature"])?,
+        }),
+        Some("delete") => Ok(Op::Delete {
+            layer,
+            id: op["id"]
+                .as_u64()
+                .ok_or(RecordError::Missing("delete without `id`"))?,
+        }),
+        _ => Err(RecordError::UnknownOp),
     }
 }
 
@@ -147,15 +171,21 @@ pub fn feature_to_json(layer: Layer, f: &Feature) -> Json {
 }
 
 /// Reads what [`feature_to_json`] wrote.
-pub fn feature_from_json(layer: Layer, v: &Json) -> Result<Feature, String> {
-    let id = v["id"].as_u64().ok_or("feature without `id`")?;
-    let version = v["version"].as_u64().ok_or("feature without `version`")?;
-    let geometry = geometry_from_geojson(&v["geometry"]).map_err(|e| e.to_string())?;
+pub fn feature_from_json(layer: Layer, v: &Json) -> Result<Feature, RecordError> {
+    let id = v["id"]
+        .as_u64()
+        .ok_or(RecordError::Missing("feature without `id`"))?;
+    let version = v["version"]
+        .as_u64()
+        .ok_or(RecordError::Missing("feature without `version`"))?;
+    let geometry =
+        geometry_from_geojson(&v["geometry"]).map_err(|e| RecordError::Feature(e.to_string()))?;
     let props = match &v["props"] {
         Json::Object(m) => m.clone(),
-        _ => return Err("feature without `props`".into()),
+        _ => return Err(RecordError::Missing("feature without `props`")),
     };
-    let (props, rest) = stored_properties(props, schema(layer)).map_err(|e| e.to_string())?;
+    let (props, rest) =
+        stored_properties(props, schema(layer)).map_err(|e| RecordError::Feature(e.to_string()))?;
     let mut extra = match &v["extra"] {
         Json::Object(m) => m.clone(),
         _ => Map::new(),
@@ -223,27 +253,36 @@ impl Segment {
     }
 }
 
+/// Why the bytes at an offset are not a whole record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum FrameError {
+    #[error("record header cut at offset {pos}")]
+    HeaderCut { pos: usize },
+    #[error("record at offset {pos} cut short ({len} bytes announced)")]
+    CutShort { pos: usize, len: usize },
+    #[error("record at offset {pos} fails its checksum")]
+    Checksum { pos: usize },
+}
+
 /// Checks the frame at `pos`: the payload's length if the frame is whole and its checksum
 /// holds, or why not.
-fn frame_at(bytes: &[u8], pos: usize) -> Result<usize, String> {
+fn frame_at(bytes: &[u8], pos: usize) -> Result<usize, FrameError> {
     let rest = &bytes[pos..];
     if rest.len() < RECORD_HEADER {
-        return Err(format!("record header cut at offset {pos}"));
+        return Err(FrameError::HeaderCut { pos });
     }
     let len_bytes: [u8; 4] = [rest[0], rest[1], rest[2], rest[3]];
     let len = u32::from_le_bytes(len_bytes) as usize;
     let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
     // The writer never frames an empty payload (a record is a JSON object).
     if !(2..=MAX_RECORD_BYTES).contains(&len) || rest.len() - RECORD_HEADER < len {
-        return Err(format!(
-            "record at offset {pos} cut short ({len} bytes announced)"
-        ));
+        return Err(FrameError::CutShort { pos, len });
     }
     let mut h = crc32fast::Hasher::new();
     h.update(&len_bytes);
     h.update(&rest[RECORD_HEADER..RECORD_HEADER + len]);
     if h.finalize() != crc {
-        return Err(format!("record at offset {pos} fails its checksum"));
+        return Err(FrameError::Checksum { pos });
     }
     Ok(len)
 }
@@ -271,7 +310,7 @@ pub fn scan_log(bytes: &[u8]) -> Vec<Segment> {
                     Err(reason) => Segment::Unreadable {
                         offset,
                         len: size,
-                        reason,
+                        reason: reason.to_string(),
                     },
                 });
                 pos += RECORD_HEADER + len;
@@ -283,7 +322,7 @@ pub fn scan_log(bytes: &[u8]) -> Vec<Segment> {
                 out.push(Segment::Damaged {
                     offset: pos as u64,
                     len: (next - pos) as u64,
-                    reason,
+                    reason: reason.to_string(),
                 });
                 pos = next;
             }

@@ -11,10 +11,10 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-pub use fgb::{read_layer_fgb, write_layer_fgb};
+pub use fgb::{FgbError, read_layer_fgb, write_layer_fgb};
 pub use log::{
-    LOG_FILE, LogContents, LogError, LogRecord, Op, ROTATED_LOG_FILE, Recovered, Segment, WriteLog,
-    feature_from_json, feature_to_json, read_log, scan_log,
+    LOG_FILE, LogContents, LogError, LogRecord, Op, ROTATED_LOG_FILE, RecordError, Recovered,
+    Segment, WriteLog, feature_from_json, feature_to_json, read_log, scan_log,
 };
 pub use salvage::{LogReport, check_logs, salvage_logs};
 
@@ -96,9 +96,9 @@ impl DataDir {
             return Ok(LayerData::empty(layer));
         }
         let file = fs::File::open(&path).map_err(io("cannot open", &path))?;
-        read_layer_fgb(std::io::BufReader::new(file), layer).map_err(|reason| StoreError::Corrupt {
+        read_layer_fgb(std::io::BufReader::new(file), layer).map_err(|e| StoreError::Corrupt {
             path: path.clone(),
-            reason,
+            reason: e.to_string(),
         })
     }
 
@@ -128,9 +128,9 @@ impl DataDir {
         {
             let file = fs::File::create(&tmp).map_err(io("cannot create", &tmp))?;
             let mut out = BufWriter::new(file);
-            write_layer_fgb(data, &mut out).map_err(|reason| StoreError::Corrupt {
+            write_layer_fgb(data, &mut out).map_err(|e| StoreError::Corrupt {
                 path: tmp.clone(),
-                reason,
+                reason: e.to_string(),
             })?;
             out.flush().map_err(io("cannot write", &tmp))?;
             let file = out.into_inner().map_err(|e| StoreError::Io {

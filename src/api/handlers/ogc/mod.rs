@@ -28,7 +28,7 @@ use crate::api::geojson::{
 use crate::api::handlers::run;
 use crate::api::search_params as sp;
 use crate::api::{ApiError, AppState};
-use crate::index::cql2::{Cql2Filter, FilterLang, bbox_geometry};
+use crate::index::cql2::{Cql2Filter, FilterCrsError, FilterLang, bbox_geometry};
 use crate::index::{Filter, LayerData, Visibility};
 use crate::model::{Access, FeatureId, Layer, geometry_to_json};
 use crate::query::{self, Hit, LayerQuery, PageRequest, Relation, Scope};
@@ -288,7 +288,7 @@ fn items_filter(layer: Layer, params: &Params, access: &Access) -> Result<Filter
     let filter_crs = OgcCrs::param(params, "filter-crs")?;
     if let Some(text) = params.get("filter")? {
         let to_crs84 = filter_crs.to_crs84()?;
-        let apply = |g: &mut Geometry<f64>| to_crs84.apply(g);
+        let apply = |g: &mut Geometry<f64>| to_crs84.apply(g).map_err(FilterCrsError::from);
         let cql2 = Cql2Filter::parse(layer, text, lang, &apply)
             .map_err(|e| ApiError::bad_param("filter", e.to_string()))?;
         filter = filter.with_cql2(cql2);
