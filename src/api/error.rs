@@ -85,6 +85,16 @@ pub enum ApiError {
     Tile(#[from] TileError),
 }
 
+impl From<crate::config::OverLimit> for ApiError {
+    fn from(e: crate::config::OverLimit) -> ApiError {
+        ApiError::OverLimit {
+            param: e.param,
+            value: e.value,
+            max: e.max,
+        }
+    }
+}
+
 impl ApiError {
     /// A 400 naming the parameter at fault.
     pub fn bad_param(param: impl Into<String>, detail: impl Into<String>) -> ApiError {

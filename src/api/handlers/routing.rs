@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use crate::api::extract::{ApiJson, Params};
+use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState, Limits};
 use crate::model::{Layer, geometry_to_json};
 use crate::routing::{
@@ -133,7 +134,7 @@ pub async fn workforce(
     let profile = parse_profile(params.get("profile")?)?;
     let engine = engine(&state, profile)?;
     let catchments = state.snapshot.load().layer(Layer::Catchments).clone();
-    let wf = blocking(move || {
+    let wf = spawn_blocking("routing", move || {
         engine
             .workforce(&catchments, lon, lat, minutes, direction)
             .map_err(ApiError::routing("lon"))
@@ -298,7 +299,7 @@ async fn run_isochrone(state: &AppState, req: IsochroneRequest) -> Result<Respon
         opts,
     } = req;
     let inputs = locations.clone();
-    let iso = blocking(move || {
+    let iso = spawn_blocking("routing", move || {
         engine
             .isochrone(&locations, direction, &opts)
             .map_err(ApiError::routing("locations"))
@@ -311,13 +312,6 @@ async fn run_isochrone(state: &AppState, req: IsochroneRequest) -> Result<Respon
         HeaderValue::from_static("application/geo+json"),
     );
     Ok(resp)
-}
-
-/// Runs CPU-heavy work off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    crate::api::limits::spawn_blocking("routing", f).await
 }
 
 fn round(v: f64, digits: i32) -> f64 {

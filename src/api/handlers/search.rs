@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::api::extract::{ApiJson, ApiPath, Caller, Params, check_vertices};
 use crate::api::geojson::{
-    GEOJSON, Props, base_url, feature_collection, link, respond, with_cursor, write_feature,
+    GEOJSON, Props, base_url, feature_collection, page_links, respond, write_feature,
 };
 use crate::api::handlers::routing::engine as routing_engine;
 use crate::api::handlers::run;
@@ -21,7 +21,7 @@ use crate::index::{Filter, Snapshot, Visibility};
 use crate::model::{Access, FeatureId, Layer, MATERIALS};
 use crate::query::Relation;
 use crate::query::{
-    self, DepositDriveTimes, DriveGate, Hit, LayerQuery, NearWasteQuery, Page, RowTimes, Scope,
+    self, DepositDriveTimes, DriveGate, Hit, LayerQuery, NearWasteQuery, RowTimes, Scope,
     SiteFilter, SiteHit, SiteQuery, SiteSort, WasteSite, WasteSort,
 };
 use crate::routing::Direction;
@@ -79,7 +79,7 @@ async fn layer_search_impl(
     };
     let cheap = is_cheap(&q.scope);
     let (snap, result) = run(cheap, snap, move |s| query::search(s, &q, gate(&times))).await?;
-    let links = page_links(headers, uri.path(), &params.0, &result);
+    let links = page_links(&base_url(headers), uri.path(), &params.0, &result);
     let body = feature_collection(
         &result,
         |out, hit| write_hit(out, &snap, hit, |_| {}),
@@ -143,7 +143,7 @@ async fn site_search_impl(
         query::site_search(s, &q, gate(&times))
     })
     .await?;
-    let links = page_links(headers, uri.path(), &params.0, &result);
+    let links = page_links(&base_url(headers), uri.path(), &params.0, &result);
     let body = feature_collection(&result, |out, s| write_site(out, &snap, s), &links, &[]);
     Ok(respond(body, GEOJSON))
 }
@@ -267,7 +267,7 @@ pub async fn near_waste(
         query::near_waste(s, &q, gate(&times), pairs.as_deref())
     })
     .await?;
-    let links = page_links(&headers, uri.path(), &params.0, &result);
+    let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
     let body = feature_collection(
         &result,
         |out, w| write_waste_site(out, &snap, w, unit),
@@ -332,7 +332,7 @@ pub async fn deposit_sites(
     .await?;
     let deposit: Json = serde_json::from_str(snap.layer(Layer::WasteDeposits).feature_text(row))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let links = page_links(&headers, uri.path(), &params.0, &result);
+    let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
     let body = feature_collection(
         &result,
         |out, s| write_site(out, &snap, s),
@@ -349,41 +349,6 @@ fn is_cheap(scope: &Scope) -> bool {
         Scope::Nearest { k, .. } => *k <= 100,
         _ => false,
     }
-}
-
-/// `self`, `next` and `prev` links of a page.
-fn page_links<T>(
-    headers: &HeaderMap,
-    path: &str,
-    params: &[(String, String)],
-    page: &Page<T>,
-) -> Vec<Json> {
-    let base = base_url(headers);
-    let mut links = vec![link(
-        "self",
-        &with_cursor(
-            &base,
-            path,
-            params,
-            params
-                .iter()
-                .find(|(k, _)| k == "cursor")
-                .and_then(|(_, v)| query::Cursor::decode(v).ok()),
-        ),
-        GEOJSON,
-    )];
-    if let Some(c) = page.next {
-        links.push(link(
-            "next",
-            &with_cursor(&base, path, params, Some(c)),
-            GEOJSON,
-        ));
-    }
-    if let Some(c) = page.prev {
-        let c = (c.offset > 0).then_some(c);
-        links.push(link("prev", &with_cursor(&base, path, params, c), GEOJSON));
-    }
-    links
 }
 
 fn write_hit(out: &mut String, snap: &Snapshot, hit: &Hit, more: impl FnOnce(&mut Props)) {

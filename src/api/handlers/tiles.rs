@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
 use crate::api::extract::{ApiPath, Caller, Params};
+use crate::api::geojson::base_url;
+use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
 use crate::tiles::{
     Encoding, Prepared, TileCoord, TileEngine, TileSet, Visibility, negotiate, parse_layers,
@@ -32,9 +34,7 @@ async fn prepared(state: &AppState) -> Result<Arc<Prepared>, ApiError> {
         return Ok(p);
     }
     let engine = Arc::clone(&state.tiles);
-    tokio::task::spawn_blocking(move || engine.prepared(&snap))
-        .await
-        .map_err(|e| ApiError::Internal(format!("tile preparation failed: {e}")))
+    spawn_blocking("tile preparation", move || Ok(engine.prepared(&snap))).await
 }
 
 /// `Cache-Control`: a URL that names the data version (`?v=<generation>`) never changes.
@@ -98,9 +98,10 @@ pub async fn tile(
         None => {
             state.metrics.tile_cache_miss();
             let engine = Arc::clone(&state.tiles);
-            tokio::task::spawn_blocking(move || engine.tile(&prepared, &set, coord, enc))
-                .await
-                .map_err(|e| ApiError::Internal(format!("tile rendering failed: {e}")))??
+            spawn_blocking("tile rendering", move || {
+                Ok(engine.tile(&prepared, &set, coord, enc)?)
+            })
+            .await?
         }
     };
     if tile.body.is_empty() {
@@ -116,24 +117,6 @@ pub async fn tile(
         common.insert("x-tile-left-out", HeaderValue::from(tile.left_out));
     }
     Ok((StatusCode::OK, common, tile.body.clone()).into_response())
-}
-
-/// The URL the client used to reach us, behind proxies: `X-Forwarded-Proto` and
-/// `X-Forwarded-Host` first, then `Host`.
-pub fn base_url(headers: &HeaderMap) -> String {
-    let first = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let proto = first("x-forwarded-proto").unwrap_or_else(|| "http".into());
-    let host = first("x-forwarded-host")
-        .or_else(|| first("host"))
-        .unwrap_or_else(|| "localhost".into());
-    format!("{proto}://{host}")
 }
 
 /// `GET /tiles/{layers}.json`: the TileJSON 3.0.0 of a layer, a composite or `all`.

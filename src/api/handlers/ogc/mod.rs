@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 use self::crs::{CRS84, OgcCrs, Transform};
 use crate::api::extract::{ApiPath, Caller, Params};
 use crate::api::geojson::{
-    GEOJSON, base_url, feature_collection, link, respond, with_cursor, write_feature,
+    GEOJSON, base_url, feature_collection, link, page_links, respond, write_feature,
 };
 use crate::api::handlers::run;
 use crate::api::search_params as sp;
@@ -195,19 +195,14 @@ pub async fn items(
         origin: None,
         page: PageRequest { limit, cursor },
     };
-    let page_request = q.page;
     let (snap, page) = run(false, state.snapshot.load(), move |s| {
         query::search(s, &q, None)
     })
     .await?;
-    let links = page_links(
-        &base_url(&headers),
-        uri.path(),
-        &params,
-        layer,
-        &page,
-        page_request,
-    );
+    let base = base_url(&headers);
+    let mut links = page_links(&base, uri.path(), &params.0, &page);
+    let collection = format!("{base}/ogc/collections/{}", layer.id());
+    links.insert(1, link("collection", &collection, JSON));
     let data = snap.layer(layer);
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let writer = FeatureWriter::new(out_crs)?;
@@ -226,44 +221,6 @@ pub async fn items(
         return Err(e);
     }
     Ok(with_content_crs(respond(body, GEOJSON), out_crs))
-}
-
-/// The `self`, `collection`, `next` and `prev` links of a page of items.
-fn page_links(
-    base: &str,
-    path: &str,
-    params: &Params,
-    layer: Layer,
-    page: &query::Page<Hit>,
-    request: PageRequest,
-) -> Vec<Json> {
-    let mut links = vec![
-        link(
-            "self",
-            &with_cursor(base, path, &params.0, request.cursor),
-            GEOJSON,
-        ),
-        link(
-            "collection",
-            &format!("{base}/ogc/collections/{}", layer.id()),
-            JSON,
-        ),
-    ];
-    if let Some(c) = page.next {
-        links.push(link(
-            "next",
-            &with_cursor(base, path, &params.0, Some(c)),
-            GEOJSON,
-        ));
-    }
-    if let Some(c) = page.prev {
-        links.push(link(
-            "prev",
-            &with_cursor(base, path, &params.0, (c.offset > 0).then_some(c)),
-            GEOJSON,
-        ));
-    }
-    links
 }
 
 /// The attribute filter of an items request: property parameters, `datetime`, and a CQL2
