@@ -9,7 +9,6 @@ pub mod geojson;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
-mod search_params;
 mod serve;
 mod state;
 

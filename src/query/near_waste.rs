@@ -22,7 +22,7 @@ use rstar::{AABB, RTree};
 
 use super::QueryError;
 use super::distance::distance_to_geometry_m;
-use super::drive::DriveGate;
+use super::drive::{DriveFrom, DriveGate};
 use super::hit::Hit;
 use super::page::{Page, PageRequest, cut, fnv1a};
 use super::radius::split_at_antimeridian;
@@ -123,6 +123,51 @@ impl NearWasteQuery {
             .as_bytes(),
         )
     }
+}
+
+/// Most deposits the drive-time join runs a road search from (each is one bounded Dijkstra).
+pub const MAX_DRIVE_DEPOSITS: usize = 2_000;
+
+/// Drive times from each deposit admitted by `deposits` to the plots and buildings within
+/// `max_s`: one bounded road search per deposit on `roads`. Deposits too far from a road are
+/// left out (they cannot be driven from); more than [`MAX_DRIVE_DEPOSITS`] is an error naming
+/// `max_drive_min`. Stops early when the request is cancelled.
+pub fn deposit_drive_times(
+    snapshot: &Snapshot,
+    deposits: &Filter,
+    max_s: f64,
+    roads: &dyn DriveFrom,
+) -> Result<DepositDriveTimes, QueryError> {
+    let data = snapshot.layer(Layer::WasteDeposits);
+    let rows: Vec<u32> = (0..data.len() as u32)
+        .filter(|&r| deposits.matches(data, r))
+        .collect();
+    if rows.len() > MAX_DRIVE_DEPOSITS {
+        return Err(QueryError::TooManyDeposits {
+            matched: rows.len(),
+            max: MAX_DRIVE_DEPOSITS,
+        });
+    }
+    let sites = [Layer::Plots, Layer::Buildings];
+    let site_data: Vec<_> = sites.iter().map(|l| snapshot.layer(*l)).collect();
+    let mut out = DepositDriveTimes::new(max_s);
+    for row in rows {
+        if crate::cancel::cancelled() {
+            break;
+        }
+        let Geometry::Point(p) = data.geometry(row) else {
+            continue;
+        };
+        let Some(reached) = roads.reached_from([p.x(), p.y()], max_s, &site_data) else {
+            continue;
+        };
+        for (layer, times) in sites.iter().zip(reached) {
+            for (site, s) in times {
+                out.insert(row, *layer, site, s);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A deposit counted for a site.

@@ -45,6 +45,7 @@
 //! `TooFarFromRoad` should become a 400 naming the origin parameter.
 
 pub mod bdtopo;
+mod drive_from;
 mod engine;
 mod error;
 mod features;

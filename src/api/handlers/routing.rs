@@ -14,6 +14,7 @@ use crate::api::extract::{ApiJson, Params};
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState, Limits};
 use crate::model::{Layer, geometry_to_json};
+use crate::request::search::parse_profile;
 use crate::routing::{
     Direction, Figures, Isochrone, IsochroneOptions, ProfileId, RoutingEngine, RoutingError,
     Workforce,
@@ -179,15 +180,6 @@ fn parse_direction(v: Option<&str>, default: Direction) -> Result<Direction, Api
         Some(s) => s
             .parse()
             .map_err(|e: String| ApiError::bad_param("direction", e)),
-    }
-}
-
-pub(crate) fn parse_profile(v: Option<&str>) -> Result<ProfileId, ApiError> {
-    match v {
-        None => Ok(ProfileId::Car),
-        Some(s) => s
-            .parse::<ProfileId>()
-            .map_err(|e| ApiError::routing("profile")(RoutingError::from(e))),
     }
 }
 
