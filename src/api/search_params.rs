@@ -5,7 +5,7 @@ use geo_types::{MultiPolygon, Point};
 use serde_json::Value as Json;
 
 use super::{ApiError, Limits};
-use crate::index::Snapshot;
+use crate::index::View;
 use crate::ingest::geometry_from_geojson;
 use crate::query::{
     Caps, Cursor, PageRequest, Relation, Scope, check_bbox, check_k, check_limit, check_point,
@@ -223,7 +223,7 @@ pub fn parse_bbox(v: &str) -> Result<[f64; 4], ApiError> {
 pub fn scope(
     params: &Pairs,
     limits: &Limits,
-    snapshot: &Snapshot,
+    view: &View,
     polygon: Option<(MultiPolygon<f64>, Relation)>,
 ) -> Result<(Scope, Option<Point<f64>>), ApiError> {
     let caps = caps(limits);
@@ -276,7 +276,7 @@ pub fn scope(
     } else if let Some(b) = bbox {
         Scope::BBox(b)
     } else if let Some(siren) = territory {
-        territory_scope(snapshot, siren)?
+        territory_scope(view, siren)?
     } else if let Some((shape, relation)) = polygon {
         Scope::Polygon { shape, relation }
     } else if centre.is_some() {

@@ -17,7 +17,7 @@ use crate::api::handlers::run;
 use crate::api::limits::spawn_blocking;
 use crate::api::search_params::{self as sp, DRIVE_PARAMS, DriveSpec, SPATIAL_PARAMS};
 use crate::api::{ApiError, AppState};
-use crate::index::{Filter, Snapshot, Visibility};
+use crate::index::{Filter, Snapshot};
 use crate::model::{Access, FeatureId, Layer, MATERIALS};
 use crate::query::Relation;
 use crate::query::{
@@ -65,10 +65,10 @@ async fn layer_search_impl(
     let drive = sp::drive(&params.0, &state.limits)?;
     let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
-    let (scope, origin) = sp::scope(&params.0, &state.limits, &snap, polygon)?;
+    let (scope, origin) = sp::scope(&params.0, &state.limits, &snap.view(&access), polygon)?;
     let page = sp::page(&params.0, &state.limits)?;
     let reserved = [SPATIAL_PARAMS, DRIVE_PARAMS].concat();
-    let filter = Filter::parse(layer, &params.0, &reserved)?.for_access(&access);
+    let filter = Filter::parse(layer, &params.0, &reserved)?;
     let times = drive_times(&state, drive, &snap, &[layer]).await?;
     let q = LayerQuery {
         layer,
@@ -78,7 +78,10 @@ async fn layer_search_impl(
         page,
     };
     let cheap = is_cheap(&q.scope);
-    let (snap, result) = run(cheap, snap, move |s| query::search(s, &q, gate(&times))).await?;
+    let (snap, result) = run(cheap, snap, move |s| {
+        query::search(&s.view(&access), &q, gate(&times))
+    })
+    .await?;
     let links = page_links(headers, uri.path(), &params.0, &result);
     let body = feature_collection(
         &result,
@@ -120,7 +123,9 @@ async fn site_search_impl(
     let drive = sp::drive(&params.0, &state.limits)?;
     let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
-    let (scope, origin) = sp::scope(&params.0, &state.limits, &snap, polygon)?;
+    // Sites are public data: the search reads the public view, whoever asks.
+    let access = Access::ANONYMOUS;
+    let (scope, origin) = sp::scope(&params.0, &state.limits, &snap.view(&access), polygon)?;
     let page = sp::page(&params.0, &state.limits)?;
     let has_point = scope.centre().or(origin).is_some();
     let sort = match params.get("sort")? {
@@ -140,7 +145,7 @@ async fn site_search_impl(
     };
     let cheap = is_cheap(&q.scope);
     let (snap, result) = run(cheap, snap, move |s| {
-        query::site_search(s, &q, gate(&times))
+        query::site_search(&s.view(&access), &q, gate(&times))
     })
     .await?;
     let links = page_links(headers, uri.path(), &params.0, &result);
@@ -174,7 +179,7 @@ pub async fn near_waste(
 ) -> Result<Response, ApiError> {
     let drive = sp::drive(&params.0, &state.limits)?;
     let snap = state.snapshot.load();
-    let (scope, _) = sp::scope(&params.0, &state.limits, &snap, None)?;
+    let (scope, _) = sp::scope(&params.0, &state.limits, &snap.view(&access), None)?;
     let page = sp::page(&params.0, &state.limits)?;
     let materials = materials(params.get("materials")?)?;
     let unit = NearWasteQuery::unit_of(&materials)?;
@@ -245,11 +250,11 @@ pub async fn near_waste(
     reserved.extend(WASTE_PARAMS);
     reserved.push("sort");
     let sites = SiteFilter::parse(&site_params, &reserved)?;
-    let deposits = Filter::parse(Layer::WasteDeposits, &deposit_params, &[])?.for_access(&access);
+    let deposits = Filter::parse(Layer::WasteDeposits, &deposit_params, &[])?;
     let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let pairs = match max_drive_min {
         None => None,
-        Some(m) => Some(deposit_drive_times(&state, &snap, &deposits, m * 60.0).await?),
+        Some(m) => Some(deposit_drive_times(&state, &snap, &access, &deposits, m * 60.0).await?),
     };
     let q = NearWasteQuery {
         sites,
@@ -264,7 +269,7 @@ pub async fn near_waste(
         page,
     };
     let (snap, result) = run(false, snap, move |s| {
-        query::near_waste(s, &q, gate(&times), pairs.as_deref())
+        query::near_waste(&s.view(&access), &q, gate(&times), pairs.as_deref())
     })
     .await?;
     let links = page_links(&headers, uri.path(), &params.0, &result);
@@ -317,17 +322,26 @@ pub async fn deposit_sites(
     let reserved = [&["within_km", "limit", "cursor", "sort"], DRIVE_PARAMS].concat();
     let sites = SiteFilter::parse(&params.0, &reserved)?;
     let snap = state.snapshot.load();
+    // A deposit the caller may not see does not exist for them.
+    if snap
+        .view(&access)
+        .layer(Layer::WasteDeposits)
+        .get(id)
+        .is_none()
     {
-        // A deposit the caller may not see does not exist for them.
-        let data = snap.layer(Layer::WasteDeposits);
-        let visible = Visibility::new(&access, data);
-        if !data.row_of(id).is_some_and(|row| visible.row_visible(row)) {
-            return Err(ApiError::not_found(Layer::WasteDeposits, id));
-        }
+        return Err(ApiError::not_found(Layer::WasteDeposits, id));
     }
     let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let (snap, (row, result)) = run(within_m <= 20_000.0, snap, move |s| {
-        query::near_deposit(s, id, within_m, sites, sort, page, gate(&times))
+        query::near_deposit(
+            &s.view(&access),
+            id,
+            within_m,
+            sites,
+            sort,
+            page,
+            gate(&times),
+        )
     })
     .await?;
     let deposit: Json = serde_json::from_str(snap.layer(Layer::WasteDeposits).feature_text(row))
@@ -560,19 +574,21 @@ async fn drive_times(
     Ok(Some((Arc::new(times), spec.max_s)))
 }
 
-/// Drive times from each deposit admitted by `deposits` to the plots and buildings within
+/// Drive times from each deposit `access` may see and `deposits` admits to the plots and buildings within
 /// `max_s`: one bounded Dijkstra per deposit (by car), on the blocking pool. Deposits farther
 /// than the snapping limit from a road are left out (they cannot be driven from).
 async fn deposit_drive_times(
     state: &AppState,
     snap: &Arc<Snapshot>,
+    access: &Access,
     deposits: &Filter,
     max_s: f64,
 ) -> Result<Arc<DepositDriveTimes>, ApiError> {
     let engine = routing_engine(state, crate::routing::ProfileId::Car)?;
-    let data = snap.layer(Layer::WasteDeposits);
-    let rows: Vec<u32> = (0..data.len() as u32)
-        .filter(|&r| deposits.matches(data, r))
+    let visible = snap.view(access).layer(Layer::WasteDeposits);
+    let rows: Vec<u32> = visible
+        .filter(deposits)
+        .rows_in(0..visible.data().len() as u32)
         .collect();
     if rows.len() > MAX_DRIVE_DEPOSITS {
         return Err(ApiError::bad_param(

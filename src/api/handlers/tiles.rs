@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use crate::api::extract::{ApiPath, Caller, Params};
 use crate::api::{ApiError, AppState};
 use crate::tiles::{
-    Encoding, Prepared, TileCoord, TileEngine, TileSet, Visibility, negotiate, parse_layers,
+    Encoding, Prepared, TileCoord, TileEngine, TileSet, negotiate, parse_layers,
     tilejson as make_tilejson,
 };
 
@@ -71,7 +71,7 @@ pub async fn tile(
 ) -> Result<Response, ApiError> {
     parse_layers(&layers)?;
     let coord = TileCoord::parse(&z, &x, &y)?;
-    let set = TileSet::parse(&layers, &params.0, RESERVED, Visibility::of(&access))?;
+    let set = TileSet::parse(&layers, &params.0, RESERVED, access.audience())?;
     let prepared = prepared(&state).await?;
     let enc = headers
         .get(header::ACCEPT_ENCODING)
@@ -147,7 +147,7 @@ pub async fn tilejson(
     let Some(layers) = name.strip_suffix(".json") else {
         return Err(ApiError::NoRoute(format!("/tiles/{name}")));
     };
-    let set = TileSet::parse(layers, &params.0, RESERVED, Visibility::of(&access))?;
+    let set = TileSet::parse(layers, &params.0, RESERVED, access.audience())?;
     let prepared = prepared(&state).await?;
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("v", &prepared.generation.to_string());
