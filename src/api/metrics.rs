@@ -263,12 +263,12 @@ fn render_layer_features(out: &mut String, snapshot: &Snapshot, access: &Access)
         "gauge",
         "Features per layer that the caller may see (confidential deposits only for partners and admins).",
     );
-    for data in snapshot.layers() {
+    for layer in snapshot.view(access).layers() {
         let _ = writeln!(
             out,
             "terriens_layer_features{{layer=\"{}\"}} {}",
-            data.layer(),
-            data.extent(access).count
+            layer.layer(),
+            layer.extent().count
         );
     }
 }

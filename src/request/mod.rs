@@ -1,5 +1,5 @@
-//! Requests planned below the API: query pairs, a JSON body, the caller's [`Access`] and the
-//! configured [`Limits`] become typed, validated plans (scope, filters, page, drive spec) that
+//! Requests planned below the API: query pairs, a JSON body, the caller's view of the data and
+//! the configured [`Limits`] become typed, validated plans (scope, filters, page, drive spec) that
 //! `query`, `routing` and `tiles` run. Nothing here knows HTTP; the API extracts, calls a
 //! planner, runs the plan and serialises.
 //!
@@ -27,17 +27,16 @@ pub use search::DriveSpec;
 
 use crate::config::Limits;
 use crate::index::Filter;
-use crate::model::{Access, Layer};
+use crate::model::Layer;
 
 /// The attribute filter of `layer` read from `pairs` (skipping the names `endpoint`
-/// reserves), restricted to what `access` may see.
+/// reserves). What the caller may see is the view's business, not the filter's.
 pub fn filter(
     layer: Layer,
     pairs: &[(String, String)],
     endpoint: Endpoint,
-    access: &Access,
 ) -> Result<Filter, RequestError> {
-    Ok(Filter::parse(layer, pairs, &endpoint.reserved())?.for_access(access))
+    Ok(Filter::parse(layer, pairs, &endpoint.reserved())?)
 }
 
 /// A drive budget in minutes: above 0 (`got` is how the value is quoted in the error) and at

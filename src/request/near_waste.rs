@@ -4,8 +4,8 @@
 use super::search::{self as sp, DriveSpec};
 use super::{Endpoint, Params, RequestError};
 use crate::config::Limits;
-use crate::index::{Filter, Snapshot};
-use crate::model::{Access, Layer, MATERIALS};
+use crate::index::{Filter, View};
+use crate::model::{Layer, MATERIALS};
 use crate::query::{NearWasteQuery, SiteFilter, WasteSort, check_radius};
 
 /// Fastest straight-line progress of a car on French roads, km/h (130 km/h motorways at most;
@@ -28,13 +28,12 @@ pub struct NearWastePlan {
 /// widens the straight-line reach of a drive).
 pub fn plan(
     params: &Params,
-    access: &Access,
     limits: &Limits,
-    snapshot: &Snapshot,
+    view: &View,
     snap_m: f64,
 ) -> Result<NearWastePlan, RequestError> {
     let drive = sp::drive(&params.0, limits)?;
-    let (scope, _) = sp::scope(&params.0, limits, snapshot, None)?;
+    let (scope, _) = sp::scope(&params.0, limits, view, None)?;
     let page = sp::page(&params.0, limits)?;
     let materials = materials(params.get("materials")?)?;
     let unit = NearWasteQuery::unit_of(&materials)?;
@@ -45,7 +44,7 @@ pub fn plan(
     let deposits_limit = deposits_limit(params, limits)?;
     let (site_params, deposit_params) = split_deposit_params(&params.0, &materials);
     let sites = SiteFilter::parse(&site_params, &Endpoint::NearWaste.reserved())?;
-    let deposits = Filter::parse(Layer::WasteDeposits, &deposit_params, &[])?.for_access(access);
+    let deposits = Filter::parse(Layer::WasteDeposits, &deposit_params, &[])?;
     let query = NearWasteQuery {
         sites,
         scope,

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 use super::RequestError;
 use super::params::get;
 use crate::config::Limits;
-use crate::index::Snapshot;
+use crate::index::View;
 use crate::ingest::geometry_from_geojson;
 use crate::query::{
     Caps, Cursor, PageRequest, Relation, Scope, check_bbox, check_k, check_limit, check_point,
@@ -195,7 +195,7 @@ pub fn parse_bbox(v: &str) -> Result<[f64; 4], RequestError> {
 pub fn scope(
     params: &Pairs,
     limits: &Limits,
-    snapshot: &Snapshot,
+    view: &View,
     polygon: Option<(MultiPolygon<f64>, Relation)>,
 ) -> Result<(Scope, Option<Point<f64>>), RequestError> {
     let caps = caps(limits);
@@ -248,7 +248,7 @@ pub fn scope(
     } else if let Some(b) = bbox {
         Scope::BBox(b)
     } else if let Some(siren) = territory {
-        territory_scope(snapshot, siren)?
+        territory_scope(view, siren)?
     } else if let Some((shape, relation)) = polygon {
         Scope::Polygon { shape, relation }
     } else if centre.is_some() {
@@ -279,10 +279,10 @@ pub struct Area {
 pub fn area(
     params: &Pairs,
     limits: &Limits,
-    snapshot: &Snapshot,
+    view: &View,
     polygon: Option<(MultiPolygon<f64>, Relation)>,
 ) -> Result<Area, RequestError> {
-    let (scope, origin) = scope(params, limits, snapshot, polygon)?;
+    let (scope, origin) = scope(params, limits, view, polygon)?;
     let page = page(params, limits)?;
     Ok(Area {
         scope,

@@ -16,7 +16,7 @@ use crate::api::handlers::routing::engine as routing_engine;
 use crate::api::handlers::run;
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
-use crate::index::{Filter, Snapshot, Visibility};
+use crate::index::{Filter, Snapshot};
 use crate::model::{Access, FeatureId, Layer};
 use crate::query::Relation;
 use crate::query::{
@@ -64,8 +64,8 @@ async fn layer_search_impl(
     let drive = sp::drive(&params.0, &state.limits)?;
     let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
-    let area = sp::area(&params.0, &state.limits, &snap, polygon)?;
-    let filter = request::filter(layer, &params.0, Endpoint::LayerSearch, &access)?;
+    let area = sp::area(&params.0, &state.limits, &snap.view(&access), polygon)?;
+    let filter = request::filter(layer, &params.0, Endpoint::LayerSearch)?;
     let times = drive_times(&state, drive, &snap, &[layer]).await?;
     let (scope, origin, page) = (area.scope, area.origin, area.page);
     let q = LayerQuery {
@@ -76,7 +76,10 @@ async fn layer_search_impl(
         page,
     };
     let cheap = is_cheap(&q.scope);
-    let (snap, result) = run(cheap, snap, move |s| query::search(s, &q, gate(&times))).await?;
+    let (snap, result) = run(cheap, snap, move |s| {
+        query::search(&s.view(&access), &q, gate(&times))
+    })
+    .await?;
     let links = page_links(&base_url(headers), uri.path(), &params.0, &result);
     let body = feature_collection(
         &result,
@@ -118,12 +121,14 @@ async fn site_search_impl(
     let drive = sp::drive(&params.0, &state.limits)?;
     let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
-    let area = sp::area(&params.0, &state.limits, &snap, polygon)?;
+    // Sites are public data: the search reads the public view, whoever asks.
+    let access = Access::ANONYMOUS;
+    let area = sp::area(&params.0, &state.limits, &snap.view(&access), polygon)?;
     let q = request::site_search::plan(&params, area)?;
     let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let cheap = is_cheap(&q.scope);
     let (snap, result) = run(cheap, snap, move |s| {
-        query::site_search(s, &q, gate(&times))
+        query::site_search(&s.view(&access), &q, gate(&times))
     })
     .await?;
     let links = page_links(&base_url(headers), uri.path(), &params.0, &result);
@@ -140,15 +145,18 @@ pub async fn near_waste(
     params: Params,
 ) -> Result<Response, ApiError> {
     let snap = state.snapshot.load();
-    let plan = request::near_waste::plan(&params, &access, &state.limits, &snap, snap_m(&state))?;
+    let view = snap.view(&access);
+    let plan = request::near_waste::plan(&params, &state.limits, &view, snap_m(&state))?;
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let pairs = match plan.max_drive_s {
         None => None,
-        Some(max_s) => Some(deposit_drive_times(&state, &snap, &plan.query.deposits, max_s).await?),
+        Some(max_s) => {
+            Some(deposit_drive_times(&state, &snap, &access, &plan.query.deposits, max_s).await?)
+        }
     };
     let (unit, q) = (plan.query.unit, plan.query);
     let (snap, result) = run(false, snap, move |s| {
-        query::near_waste(s, &q, gate(&times), pairs.as_deref())
+        query::near_waste(&s.view(&access), &q, gate(&times), pairs.as_deref())
     })
     .await?;
     let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
@@ -185,18 +193,20 @@ pub async fn deposit_sites(
         id: id.clone(),
     })?;
     let snap = state.snapshot.load();
+    // A deposit the caller may not see does not exist for them.
+    if snap
+        .view(&access)
+        .layer(Layer::WasteDeposits)
+        .get(id)
+        .is_none()
     {
-        // A deposit the caller may not see does not exist for them.
-        let data = snap.layer(Layer::WasteDeposits);
-        let visible = Visibility::new(&access, data);
-        if !data.row_of(id).is_some_and(|row| visible.row_visible(row)) {
-            return Err(ApiError::not_found(Layer::WasteDeposits, id));
-        }
+        return Err(ApiError::not_found(Layer::WasteDeposits, id));
     }
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let p = plan;
     let (snap, (row, result)) = run(p.within_m <= 20_000.0, snap, move |s| {
-        query::near_deposit(s, id, p.within_m, p.sites, p.sort, p.page, gate(&times))
+        let view = s.view(&access);
+        query::near_deposit(&view, id, p.within_m, p.sites, p.sort, p.page, gate(&times))
     })
     .await?;
     let deposit: Json = serde_json::from_str(snap.layer(Layer::WasteDeposits).feature_text(row))
@@ -350,14 +360,15 @@ async fn drive_times(
 async fn deposit_drive_times(
     state: &AppState,
     snap: &Arc<Snapshot>,
+    access: &Access,
     deposits: &Filter,
     max_s: f64,
 ) -> Result<Arc<DepositDriveTimes>, ApiError> {
     let engine = routing_engine(state, crate::routing::ProfileId::Car)?;
-    let (snap, deposits) = (Arc::clone(snap), deposits.clone());
+    let (snap, access, deposits) = (Arc::clone(snap), *access, deposits.clone());
     let out = spawn_blocking("drive-time", move || {
         Ok(query::deposit_drive_times(
-            &snap,
+            &snap.view(&access),
             &deposits,
             max_s,
             engine.as_ref(),

@@ -18,8 +18,8 @@ use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
 use crate::request::Endpoint;
 use crate::tiles::{
-    CachedTile, Encoding, Prepared, TileCoord, TileEngine, TileSet, Visibility, negotiate,
-    parse_layers, tilejson as make_tilejson,
+    CachedTile, Encoding, Prepared, TileCoord, TileEngine, TileSet, negotiate, parse_layers,
+    tilejson as make_tilejson,
 };
 
 const MVT: &str = "application/vnd.mapbox-vector-tile";
@@ -73,7 +73,7 @@ pub async fn tile(
         &layers,
         &params.0,
         &Endpoint::Tiles.reserved(),
-        Visibility::of(&access),
+        access.audience(),
     )?;
     let prepared = prepared(&state).await?;
     let enc = headers
@@ -152,7 +152,7 @@ pub async fn tilejson(
         layers,
         &params.0,
         &Endpoint::Tiles.reserved(),
-        Visibility::of(&access),
+        access.audience(),
     )?;
     let prepared = prepared(&state).await?;
     let url = tile_url(&base_url(&headers), layers, prepared.generation, &params);

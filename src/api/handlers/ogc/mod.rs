@@ -28,8 +28,8 @@ use crate::api::geojson::{
 use crate::api::handlers::run;
 use crate::api::{ApiError, AppState};
 use crate::index::cql2::{Cql2Filter, FilterLang, bbox_geometry};
-use crate::index::{Filter, LayerData, Visibility};
-use crate::model::{Access, FeatureId, Layer, geometry_to_json};
+use crate::index::{Filter, LayerData, LayerView};
+use crate::model::{FeatureId, Layer, geometry_to_json};
 use crate::query::{self, Hit, LayerQuery, Relation, Scope};
 use crate::request::{self, Endpoint, search as sp};
 
@@ -89,10 +89,10 @@ pub async fn conformance() -> Response {
     json_response(json!({ "conformsTo": CONFORMANCE }))
 }
 
-/// A collection: its extent and feature count are those of the features `access` may see.
-fn collection_json(base: &str, data: &LayerData, access: &Access) -> Json {
-    let layer = data.layer();
-    let extent = data.extent(access);
+/// A collection: its extent and feature count are those of the features the view shows.
+fn collection_json(base: &str, view: &LayerView) -> Json {
+    let layer = view.layer();
+    let extent = view.extent();
     let bbox = extent.bbox().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
     let href = format!("{base}/ogc/collections/{}", layer.id());
     let schema = queryables::SCHEMA_JSON;
@@ -124,8 +124,9 @@ pub async fn collections(
     let base = base_url(&headers);
     let snap = state.snapshot.load();
     let list: Vec<Json> = snap
+        .view(&access)
         .layers()
-        .map(|d| collection_json(&base, d, &access))
+        .map(|l| collection_json(&base, &l))
         .collect();
     json_response(json!({
         "links": [link("self", &format!("{base}/ogc/collections"), JSON)],
@@ -144,8 +145,7 @@ pub async fn collection(
     let snap = state.snapshot.load();
     Ok(json_response(collection_json(
         &base_url(&headers),
-        snap.layer(layer),
-        &access,
+        &snap.view(&access).layer(layer),
     )))
 }
 
@@ -167,12 +167,12 @@ pub async fn items(
     let q = LayerQuery {
         layer,
         scope,
-        filter: items_filter(layer, &params, &access)?,
+        filter: items_filter(layer, &params)?,
         origin: None,
         page,
     };
     let (snap, page) = run(false, state.snapshot.load(), move |s| {
-        query::search(s, &q, None)
+        query::search(&s.view(&access), &q, None)
     })
     .await?;
     let base = base_url(&headers);
@@ -210,8 +210,9 @@ fn items_body(
 }
 
 /// The attribute filter of an items request: property parameters, `datetime`, and a CQL2
-/// `filter` (in `filter-lang`, its geometries in `filter-crs`), for what `access` may see.
-fn items_filter(layer: Layer, params: &Params, access: &Access) -> Result<Filter, ApiError> {
+/// `filter` (in `filter-lang`, its geometries in `filter-crs`); the search applies the
+/// caller's view.
+fn items_filter(layer: Layer, params: &Params) -> Result<Filter, ApiError> {
     let filter_params = request::ogc::filter_pairs(layer, params)?;
     let mut filter = Filter::parse(layer, &filter_params, &Endpoint::OgcItems.reserved())?;
     let lang = match params.get("filter-lang")? {
@@ -231,7 +232,7 @@ fn items_filter(layer: Layer, params: &Params, access: &Access) -> Result<Filter
             .map_err(|e| ApiError::bad_param("filter", e.to_string()))?;
         filter = filter.with_cql2(cql2);
     }
-    Ok(filter.for_access(access))
+    Ok(filter)
 }
 
 /// The spatial scope of `bbox` (in `bbox-crs`): a box, or two when it crosses the
@@ -364,11 +365,7 @@ pub async fn item(
     let snap = state.snapshot.load();
     let data = snap.layer(layer);
     // A feature the caller may not see does not exist for them.
-    let visible = Visibility::new(&access, data);
-    let row = data
-        .row_of(id)
-        .filter(|&row| visible.row_visible(row))
-        .ok_or(ApiError::not_found(layer, id))?;
+    let row = (snap.view(&access).layer(layer).get(id)).ok_or(ApiError::not_found(layer, id))?;
     let base = base_url(&headers);
     let collection = format!("{base}/ogc/collections/{}", layer.id());
     let links = json!([
