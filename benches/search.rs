@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 
 use terriens::geo_util::{andoyer_distance_m, geodesic_distance_m};
 use terriens::index::{Filter, Snapshot};
-use terriens::model::Layer;
+use terriens::model::{Access, Layer};
 use terriens::query::{
     LayerQuery, NearWasteQuery, PageRequest, Scope, Selector, SiteFilter, SiteQuery, SiteSort,
     WasteSort, knn, near_waste, radius, search, site_search,
@@ -67,6 +67,7 @@ fn world() -> World {
         t.elapsed().as_secs_f64()
     );
     let deposits = snap.layer(Layer::WasteDeposits);
+    let full = snap.view(&Access::PARTNER);
     let mut rng = ChaCha8Rng::seed_from_u64(2024);
     let centres: Vec<Point<f64>> = (0..64)
         .filter_map(
@@ -80,10 +81,10 @@ fn world() -> World {
         Filter::parse(Layer::WasteDeposits, &pairs(&[("material", "wood")]), &[]).expect("filter");
     // Bisect the radius that gives ~50 wood deposits on average.
     let mean_count = |r: f64| -> f64 {
-        let sel = Selector::new(&wood);
+        let sel = Selector::new(full.layer(Layer::WasteDeposits).filter(&wood));
         centres
             .iter()
-            .map(|c| radius(deposits, *c, r, &sel).len())
+            .map(|c| radius(&sel, *c, r).len())
             .sum::<usize>() as f64
             / centres.len() as f64
     };
@@ -170,7 +171,8 @@ fn waste_query(c: Point<f64>) -> NearWasteQuery {
 fn benches(c: &mut Criterion) {
     let w = world();
     let deposits = w.snap.layer(Layer::WasteDeposits);
-    let sel = Selector::new(&w.wood);
+    let full = w.snap.view(&Access::PARTNER);
+    let sel = Selector::new(full.layer(Layer::WasteDeposits).filter(&w.wood));
     let material = deposits.schema().index_of("material");
     let mut i = 0usize;
     let mut next = |n: usize| {
@@ -180,7 +182,7 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("radius");
     g.bench_function("5km_wood/engine_andoyer", |b| {
-        b.iter(|| black_box(radius(deposits, w.centres[next(64)], 5_000.0, &sel).len()))
+        b.iter(|| black_box(radius(&sel, w.centres[next(64)], 5_000.0).len()))
     });
     g.bench_function("5km_wood/baseline_rtree_karney", |b| {
         b.iter(|| {
@@ -220,19 +222,19 @@ fn benches(c: &mut Criterion) {
     g.bench_function("search_50_results_page_50", |b| {
         b.iter(|| {
             let q = layer_query(&w, w.centres[next(64)], w.r50, 50);
-            black_box(search(&w.snap, &q, None).map(|p| p.items.len()))
+            black_box(search(&w.snap.view(&Access::PARTNER), &q, None).map(|p| p.items.len()))
         })
     });
     g.finish();
 
     let mut g = c.benchmark_group("knn");
     let all = Filter::all(Layer::WasteDeposits);
-    let sel_all = Selector::new(&all);
+    let sel_all = Selector::new(full.layer(Layer::WasteDeposits).filter(&all));
     g.bench_function("k10/engine", |b| {
-        b.iter(|| black_box(knn(deposits, w.centres[next(64)], 10, None, &sel_all).len()))
+        b.iter(|| black_box(knn(&sel_all, w.centres[next(64)], 10, None).len()))
     });
     g.bench_function("k10_wood/engine", |b| {
-        b.iter(|| black_box(knn(deposits, w.centres[next(64)], 10, None, &sel).len()))
+        b.iter(|| black_box(knn(&sel, w.centres[next(64)], 10, None).len()))
     });
     g.bench_function("k10/baseline_rstar_planar", |b| {
         b.iter(|| {
@@ -252,7 +254,12 @@ fn benches(c: &mut Criterion) {
     g.bench_function("10km_1-20ha_available_no_flood_top20", |b| {
         b.iter(|| {
             black_box(
-                site_search(&w.snap, &site_query(w.centres[next(64)]), None).map(|p| p.matched),
+                site_search(
+                    &w.snap.view(&Access::PARTNER),
+                    &site_query(w.centres[next(64)]),
+                    None,
+                )
+                .map(|p| p.matched),
             )
         })
     });
@@ -263,8 +270,13 @@ fn benches(c: &mut Criterion) {
     g.bench_function("sites_5km_wood_plastic_1km_min1000t", |b| {
         b.iter(|| {
             black_box(
-                near_waste(&w.snap, &waste_query(w.centres[next(64)]), None, None)
-                    .map(|p| p.matched),
+                near_waste(
+                    &w.snap.view(&Access::PARTNER),
+                    &waste_query(w.centres[next(64)]),
+                    None,
+                    None,
+                )
+                .map(|p| p.matched),
             )
         })
     });
@@ -288,10 +300,10 @@ fn thread_cpu_us() -> f64 {
 
 /// p50 and p99 of single queries, wall and CPU time (criterion reports means of batches).
 fn latency_table(w: &World) {
-    let deposits = w.snap.layer(Layer::WasteDeposits);
-    let sel = Selector::new(&w.wood);
+    let full = w.snap.view(&Access::PARTNER);
+    let sel = Selector::new(full.layer(Layer::WasteDeposits).filter(&w.wood));
     let all = Filter::all(Layer::WasteDeposits);
-    let sel_all = Selector::new(&all);
+    let sel_all = Selector::new(full.layer(Layer::WasteDeposits).filter(&all));
     type Row = (String, Vec<f64>, Vec<f64>, f64);
     let mut rows: Vec<Row> = Vec::new();
     let mut run = |name: &str, n: usize, f: &mut dyn FnMut(Point<f64>) -> usize| {
@@ -312,27 +324,33 @@ fn latency_table(w: &World) {
     run(
         &format!("radius core, wood, {:.0} m (~50 results)", w.r50),
         5_000,
-        &mut |c| radius(deposits, c, w.r50, &sel).len(),
+        &mut |c| radius(&sel, c, w.r50).len(),
     );
     run(
         &format!("search(): radius {:.0} m, sort, page 50", w.r50),
         5_000,
-        &mut |c| search(&w.snap, &layer_query(w, c, w.r50, 50), None).map_or(0, |p| p.items.len()),
+        &mut |c| {
+            search(
+                &w.snap.view(&Access::PARTNER),
+                &layer_query(w, c, w.r50, 50),
+                None,
+            )
+            .map_or(0, |p| p.items.len())
+        },
     );
     run("radius core, wood, 5 km", 2_000, &mut |c| {
-        radius(deposits, c, 5_000.0, &sel).len()
+        radius(&sel, c, 5_000.0).len()
     });
-    run("knn k=10", 5_000, &mut |c| {
-        knn(deposits, c, 10, None, &sel_all).len()
-    });
+    run("knn k=10", 5_000, &mut |c| knn(&sel_all, c, 10, None).len());
     run("knn k=10, wood", 5_000, &mut |c| {
-        knn(deposits, c, 10, None, &sel).len()
+        knn(&sel, c, 10, None).len()
     });
     run("site search 10 km, top 20", 500, &mut |c| {
-        site_search(&w.snap, &site_query(c), None).map_or(0, |p| p.matched)
+        site_search(&w.snap.view(&Access::PARTNER), &site_query(c), None).map_or(0, |p| p.matched)
     });
     run("near-waste join, sites within 5 km", 100, &mut |c| {
-        near_waste(&w.snap, &waste_query(c), None, None).map_or(0, |p| p.matched)
+        near_waste(&w.snap.view(&Access::PARTNER), &waste_query(c), None, None)
+            .map_or(0, |p| p.matched)
     });
     println!("\nlatency of single queries (µs), scale {}:", scale());
     println!(

@@ -17,10 +17,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use terriens::model::Layer;
-use terriens::tiles::{
-    TileConfig, TileCoord, TileEngine, TileSet, Visibility, lonlat_to_world, render_tile,
-};
+use terriens::model::{Audience, Layer};
+use terriens::tiles::{TileConfig, TileCoord, TileEngine, TileSet, lonlat_to_world, render_tile};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -56,7 +54,7 @@ fn bench(c: &mut Criterion) {
         built.as_secs_f64(),
         prep.as_secs_f64()
     );
-    let all = TileSet::new(&Layer::ALL, Visibility::Full);
+    let all = TileSet::new(&Layer::ALL, Audience::Full);
 
     // Tiles where the data is: those holding randomly drawn waste deposits.
     let deposits = snap.layer(Layer::WasteDeposits);
@@ -131,7 +129,7 @@ fn bench(c: &mut Criterion) {
         let per_layer: Vec<String> = Layer::ALL
             .iter()
             .map(|l| {
-                let one = TileSet::new(&[*l], Visibility::Full);
+                let one = TileSet::new(&[*l], Audience::Full);
                 let s = Instant::now();
                 let r = render_tile(&prepared, &one, busiest, &cfg);
                 format!(

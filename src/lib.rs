@@ -17,6 +17,7 @@
 //! - [`edit`]: the editing API's engine: validation, the single writer, group commit;
 //! - [`demo`]: the deterministic synthetic demo data generator;
 //! - [`tiles`]: vector tiles (generalisation, clipping, MVT), TileJSON, the tile cache, PMTiles;
+//! - [`request`]: requests planned below the API (typed, validated plans; reserved names);
 //! - [`api`]: the axum router, handlers and the one error mapping;
 //! - [`config`]: the server's TOML configuration with environment overrides.
 
@@ -31,6 +32,7 @@ pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod query;
+pub mod request;
 pub mod routing;
 pub mod store;
 pub mod tiles;

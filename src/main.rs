@@ -22,7 +22,7 @@ use terriens::routing::{
     BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, graph_file_name, write_graph,
 };
 use terriens::store::DataDir;
-use terriens::tiles::{ExportOptions, TileEngine, TileSet, Visibility};
+use terriens::tiles::{ExportOptions, TileEngine, TileSet};
 
 #[derive(Parser)]
 #[command(
@@ -628,7 +628,7 @@ fn export_pmtiles(
         )
         .into());
     }
-    let set = TileSet::parse(layers, &[], &[], Visibility::Public)?;
+    let set = TileSet::parse(layers, &[], &[], terriens::model::Audience::Public)?;
     let (snapshot, _) = load(data)?;
     let engine = TileEngine::new(Default::default());
     let spinner = ProgressBar::new_spinner()

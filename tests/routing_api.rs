@@ -403,12 +403,11 @@ fn times_to(
     let engine = routing.engine(ProfileId::Car).unwrap();
     let data = snap.layer(layer);
     // Anonymous callers do not see confidential deposits (`model::Access`).
-    let visible =
-        terriens::index::Filter::all(layer).for_access(&terriens::model::Access::ANONYMOUS);
+    let visible = snap.view(&terriens::model::Access::ANONYMOUS).layer(layer);
     terriens::routing::travel_times_to_features(engine, data, &[origin], direction, max_s)
         .unwrap()
         .into_iter()
-        .filter(|(row, s)| *s <= max_s && visible.matches(data, *row))
+        .filter(|(row, s)| *s <= max_s && visible.visible(*row))
         .map(|(row, s)| (data.id(row), s))
         .collect()
 }
@@ -510,11 +509,12 @@ async fn near_waste_by_drive_time_equals_a_pairwise_computation() {
     let quantity = deposits.schema().index_of("quantity");
     // Brute force: (site layer, site id) → (total, deposit ids).
     let mut expect: HashMap<(String, u64), (f64, Vec<u64>)> = HashMap::new();
-    let visible = terriens::index::Filter::all(Layer::WasteDeposits)
-        .for_access(&terriens::model::Access::ANONYMOUS);
+    let visible = snap
+        .view(&terriens::model::Access::ANONYMOUS)
+        .layer(Layer::WasteDeposits);
     for row in 0..deposits.len() as u32 {
         if deposits.value(row, material) != Some(terriens::index::ValueRef::Text("wood"))
-            || !visible.matches(deposits, row)
+            || !visible.visible(row)
         {
             continue;
         }

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use common::{in_polygon, oracle_distance, rough_lower_bound, tolerance};
 use terriens::index::{Filter, LayerData, Snapshot, ValueRef};
-use terriens::model::{FeatureId, Layer};
+use terriens::model::{Access, FeatureId, Layer};
 use terriens::query::{
     Hit, LayerQuery, NearWasteQuery, PageRequest, Relation, Scope, SiteFilter, WasteSort,
     near_waste, search,
@@ -115,7 +115,7 @@ fn all_pages(snap: &Snapshot, layer: Layer, scope: Scope, filter: Filter) -> Vec
     };
     let mut out = Vec::new();
     loop {
-        let page = search(snap, &q, None).expect("query runs");
+        let page = search(&snap.view(&Access::PARTNER), &q, None).expect("query runs");
         out.extend(page.items);
         match page.next {
             Some(c) => q.page.cursor = Some(c),
@@ -512,7 +512,7 @@ fn near_waste_equals_pairwise_brute_force() {
             let mut q2 = q.clone();
             let mut last_total = f64::INFINITY;
             loop {
-                let page = near_waste(&snap, &q2, None, None).unwrap();
+                let page = near_waste(&snap.view(&Access::PARTNER), &q2, None, None).unwrap();
                 for w in &page.items {
                     assert!(w.total <= last_total + 1e-9, "sorted by total");
                     last_total = w.total;

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use common::{in_polygon, oracle_distance, rough_lower_bound, tolerance};
 use terriens::index::{Filter, LayerData, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
-use terriens::model::Layer;
+use terriens::model::{Access, Layer};
 use terriens::query::{LayerQuery, PageRequest, Relation, Scope, search};
 
 fn load(dir: &std::path::Path, file: &str, layer: Layer, as_holders: bool) -> LayerData {
@@ -38,7 +38,7 @@ fn all_hits(snap: &Snapshot, layer: Layer, scope: Scope) -> Vec<terriens::query:
     };
     let mut out = Vec::new();
     loop {
-        let page = search(snap, &q, None).unwrap();
+        let page = search(&snap.view(&Access::PARTNER), &q, None).unwrap();
         out.extend(page.items);
         match page.next {
             Some(c) => q.page.cursor = Some(c),

@@ -14,10 +14,8 @@ use geo::{Intersects, Validation};
 use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 use serde_json::Value as Json;
 
-use terriens::model::Layer;
-use terriens::tiles::{
-    TileConfig, TileCoord, TileEngine, TileSet, Visibility, lonlat_to_world, render_tile,
-};
+use terriens::model::{Audience, Layer};
+use terriens::tiles::{TileConfig, TileCoord, TileEngine, TileSet, lonlat_to_world, render_tile};
 
 fn ring(coords: &Json) -> Vec<[f64; 2]> {
     coords
@@ -70,7 +68,7 @@ fn tiles_decoded_independently_match_brute_force() {
     let cfg = TileConfig::default();
     let engine = TileEngine::new(cfg.clone());
     let prepared = engine.prepared(&snap);
-    let set = TileSet::new(&Layer::ALL, Visibility::Full);
+    let set = TileSet::new(&Layer::ALL, Audience::Full);
 
     // Tiles around some plots at zooms 13 (first ungeneralised), 14 and 16.
     let plots = snap.layer(Layer::Plots);

@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 use indicatif::ProgressBar;
 use serde_json::Value as Json;
 
-use terriens::model::Layer;
+use terriens::model::{Audience, Layer};
 use terriens::tiles::{
-    ExportOptions, TileConfig, TileCoord, TileEngine, TileSet, Visibility, export_pmtiles,
-    lonlat_to_world, render_tile,
+    ExportOptions, TileConfig, TileCoord, TileEngine, TileSet, export_pmtiles, lonlat_to_world,
+    render_tile,
 };
 
 fn export_and_read(
@@ -97,7 +97,7 @@ fn export_and_read(
 
 #[test]
 fn archive_reads_back_with_the_same_tiles_and_metadata() {
-    let set = TileSet::new(&Layer::ALL, Visibility::Public);
+    let set = TileSet::new(&Layer::ALL, Audience::Public);
     let (read, _dir, report) = export_and_read(&set, 0, 14, None);
     let h = &read["header"];
     assert_eq!(h["tile_type"], "MVT");
@@ -130,7 +130,7 @@ fn archive_reads_back_with_the_same_tiles_and_metadata() {
 fn large_archives_use_leaf_directories_and_run_lengths() {
     // The territory alone: most tiles are identical (inside the boundary), so deduplication and
     // run-length encoding matter; a small root limit sends the entries to leaf directories.
-    let set = TileSet::new(&[Layer::Territories], Visibility::Public);
+    let set = TileSet::new(&[Layer::Territories], Audience::Public);
     let (_read, _dir, report) = export_and_read(&set, 0, 14, Some(60));
     assert!(report.addressed_tiles > 500, "{report:?}");
     assert!(

@@ -85,6 +85,35 @@ pub enum ApiError {
     Tile(#[from] TileError),
 }
 
+impl From<crate::request::RequestError> for ApiError {
+    fn from(e: crate::request::RequestError) -> ApiError {
+        use crate::request::RequestError as R;
+        match e {
+            R::BadParameter { param, detail } => ApiError::BadParameter { param, detail },
+            R::BadBody(detail) => ApiError::BadBody(detail),
+            R::OverLimit(e) => e.into(),
+            R::Query(e) => ApiError::Query(e),
+            R::Filter(e) => ApiError::Filter(e),
+            R::UnknownLayer(e) => ApiError::UnknownLayer(e),
+            R::Routing { param, source } => ApiError::Routing {
+                param: Some(param),
+                source,
+            },
+            R::TooManyVertices { vertices, limit } => ApiError::TooManyVertices { vertices, limit },
+        }
+    }
+}
+
+impl From<crate::config::OverLimit> for ApiError {
+    fn from(e: crate::config::OverLimit) -> ApiError {
+        ApiError::OverLimit {
+            param: e.param,
+            value: e.value,
+            max: e.max,
+        }
+    }
+}
+
 impl ApiError {
     /// A 400 naming the parameter at fault.
     pub fn bad_param(param: impl Into<String>, detail: impl Into<String>) -> ApiError {

@@ -12,53 +12,7 @@ use super::{ApiError, AppState, Limits};
 use crate::edit::Precondition;
 use crate::model::{Access, Role};
 
-/// The query string as ordered (name, value) pairs. Filters are dynamic (any field of a layer),
-/// so handlers read parameters by name rather than through a fixed struct.
-#[derive(Debug, Clone, Default)]
-pub struct Params(pub Vec<(String, String)>);
-
-impl Params {
-    /// Parses a raw query string.
-    pub fn parse(query: &str) -> Params {
-        Params(
-            form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    /// The value of a parameter given once; a repeated parameter is an error.
-    pub fn get(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        let mut it = self.0.iter().filter(|(k, _)| k == name);
-        let first = it.next().map(|(_, v)| v.as_str());
-        if it.next().is_some() {
-            return Err(ApiError::bad_param(
-                name,
-                format!("parameter `{name}` is given more than once"),
-            ));
-        }
-        Ok(first)
-    }
-
-    /// A parameter parsed with `FromStr`, with a 400 naming it when it does not parse.
-    pub fn parse_as<T: std::str::FromStr>(
-        &self,
-        name: &str,
-        what: &str,
-    ) -> Result<Option<T>, ApiError> {
-        match self.get(name)? {
-            None => Ok(None),
-            Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
-                ApiError::bad_param(name, format!("`{name}` must be {what}, got `{v}`"))
-            }),
-        }
-    }
-
-    /// Whether a parameter is present.
-    pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
-    }
-}
+pub use crate::request::Params;
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;

@@ -120,19 +120,60 @@ pub fn with_cursor(
     }
 }
 
-/// `scheme://host` of the request, from `Host` (and `X-Forwarded-Proto`), for absolute links.
+/// `scheme://host` the client used to reach us, for absolute links: the first
+/// `X-Forwarded-Host` (a proxy's), else `Host`, else `localhost`; `https` when the first
+/// `X-Forwarded-Proto` says so, else `http`. Values are trusted only when well formed: a
+/// protocol other than `http`/`https`, or a host holding anything but a host name and port
+/// (`/`, `@`, `\\`, spaces, control characters), is ignored, so a header cannot inject a
+/// scheme or a path into the links.
 pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let host_ok = |h: &&str| {
+        h.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'\\' | b'@' | b'?' | b'#'))
+    };
+    let host = first("x-forwarded-host")
+        .filter(host_ok)
+        .or_else(|| first(header::HOST.as_str()).filter(host_ok))
         .unwrap_or("localhost");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
+    let proto = first("x-forwarded-proto")
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
     format!("{proto}://{host}")
+}
+
+/// The `self`, `next` and `prev` links of a page of `path` (its `cursor` parameter is the
+/// page's own).
+pub fn page_links<T>(
+    base: &str,
+    path: &str,
+    params: &[(String, String)],
+    page: &Page<T>,
+) -> Vec<Json> {
+    let own = params
+        .iter()
+        .find(|(k, _)| k == "cursor")
+        .and_then(|(_, v)| Cursor::decode(v).ok());
+    let mut links = vec![link("self", &with_cursor(base, path, params, own), GEOJSON)];
+    if let Some(c) = page.next {
+        links.push(link(
+            "next",
+            &with_cursor(base, path, params, Some(c)),
+            GEOJSON,
+        ));
+    }
+    if let Some(c) = page.prev {
+        let c = (c.offset > 0).then_some(c);
+        links.push(link("prev", &with_cursor(base, path, params, c), GEOJSON));
+    }
+    links
 }
 
 /// Writes a FeatureCollection of one page: `numberMatched`, `numberReturned`, `limit`, the
@@ -180,4 +221,47 @@ pub fn respond(body: String, media_type: &'static str) -> Response {
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn base_url_follows_well_formed_proxy_headers() {
+        let h = headers(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "maps.example.org, other"),
+        ]);
+        assert_eq!(base_url(&h), "https://maps.example.org");
+        assert_eq!(base_url(&headers(&[("host", "a:1")])), "http://a:1");
+        assert_eq!(base_url(&HeaderMap::new()), "http://localhost");
+    }
+
+    #[test]
+    fn base_url_ignores_bogus_protocol_and_host() {
+        let h = headers(&[
+            ("host", "good.example"),
+            ("x-forwarded-proto", "javascript"),
+        ]);
+        assert_eq!(base_url(&h), "http://good.example");
+        let h = headers(&[
+            ("host", "good.example"),
+            ("x-forwarded-host", "evil.example/path"),
+        ]);
+        assert_eq!(base_url(&h), "http://good.example");
+        let h = headers(&[("host", "evil.example/x")]);
+        assert_eq!(base_url(&h), "http://localhost");
+        let h = headers(&[("host", "user@evil.example")]);
+        assert_eq!(base_url(&h), "http://localhost");
+    }
 }

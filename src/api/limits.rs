@@ -25,6 +25,18 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::{ApiError, AppState, Limits};
 use crate::cancel::{self, CancelToken};
 
+impl Limits {
+    /// [`Limits::cap`] as an API error: a 400 (`over-limit`, naming the parameter) when
+    /// `value` is above `max`.
+    pub fn check<T: PartialOrd + std::fmt::Display>(
+        param: &str,
+        value: T,
+        max: T,
+    ) -> Result<(), ApiError> {
+        Ok(Limits::cap(param, value, max)?)
+    }
+}
+
 /// At most N heavy requests at a time. Cheap to clone.
 ///
 /// In a handler: `let _permit = state.heavy.acquire().await?;` before the work. Or on a

@@ -79,158 +79,204 @@ impl Metrics {
     ) -> String {
         let mut out = String::new();
         let requests = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
-        header(
-            &mut out,
-            "terriens_http_requests_total",
-            "counter",
-            "HTTP requests answered, by method, route template and status.",
-        );
-        for ((method, route, status), s) in &requests {
-            let _ = writeln!(
-                out,
-                "terriens_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {}",
-                esc(method),
-                esc(route),
-                s.count
-            );
-        }
-        header(
-            &mut out,
-            "terriens_http_request_duration_seconds",
-            "histogram",
-            "Time to answer, by method, route template and status.",
-        );
-        for ((method, route, status), s) in &requests {
-            let labels = format!(
-                "method=\"{}\",route=\"{}\",status=\"{status}\"",
-                esc(method),
-                esc(route)
-            );
-            let mut cumulative = 0;
-            for (b, n) in BUCKETS_S.iter().zip(s.buckets) {
-                cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "terriens_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "terriens_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(
-                out,
-                "terriens_http_request_duration_seconds_sum{{{labels}}} {}",
-                s.sum_s
-            );
-            let _ = writeln!(
-                out,
-                "terriens_http_request_duration_seconds_count{{{labels}}} {}",
-                s.count
-            );
-        }
-        let mut simple = |name: &str, ty: &str, help: &str, v: u64| {
-            header(&mut out, name, ty, help);
-            let _ = writeln!(out, "{name} {v}");
-        };
-        simple(
-            "terriens_tile_cache_hits_total",
-            "counter",
-            "Tiles served from the cache.",
-            self.tile_cache_hits.load(Ordering::Relaxed),
-        );
-        simple(
-            "terriens_tile_cache_misses_total",
-            "counter",
-            "Tiles built because the cache did not hold them.",
-            self.tile_cache_misses.load(Ordering::Relaxed),
-        );
-        simple(
-            "terriens_data_generation",
-            "gauge",
-            "Generation of the published data snapshot.",
-            snapshot.generation,
-        );
-        simple(
-            "terriens_heavy_permits_available",
-            "gauge",
-            "Heavy requests that could start now.",
-            heavy_available as u64,
-        );
-        simple(
-            "terriens_heavy_running",
-            "gauge",
-            "Heavy computations running now (a timed-out request's work counts until it stops).",
-            heavy_running as u64,
-        );
+        render_request_counts(&mut out, &requests);
+        render_latency(&mut out, &requests);
+        self.render_gauges(&mut out, snapshot, heavy_available, heavy_running);
         if let Some(w) = writer {
-            let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-            simple(
-                "terriens_write_log_bytes",
-                "gauge",
-                "Size of the live write log.",
-                g(&w.log_bytes),
-            );
-            simple(
-                "terriens_writes_total",
-                "counter",
-                "Acknowledged write requests.",
-                g(&w.writes),
-            );
-            simple(
-                "terriens_written_features_total",
-                "counter",
-                "Features put or deleted by acknowledged writes.",
-                g(&w.features),
-            );
-            simple(
-                "terriens_write_groups_total",
-                "counter",
-                "Group commits (one fsync each).",
-                g(&w.groups),
-            );
-            simple(
-                "terriens_writes_refused_total",
-                "counter",
-                "Writes refused against current data (versions, ids).",
-                g(&w.refused),
-            );
-            simple(
-                "terriens_compactions_total",
-                "counter",
-                "Compactions of the write log into layer files.",
-                g(&w.compactions),
-            );
-            simple(
-                "terriens_compaction_failures_total",
-                "counter",
-                "Failed compactions.",
-                g(&w.compaction_failures),
-            );
-            simple(
-                "terriens_writer_stopped",
-                "gauge",
-                "1 after a write log I/O error: writes are refused until restart.",
-                u64::from(w.poisoned.load(Ordering::Relaxed)),
-            );
+            render_writer(&mut out, w);
         }
-        header(
-            &mut out,
-            "terriens_layer_features",
-            "gauge",
-            "Features per layer that the caller may see (confidential deposits only for partners and admins).",
-        );
-        for data in snapshot.layers() {
-            let _ = writeln!(
-                out,
-                "terriens_layer_features{{layer=\"{}\"}} {}",
-                data.layer(),
-                data.extent(access).count
-            );
-        }
+        render_layer_features(&mut out, snapshot, access);
         out
     }
+
+    /// The tile cache counters, the data generation and the heavy gate.
+    fn render_gauges(
+        &self,
+        out: &mut String,
+        snapshot: &Snapshot,
+        heavy_available: usize,
+        heavy_running: usize,
+    ) {
+        let families = [
+            (
+                "terriens_tile_cache_hits_total",
+                "counter",
+                "Tiles served from the cache.",
+                self.tile_cache_hits.load(Ordering::Relaxed),
+            ),
+            (
+                "terriens_tile_cache_misses_total",
+                "counter",
+                "Tiles built because the cache did not hold them.",
+                self.tile_cache_misses.load(Ordering::Relaxed),
+            ),
+            (
+                "terriens_data_generation",
+                "gauge",
+                "Generation of the published data snapshot.",
+                snapshot.generation,
+            ),
+            (
+                "terriens_heavy_permits_available",
+                "gauge",
+                "Heavy requests that could start now.",
+                heavy_available as u64,
+            ),
+            (
+                "terriens_heavy_running",
+                "gauge",
+                "Heavy computations running now (a timed-out request's work counts until it stops).",
+                heavy_running as u64,
+            ),
+        ];
+        for (name, ty, help, v) in families {
+            simple(out, name, ty, help, v);
+        }
+    }
+}
+
+/// Requests answered, by (method, route template, status).
+type RequestSeries = BTreeMap<(String, String, u16), Series>;
+
+/// `terriens_http_requests_total`.
+fn render_request_counts(out: &mut String, requests: &RequestSeries) {
+    header(
+        out,
+        "terriens_http_requests_total",
+        "counter",
+        "HTTP requests answered, by method, route template and status.",
+    );
+    for ((method, route, status), s) in requests {
+        let _ = writeln!(
+            out,
+            "terriens_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {}",
+            esc(method),
+            esc(route),
+            s.count
+        );
+    }
+}
+
+/// `terriens_http_request_duration_seconds`: the latency histogram.
+fn render_latency(out: &mut String, requests: &RequestSeries) {
+    header(
+        out,
+        "terriens_http_request_duration_seconds",
+        "histogram",
+        "Time to answer, by method, route template and status.",
+    );
+    for ((method, route, status), s) in requests {
+        let labels = format!(
+            "method=\"{}\",route=\"{}\",status=\"{status}\"",
+            esc(method),
+            esc(route)
+        );
+        let mut cumulative = 0;
+        for (b, n) in BUCKETS_S.iter().zip(s.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "terriens_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "terriens_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            s.count
+        );
+        let _ = writeln!(
+            out,
+            "terriens_http_request_duration_seconds_sum{{{labels}}} {}",
+            s.sum_s
+        );
+        let _ = writeln!(
+            out,
+            "terriens_http_request_duration_seconds_count{{{labels}}} {}",
+            s.count
+        );
+    }
+}
+
+/// The write log and compaction counters.
+fn render_writer(out: &mut String, w: &WriterStats) {
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let families = [
+        (
+            "terriens_write_log_bytes",
+            "gauge",
+            "Size of the live write log.",
+            g(&w.log_bytes),
+        ),
+        (
+            "terriens_writes_total",
+            "counter",
+            "Acknowledged write requests.",
+            g(&w.writes),
+        ),
+        (
+            "terriens_written_features_total",
+            "counter",
+            "Features put or deleted by acknowledged writes.",
+            g(&w.features),
+        ),
+        (
+            "terriens_write_groups_total",
+            "counter",
+            "Group commits (one fsync each).",
+            g(&w.groups),
+        ),
+        (
+            "terriens_writes_refused_total",
+            "counter",
+            "Writes refused against current data (versions, ids).",
+            g(&w.refused),
+        ),
+        (
+            "terriens_compactions_total",
+            "counter",
+            "Compactions of the write log into layer files.",
+            g(&w.compactions),
+        ),
+        (
+            "terriens_compaction_failures_total",
+            "counter",
+            "Failed compactions.",
+            g(&w.compaction_failures),
+        ),
+        (
+            "terriens_writer_stopped",
+            "gauge",
+            "1 after a write log I/O error: writes are refused until restart.",
+            u64::from(w.poisoned.load(Ordering::Relaxed)),
+        ),
+    ];
+    for (name, ty, help, v) in families {
+        simple(out, name, ty, help, v);
+    }
+}
+
+/// `terriens_layer_features`: features per layer that `access` may see.
+fn render_layer_features(out: &mut String, snapshot: &Snapshot, access: &Access) {
+    header(
+        out,
+        "terriens_layer_features",
+        "gauge",
+        "Features per layer that the caller may see (confidential deposits only for partners and admins).",
+    );
+    for layer in snapshot.view(access).layers() {
+        let _ = writeln!(
+            out,
+            "terriens_layer_features{{layer=\"{}\"}} {}",
+            layer.layer(),
+            layer.extent().count
+        );
+    }
+}
+
+/// A family of one unlabelled sample.
+fn simple(out: &mut String, name: &str, ty: &str, help: &str, v: u64) {
+    header(out, name, ty, help);
+    let _ = writeln!(out, "{name} {v}");
 }
 
 fn header(out: &mut String, name: &str, ty: &str, help: &str) {

@@ -9,7 +9,6 @@ pub mod geojson;
 pub mod handlers;
 pub mod limits;
 pub mod metrics;
-mod search_params;
 mod serve;
 mod state;
 
@@ -21,11 +20,12 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
+pub use crate::config::{AuthPolicy, Limits};
 pub use error::ApiError;
 pub use limits::{HeavyGate, heavy};
 pub use metrics::Metrics;
 pub use serve::{raise_open_files_limit, serve};
-pub use state::{AppState, AuthPolicy, Limits};
+pub use state::AppState;
 
 /// One route: method, path (OpenAPI syntax, which axum 0.8 shares) and handler.
 pub struct Route {
@@ -68,7 +68,7 @@ pub fn routes() -> Vec<Route> {
         route(Method::PATCH, FEATURE, patch(edit::patch)),
         route(Method::DELETE, FEATURE, delete(edit::delete)),
         route(Method::POST, "/admin/compact", post(edit::compact)),
-        route(Method::GET, "/metrics", get(edit::metrics)),
+        route(Method::GET, "/metrics", get(handlers::metrics::metrics)),
         route(
             Method::GET,
             "/layers/{layer}/search",

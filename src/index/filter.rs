@@ -23,11 +23,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::cql2::Cql2Filter;
-use super::{Column, LayerData, ValueRef};
-use crate::model::{
-    Access, CONFIDENTIAL_LAYER, CONFIDENTIAL_VALUE, CONFIDENTIALITY_FIELD, FieldType, Layer,
-    LayerSchema, schema,
-};
+use super::{Column, LayerData};
+use crate::model::{FieldType, Layer, LayerSchema, schema};
 
 /// Why a filter parameter is invalid. Every variant names the parameter.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -108,9 +105,6 @@ pub struct Condition {
 pub struct Filter {
     layer: Layer,
     conditions: Vec<Condition>,
-    /// Position of the confidentiality field when the caller may not see confidential rows
-    /// (set by [`Filter::for_access`], never by parsing).
-    hide_confidential: Option<usize>,
     /// A CQL2 filter (OGC API – Features Part 3), ANDed with the conditions.
     cql2: Option<Arc<Cql2Filter>>,
 }
@@ -121,7 +115,6 @@ impl Filter {
         Filter {
             layer,
             conditions: Vec::new(),
-            hide_confidential: None,
             cql2: None,
         }
     }
@@ -132,37 +125,13 @@ impl Filter {
 
     /// Whether the filter keeps every row.
     pub fn is_empty(&self) -> bool {
-        self.conditions.is_empty() && self.hide_confidential.is_none() && self.cql2.is_none()
+        self.conditions.is_empty() && self.cql2.is_none()
     }
 
     /// The same filter, also requiring a CQL2 filter (translated onto the same conditions by
     /// [`super::cql2`]).
     pub fn with_cql2(mut self, f: Cql2Filter) -> Filter {
         self.cql2 = Some(Arc::new(f));
-        self
-    }
-
-    /// The same filter, also leaving out the rows `access` may not see: waste deposits marked
-    /// `confidentiality=partners` for callers without the partners right (see
-    /// `model::Access`). Every read path (search, joins, OGC items, tiles) filters through
-    /// here, so the rule is applied in one place.
-    ///
-    /// ```
-    /// use terriens::index::Filter;
-    /// use terriens::model::{Access, Layer, Role};
-    /// let f = Filter::all(Layer::WasteDeposits);
-    /// assert!(!f.clone().for_access(&Access::ANONYMOUS).is_empty());
-    /// assert!(f.clone().for_access(&Access::key(Role::Reader, true)).is_empty());
-    /// assert!(Filter::all(Layer::Plots).for_access(&Access::ANONYMOUS).is_empty());
-    /// ```
-    pub fn for_access(mut self, access: &Access) -> Filter {
-        self.hide_confidential = if access.partners() || self.layer != CONFIDENTIAL_LAYER {
-            None
-        } else {
-            schema(self.layer)
-                .field(CONFIDENTIALITY_FIELD)
-                .map(|(i, _)| i)
-        };
         self
     }
 
@@ -278,11 +247,6 @@ impl Filter {
     /// Whether a row satisfies every condition.
     #[inline]
     pub fn matches(&self, data: &LayerData, row: u32) -> bool {
-        if let Some(field) = self.hide_confidential
-            && data.value(row, field) == Some(ValueRef::Text(CONFIDENTIAL_VALUE))
-        {
-            return false;
-        }
         self.conditions.iter().all(|c| matches_one(data, row, c))
             && self.cql2.as_ref().is_none_or(|f| f.matches(data, row))
     }
@@ -339,10 +303,6 @@ impl Filter {
         parts.sort();
         if let Some(f) = &self.cql2 {
             parts.push(format!("~cql2={}", f.canonical()));
-        }
-        if self.hide_confidential.is_some() {
-            // Not a parameter: keeps caches and cursors of callers who see less apart.
-            parts.push("~visible".into());
         }
         parts.join("&")
     }

@@ -11,9 +11,8 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 use serde_json::{Map, Value as Json};
 
-use super::Visibility;
-use super::visibility::{Extent, Extents};
-use crate::model::{Access, Feature, FeatureId, FieldType, Layer, LayerSchema, Value, schema};
+use super::visibility::Extents;
+use crate::model::{Feature, FeatureId, FieldType, Layer, LayerSchema, Value, schema};
 
 /// R-tree entry: the feature's lon/lat envelope and its row in the layer's arrays.
 pub type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
@@ -549,14 +548,9 @@ impl LayerData {
     }
 
     /// Bounding box of every feature, confidential ones included: for the server's own use
-    /// (tests, preparation). What a caller is shown comes from [`LayerData::extent`].
+    /// (tests, preparation). What a caller is shown comes from `LayerView::extent`.
     pub fn bounds(&self) -> Option<Rect<f64>> {
         self.extents.all_rows().bounds
-    }
-
-    /// Count and bounds of the features `access` may see (see `Visibility::extent`).
-    pub fn extent(&self, access: &Access) -> Extent {
-        Visibility::new(access, self).extent()
     }
 
     pub(super) fn extents(&self) -> &Extents {

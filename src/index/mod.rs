@@ -1,13 +1,16 @@
 //! In-memory indexes: one R-tree per layer with the attributes held in columns beside it, and
-//! the immutable snapshot of all layers that queries read.
+//! the immutable snapshot of all layers that queries read, through a [`View`] bound to the
+//! caller.
 
 pub mod cql2;
 mod filter;
 mod layer_data;
 mod snapshot;
+mod view;
 mod visibility;
 
 pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
 pub use layer_data::{Column, Entry, LayerBuilder, LayerData, TextColumn, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};
-pub use visibility::{Extent, Visibility};
+pub use view::{LayerView, View, VisibleFilter};
+pub use visibility::Extent;

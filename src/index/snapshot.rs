@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::LayerData;
-use crate::model::Layer;
+use super::{LayerData, View};
+use crate::model::{Access, Layer};
 
 /// Every layer at one data generation.
 #[derive(Debug, Clone)]
@@ -32,7 +32,13 @@ impl Snapshot {
         }
     }
 
-    /// One layer.
+    /// This snapshot as `access` sees it: the way every caller-facing read starts.
+    pub fn view(&self, access: &Access) -> View<'_> {
+        View::new(self, access.audience())
+    }
+
+    /// One layer, every row whoever may see it: for the server's own work (writes,
+    /// preparation, routing caches). Caller-facing reads go through [`Snapshot::view`].
     pub fn layer(&self, layer: Layer) -> &Arc<LayerData> {
         &self.layers[layer.index()]
     }

@@ -1,8 +1,6 @@
-//! Which rows of a layer a request may see: the rule of `model::Access` read from the columns.
-//!
-//! Every endpoint that returns, counts or draws rows (single features, search, OGC items,
-//! tiles) passes its rows through [`Visibility::row_visible`]; confidential waste deposits are
-//! left out for requests without the `partners` right (see `model::Access` for why they are
+//! Which rows of a layer a caller may see: the rule of `model::Audience::sees` read from the
+//! columns. Private to the index: readers reach it only through [`super::View`] and
+//! [`super::LayerView`], so no read can forget it (see `model::Access` for why hidden rows are
 //! left out rather than blurred).
 //!
 //! Every figure about a whole layer that a caller sees (the catalog's count and bounds,
@@ -15,7 +13,7 @@ use geo_types::{Rect, coord};
 use rstar::RTreeObject;
 
 use super::{LayerData, ValueRef};
-use crate::model::{Access, CONFIDENTIAL_LAYER, CONFIDENTIAL_VALUE, CONFIDENTIALITY_FIELD};
+use crate::model::{Audience, CONFIDENTIALITY_FIELD};
 
 /// How many rows of a layer a caller sees, and the lon/lat bounding box of their geometries
 /// (`None` when there are none).
@@ -53,9 +51,9 @@ pub(super) struct Extents {
 
 impl Extents {
     /// One pass over the layer's R-tree entries (their envelopes are the geometries' bounding
-    /// boxes), each row checked with the anonymous caller's [`Visibility`].
+    /// boxes), each row checked with the public audience's [`Visibility`].
     pub(super) fn of(data: &LayerData) -> Extents {
-        let public_rule = Visibility::new(&Access::ANONYMOUS, data);
+        let public_rule = Visibility::new(Audience::Public, data);
         let mut all = Extent {
             count: data.len(),
             bounds: None,
@@ -82,57 +80,59 @@ impl Extents {
     }
 }
 
-/// The visibility rule of one request over one layer. Cheap to build; build it once per
-/// request and layer.
-///
-/// ```
-/// use terriens::index::{LayerData, Visibility};
-/// use terriens::model::{Access, Layer, Role};
-/// let data = LayerData::empty(Layer::WasteDeposits);
-/// assert!(!Visibility::new(&Access::ANONYMOUS, &data).sees_all());
-/// assert!(Visibility::new(&Access::key(Role::Reader, true), &data).sees_all());
-/// let plots = LayerData::empty(Layer::Plots);
-/// assert!(Visibility::new(&Access::ANONYMOUS, &plots).sees_all());
-/// ```
+/// The visibility rule of one audience over one layer, on the columns. Cheap to build.
 #[derive(Debug, Clone, Copy)]
-pub struct Visibility<'a> {
+pub(super) struct Visibility<'a> {
     data: &'a LayerData,
+    audience: Audience,
     /// Position of the confidentiality field when some rows may be hidden.
     restricted: Option<usize>,
 }
 
 impl<'a> Visibility<'a> {
-    pub fn new(access: &Access, data: &'a LayerData) -> Visibility<'a> {
-        let restricted = if access.partners() || data.layer() != CONFIDENTIAL_LAYER {
-            None
-        } else {
+    pub(super) fn new(audience: Audience, data: &'a LayerData) -> Visibility<'a> {
+        let restricted = if audience.restricts(data.layer()) {
             data.schema().field(CONFIDENTIALITY_FIELD).map(|(i, _)| i)
+        } else {
+            None
         };
-        Visibility { data, restricted }
-    }
-
-    /// Whether every row is visible (no per-row check needed).
-    pub fn sees_all(&self) -> bool {
-        self.restricted.is_none()
-    }
-
-    /// Whether the request may see this row.
-    pub fn row_visible(&self, row: u32) -> bool {
-        match self.restricted {
-            None => true,
-            Some(field) => self.data.value(row, field) != Some(ValueRef::Text(CONFIDENTIAL_VALUE)),
+        Visibility {
+            data,
+            audience,
+            restricted,
         }
     }
 
-    /// Count and bounds of the rows this request may see: the one source of every figure
+    /// Whether every row is visible (no per-row check needed).
+    pub(super) fn sees_all(&self) -> bool {
+        self.restricted.is_none()
+    }
+
+    /// Whether the caller may see this row: [`Audience::sees`] on the row's confidentiality
+    /// value.
+    #[inline]
+    pub(super) fn row_visible(&self, row: u32) -> bool {
+        match self.restricted {
+            None => true,
+            Some(field) => {
+                let value = match self.data.value(row, field) {
+                    Some(ValueRef::Text(v)) => Some(v),
+                    _ => None,
+                };
+                self.audience.sees(self.data.layer(), value)
+            }
+        }
+    }
+
+    /// Count and bounds of the rows this caller may see: the one source of every figure
     /// about a whole layer that a caller is shown.
-    pub fn extent(&self) -> Extent {
+    pub(super) fn extent(&self) -> Extent {
         let e = self.data.extents();
         if self.sees_all() { e.all } else { e.public }
     }
 
     /// The visible rows among `rows`.
-    pub fn filter<I: IntoIterator<Item = u32>>(
+    pub(super) fn filter<I: IntoIterator<Item = u32>>(
         self,
         rows: I,
     ) -> impl Iterator<Item = u32> + use<'a, I> {
@@ -143,7 +143,7 @@ impl<'a> Visibility<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Feature, Layer, Role, Value, schema};
+    use crate::model::{Access, Feature, Layer, Role, Value, schema};
     use geo_types::{Geometry, point};
 
     fn deposit(id: u64, conf: &str) -> Feature {
@@ -183,7 +183,7 @@ mod tests {
             Access::key(Role::Admin, false),
         ];
         for a in accesses {
-            let vis = Visibility::new(&a, &data);
+            let vis = Visibility::new(a.audience(), &data);
             for row in 0..data.len() as u32 {
                 let f = data.feature(row);
                 assert_eq!(
@@ -230,7 +230,7 @@ mod tests {
 
     fn check_extents(data: &LayerData, what: &str) {
         for a in ACCESSES {
-            let e = data.extent(&a);
+            let e = Visibility::new(a.audience(), data).extent();
             assert_eq!((e.count, e.bbox()), brute_extent(data, &a), "{what}: {a:?}");
         }
     }
@@ -249,14 +249,15 @@ mod tests {
         feats.push(deposit_at(999, "partners", 1.52, 49.81));
         let data = LayerData::build(Layer::WasteDeposits, feats);
         check_extents(&data, "built");
-        let public = data.extent(&Access::ANONYMOUS);
+        let public = Visibility::new(Audience::Public, &data).extent();
         assert_eq!(public.count, 32);
         assert!(
             public.bbox().unwrap()[2] < 1.2,
             "the outlier is not in the public bounds"
         );
         assert_eq!(
-            data.extent(&Access::key(Role::Reader, true))
+            Visibility::new(Audience::Full, &data)
+                .extent()
                 .bbox()
                 .unwrap()[2],
             1.52
@@ -264,18 +265,18 @@ mod tests {
 
         let moved = data.with_changes([deposit_at(999, "public", 0.5, 49.0)], &[]);
         check_extents(&moved, "made public and moved");
-        assert_eq!(moved.extent(&Access::ANONYMOUS).count, 33);
+        assert_eq!(Visibility::new(Audience::Public, &moved).extent().count, 33);
         let deleted = data.with_changes([], &[999, 3]);
         check_extents(&deleted, "deleted");
-        assert_eq!(deleted.extent(&Access::ANONYMOUS), {
+        assert_eq!(Visibility::new(Audience::Public, &deleted).extent(), {
             let again = data.with_changes([], &[3]);
-            again.extent(&Access::ANONYMOUS)
+            Visibility::new(Audience::Public, &again).extent()
         });
         let hidden = deleted.with_changes([deposit_at(7, "partners", 2.0, 50.0)], &[]);
         check_extents(&hidden, "made confidential");
         check_extents(&LayerData::empty(Layer::WasteDeposits), "empty");
         assert_eq!(
-            LayerData::empty(Layer::Plots).extent(&Access::ANONYMOUS),
+            Visibility::new(Audience::Public, &LayerData::empty(Layer::Plots)).extent(),
             Extent::default()
         );
     }

@@ -7,8 +7,9 @@
 //! leaks through radius and nearest queries (the distances are computed on the exact position,
 //! and a few queries trilaterate it), through tile features and through filter counts.
 //!
-//! The decision is [`Access::sees`] on a feature in row form; inside an index snapshot use
-//! `index::Visibility`, which reads the same rule from the columns.
+//! The rule itself is [`Audience::sees`]: one function of the caller's audience, the layer and
+//! the row's confidentiality value. [`Access::sees`] applies it to a feature in row form; inside
+//! an index snapshot every read goes through `index::View`, which applies it to the columns.
 
 use std::fmt;
 use std::str::FromStr;
@@ -91,8 +92,7 @@ impl Access {
         partners: false,
     };
 
-    /// A reader with the `partners` right: sees every feature and may change none. What the
-    /// tiles' full visibility stands for.
+    /// A reader with the `partners` right: sees every feature and may change none.
     pub const PARTNER: Access = Access {
         role: Some(Role::Reader),
         partners: true,
@@ -121,17 +121,76 @@ impl Access {
         self.partners || self.role == Some(Role::Admin)
     }
 
+    /// Which rows the request may see.
+    pub fn audience(&self) -> Audience {
+        if self.partners() {
+            Audience::Full
+        } else {
+            Audience::Public
+        }
+    }
+
     /// Whether the request may see this feature of this layer at all.
     pub fn sees(&self, layer: Layer, feature: &Feature) -> bool {
-        self.partners() || !is_confidential(layer, feature)
+        self.audience().sees(layer, confidentiality(layer, feature))
     }
 }
 
-/// Whether a feature is a confidential waste deposit.
+/// Which rows a caller may see: all of them (callers with the `partners` right) or the public
+/// ones. All that reads need to know of an [`Access`]; part of tile cache keys.
+///
+/// ```
+/// use terriens::model::{Access, Audience, Layer, Role};
+/// assert_eq!(Access::ANONYMOUS.audience(), Audience::Public);
+/// assert_eq!(Access::key(Role::Admin, false).audience(), Audience::Full);
+/// assert!(!Audience::Public.sees(Layer::WasteDeposits, Some("partners")));
+/// assert!(Audience::Public.sees(Layer::WasteDeposits, Some("public")));
+/// assert!(Audience::Full.sees(Layer::WasteDeposits, Some("partners")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Audience {
+    /// Every row.
+    #[default]
+    Full,
+    /// The rows everyone may see.
+    Public,
+}
+
+impl Audience {
+    /// THE confidentiality rule: whether this audience may see a row of `layer` whose
+    /// confidentiality field holds `confidentiality`. Every other check (row form, columns,
+    /// counts, extents, tiles) calls this.
+    #[inline]
+    pub fn sees(self, layer: Layer, confidentiality: Option<&str>) -> bool {
+        self == Audience::Full
+            || layer != CONFIDENTIAL_LAYER
+            || confidentiality != Some(CONFIDENTIAL_VALUE)
+    }
+
+    /// Whether some rows of `layer` may be hidden from this audience (false: no per-row check
+    /// is needed).
+    pub fn restricts(self, layer: Layer) -> bool {
+        self == Audience::Public && layer == CONFIDENTIAL_LAYER
+    }
+
+    /// A short name, for cache keys.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Audience::Full => "full",
+            Audience::Public => "public",
+        }
+    }
+}
+
+/// The confidentiality value of a feature, if its layer has the field.
+fn confidentiality(layer: Layer, feature: &Feature) -> Option<&str> {
+    match feature.get(schema(layer), CONFIDENTIALITY_FIELD) {
+        Some(Value::Text(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Whether a feature is a confidential waste deposit (hidden from the public audience).
 pub fn is_confidential(layer: Layer, feature: &Feature) -> bool {
-    layer == CONFIDENTIAL_LAYER
-        && matches!(
-            feature.get(schema(layer), CONFIDENTIALITY_FIELD),
-            Some(Value::Text(v)) if v == CONFIDENTIAL_VALUE
-        )
+    !Audience::Public.sees(layer, confidentiality(layer, feature))
 }

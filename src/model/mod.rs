@@ -8,8 +8,8 @@ mod material;
 mod schema;
 
 pub use access::{
-    Access, CONFIDENTIAL_LAYER, CONFIDENTIAL_VALUE, CONFIDENTIALITY_FIELD, Role, UnknownRole,
-    is_confidential,
+    Access, Audience, CONFIDENTIAL_LAYER, CONFIDENTIAL_VALUE, CONFIDENTIALITY_FIELD, Role,
+    UnknownRole, is_confidential,
 };
 pub use feature::{Feature, FeatureId, MAX_FEATURE_ID, Value, geometry_to_json};
 pub use layer::{GeometryKind, Layer, UnknownLayer};

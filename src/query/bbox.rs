@@ -10,20 +10,15 @@ use geo_types::{Point, Rect, coord};
 use super::distance::distance_to_geometry_m;
 use super::hit::{Hit, Selector};
 use super::radius::entries_in;
-use crate::index::LayerData;
 
 /// Every admitted feature intersecting `b = [min_lon, min_lat, max_lon, max_lat]`, in row order.
-pub fn bbox(
-    data: &LayerData,
-    b: [f64; 4],
-    origin: Option<Point<f64>>,
-    select: &Selector,
-) -> Vec<Hit> {
+pub fn bbox(select: &Selector, b: [f64; 4], origin: Option<Point<f64>>) -> Vec<Hit> {
+    let data = select.data();
     let rect = Rect::new(coord! { x: b[0], y: b[1] }, coord! { x: b[2], y: b[3] });
     let mut out: Vec<Hit> = entries_in(data, b)
         .filter_map(|e| {
             let row = e.data;
-            let drive_s = select.admit(data, row)?;
+            let drive_s = select.admit(row)?;
             let env = e.geom();
             if env.lower() != env.upper() && !data.geometry(row).intersects(&rect) {
                 return None;

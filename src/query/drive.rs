@@ -6,8 +6,23 @@
 //! query code knows nothing of roads: anything that maps rows to seconds will do.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use crate::index::LayerData;
 use crate::model::Layer;
+
+/// What the drive-time join needs of a road network (the routing engine implements it): the
+/// rows reached by driving from one point. The query module knows nothing of roads.
+pub trait DriveFrom: Send + Sync {
+    /// For each of `layers` in order, the `(row, seconds)` of its features reached from
+    /// `origin` within `max_s`; `None` when `origin` is too far from any road.
+    fn reached_from(
+        &self,
+        origin: [f64; 2],
+        max_s: f64,
+        layers: &[&Arc<LayerData>],
+    ) -> Option<Vec<Vec<(u32, f64)>>>;
+}
 
 /// Travel times in seconds from one origin to features, by layer and row.
 pub trait TravelTimes: Send + Sync {

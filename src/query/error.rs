@@ -45,6 +45,10 @@ pub enum QueryError {
     UnknownParam { param: String, valid: String },
     #[error("{layer} has no feature with id {id}")]
     NotFound { layer: Layer, id: FeatureId },
+    #[error(
+        "{matched} deposits match: the drive-time join runs one road search per deposit and takes at most {max}; narrow it (materials, deposit.quantity_min=...) or use within_km"
+    )]
+    TooManyDeposits { matched: usize, max: usize },
     #[error(transparent)]
     Filter(#[from] FilterError),
 }
@@ -63,6 +67,7 @@ impl QueryError {
             | QueryError::CursorForeign => "cursor",
             QueryError::UnknownParam { param, .. } => param,
             QueryError::NotFound { .. } => "id",
+            QueryError::TooManyDeposits { .. } => "max_drive_min",
             QueryError::Filter(e) => e.param(),
         }
     }

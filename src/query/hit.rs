@@ -1,7 +1,8 @@
-//! One result row, and the admission test every query applies to candidate rows.
+//! One result row, and the admission test every query applies to candidate rows: the
+//! caller's view (hidden rows never admitted), the attribute filter, an optional drive-time gate.
 
 use super::drive::DriveGate;
-use crate::index::{Filter, LayerData};
+use crate::index::{LayerData, VisibleFilter};
 use crate::model::{FeatureId, Layer};
 
 /// A feature a query returns.
@@ -16,15 +17,16 @@ pub struct Hit {
     pub drive_s: Option<f64>,
 }
 
-/// Which rows a query admits: the attribute filter and, optionally, a drive-time budget.
+/// Which rows a query admits: the rows of the caller's view that pass the attribute filter
+/// and, optionally, a drive-time budget.
 #[derive(Debug, Clone, Copy)]
 pub struct Selector<'a> {
-    pub filter: &'a Filter,
+    pub filter: VisibleFilter<'a>,
     pub drive: Option<DriveGate<'a>>,
 }
 
 impl<'a> Selector<'a> {
-    pub fn new(filter: &'a Filter) -> Selector<'a> {
+    pub fn new(filter: VisibleFilter<'a>) -> Selector<'a> {
         Selector {
             filter,
             drive: None,
@@ -36,15 +38,21 @@ impl<'a> Selector<'a> {
         self
     }
 
+    /// The layer's columns, for rows this selector admits.
+    #[inline]
+    pub fn data(&self) -> &'a LayerData {
+        self.filter.data()
+    }
+
     /// `None` when the row is not admitted; otherwise its drive time, if a gate is set.
     #[inline]
-    pub fn admit(&self, data: &LayerData, row: u32) -> Option<Option<f64>> {
-        if !self.filter.matches(data, row) {
+    pub fn admit(&self, row: u32) -> Option<Option<f64>> {
+        if !self.filter.matches(row) {
             return None;
         }
         match &self.drive {
             None => Some(None),
-            Some(gate) => gate.admit(data.layer(), row).map(Some),
+            Some(gate) => gate.admit(self.data().layer(), row).map(Some),
         }
     }
 

@@ -17,7 +17,7 @@ use rstar::{ParentNode, RTreeObject};
 use super::distance::{box_lower_bound_m, distance_to_geometry_m};
 use super::hit::{Hit, Selector};
 use crate::geo_util::andoyer_distance_m;
-use crate::index::{Entry, LayerData};
+use crate::index::Entry;
 
 enum Item<'a> {
     Node(&'a ParentNode<Entry>),
@@ -58,13 +58,8 @@ impl Ord for Queued<'_> {
 }
 
 /// The `k` admitted features nearest to `centre`, nearest first, no farther than `within_m`.
-pub fn knn(
-    data: &LayerData,
-    centre: Point<f64>,
-    k: usize,
-    within_m: Option<f64>,
-    select: &Selector,
-) -> Vec<Hit> {
+pub fn knn(select: &Selector, centre: Point<f64>, k: usize, within_m: Option<f64>) -> Vec<Hit> {
+    let data = select.data();
     let mut out = Vec::with_capacity(k.min(data.len()));
     if k == 0 || data.is_empty() {
         return out;
@@ -109,7 +104,7 @@ pub fn knn(
                             }
                         }
                         RTreeNode::Leaf(e) => {
-                            let Some(drive_s) = select.admit(data, e.data) else {
+                            let Some(drive_s) = select.admit(e.data) else {
                                 continue;
                             };
                             let env = e.geom();

@@ -24,13 +24,14 @@ mod site_search;
 
 pub use bbox::bbox;
 pub use distance::{box_lower_bound_m, distance_to_geometry_m};
-pub use drive::{DriveGate, RowTimes, TravelTimes};
+pub use drive::{DriveFrom, DriveGate, RowTimes, TravelTimes};
 pub use error::QueryError;
 pub use hit::{Hit, Selector};
 pub use knn::knn;
 pub use near_deposit::near_deposit;
 pub use near_waste::{
-    DepositDriveTimes, DepositLink, NearWasteQuery, WasteSite, WasteSort, near_waste,
+    DepositDriveTimes, DepositLink, MAX_DRIVE_DEPOSITS, NearWasteQuery, WasteSite, WasteSort,
+    deposit_drive_times, near_waste,
 };
 pub use page::{Cursor, Page, PageRequest, cut, fnv1a};
 pub use polygon::polygon;

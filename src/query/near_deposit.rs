@@ -11,12 +11,13 @@ use super::drive::DriveGate;
 use super::page::{Page, PageRequest};
 use super::scope::Scope;
 use super::site_search::{SiteFilter, SiteHit, SiteQuery, SiteSort, site_search};
-use crate::index::Snapshot;
+use crate::index::View;
 use crate::model::{FeatureId, Layer};
 
-/// The deposit's row, and the page of sites within `within_m` metres of it.
+/// The deposit's row, and the page of sites within `within_m` metres of it. A deposit the
+/// caller may not see is not found.
 pub fn near_deposit(
-    snapshot: &Snapshot,
+    view: &View,
     deposit: FeatureId,
     within_m: f64,
     sites: SiteFilter,
@@ -24,8 +25,9 @@ pub fn near_deposit(
     page: PageRequest,
     drive: Option<DriveGate>,
 ) -> Result<(u32, Page<SiteHit>), QueryError> {
-    let data = snapshot.layer(Layer::WasteDeposits);
-    let row = data.row_of(deposit).ok_or(QueryError::NotFound {
+    let deposits = view.layer(Layer::WasteDeposits);
+    let data = deposits.data();
+    let row = deposits.get(deposit).ok_or(QueryError::NotFound {
         layer: Layer::WasteDeposits,
         id: deposit,
     })?;
@@ -46,5 +48,5 @@ pub fn near_deposit(
         sort,
         page,
     };
-    Ok((row, site_search(snapshot, &q, drive)?))
+    Ok((row, site_search(view, &q, drive)?))
 }

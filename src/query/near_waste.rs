@@ -22,7 +22,7 @@ use rstar::{AABB, RTree};
 
 use super::QueryError;
 use super::distance::distance_to_geometry_m;
-use super::drive::DriveGate;
+use super::drive::{DriveFrom, DriveGate};
 use super::hit::Hit;
 use super::page::{Page, PageRequest, cut, fnv1a};
 use super::radius::split_at_antimeridian;
@@ -35,7 +35,7 @@ use crate::geo_util::{
     ANDOYER_MAX_REL_ERROR, andoyer_distance_m, geodesic_distance_m, metres_per_degree,
     radius_envelope,
 };
-use crate::index::{Filter, LayerData, Snapshot, ValueRef};
+use crate::index::{Filter, LayerData, ValueRef, View};
 use crate::model::{FeatureId, Layer, material_unit};
 
 /// How to order sites near waste.
@@ -109,13 +109,15 @@ impl NearWasteQuery {
         })
     }
 
-    pub fn fingerprint(&self) -> u64 {
+    /// What a cursor is bound to: everything but the page, and what the caller may see.
+    pub fn fingerprint(&self, view: &View) -> u64 {
+        let deposits = view.layer(Layer::WasteDeposits).filter(&self.deposits);
         fnv1a(
             format!(
                 "near-waste|{}|{}|{}|{}|{}|{:?}",
                 self.sites.canonical(),
                 self.scope.canonical(),
-                self.deposits.canonical(),
+                deposits.canonical(),
                 self.within_m,
                 self.min_total,
                 self.sort
@@ -123,6 +125,53 @@ impl NearWasteQuery {
             .as_bytes(),
         )
     }
+}
+
+/// Most deposits the drive-time join runs a road search from (each is one bounded Dijkstra).
+pub const MAX_DRIVE_DEPOSITS: usize = 2_000;
+
+/// Drive times from each deposit of the view admitted by `deposits` to the plots and
+/// buildings within `max_s`: one bounded road search per deposit on `roads`. Deposits too far from a road are
+/// left out (they cannot be driven from); more than [`MAX_DRIVE_DEPOSITS`] is an error naming
+/// `max_drive_min`. Stops early when the request is cancelled.
+pub fn deposit_drive_times(
+    view: &View,
+    deposits: &Filter,
+    max_s: f64,
+    roads: &dyn DriveFrom,
+) -> Result<DepositDriveTimes, QueryError> {
+    let visible = view.layer(Layer::WasteDeposits);
+    let data = visible.data();
+    let rows: Vec<u32> = visible
+        .filter(deposits)
+        .rows_in(0..data.len() as u32)
+        .collect();
+    if rows.len() > MAX_DRIVE_DEPOSITS {
+        return Err(QueryError::TooManyDeposits {
+            matched: rows.len(),
+            max: MAX_DRIVE_DEPOSITS,
+        });
+    }
+    let sites = [Layer::Plots, Layer::Buildings];
+    let site_data: Vec<_> = sites.iter().map(|l| view.layer(*l).shared()).collect();
+    let mut out = DepositDriveTimes::new(max_s);
+    for row in rows {
+        if crate::cancel::cancelled() {
+            break;
+        }
+        let Geometry::Point(p) = data.geometry(row) else {
+            continue;
+        };
+        let Some(reached) = roads.reached_from([p.x(), p.y()], max_s, &site_data) else {
+            continue;
+        };
+        for (layer, times) in sites.iter().zip(reached) {
+            for (site, s) in times {
+                out.insert(row, *layer, site, s);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A deposit counted for a site.
@@ -203,21 +252,22 @@ type DepositEntry = GeomWithData<[f64; 2], u32>;
 /// is within `pairs.max_s` (and `q.within_m` is only the straight-line bound that finds the
 /// candidates).
 pub fn near_waste(
-    snapshot: &Snapshot,
+    view: &View,
     q: &NearWasteQuery,
     drive: Option<DriveGate>,
     pairs: Option<&DepositDriveTimes>,
 ) -> Result<Page<WasteSite>, QueryError> {
-    let fingerprint = q.fingerprint() ^ pairs.map_or(0, |p| p.max_s.to_bits().rotate_left(17));
-    let offset = q.page.offset(snapshot.generation, fingerprint)?;
-    let deposits = snapshot.layer(Layer::WasteDeposits);
+    let fingerprint = q.fingerprint(view) ^ pairs.map_or(0, |p| p.max_s.to_bits().rotate_left(17));
+    let offset = q.page.offset(view.generation(), fingerprint)?;
+    let visible_deposits = view.layer(Layer::WasteDeposits).filter(&q.deposits);
+    let deposits = visible_deposits.data();
     let quantity = deposits.schema().index_of("quantity");
     // 1. Candidate sites.
-    let sites = q.sites.collect(snapshot, &q.scope, None, drive);
+    let sites = q.sites.collect(view, &q.scope, None, drive);
     // 2. Candidate deposits near any of them, in a tree of their own.
     let mut envelope: Option<[f64; 4]> = None;
     for s in &sites {
-        if let Some(b) = grown_envelope(snapshot.layer(s.layer), s.row, q.within_m) {
+        if let Some(b) = grown_envelope(view.layer(s.layer).data(), s.row, q.within_m) {
             envelope = Some(match envelope {
                 None => b,
                 Some(e) => [
@@ -235,7 +285,7 @@ pub fn near_waste(
             let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
             for e in deposits.rtree().locate_in_envelope_intersecting(&aabb) {
                 let row = e.data;
-                if q.deposits.matches(deposits, row) && deposits.value(row, quantity).is_some() {
+                if visible_deposits.matches(row) && deposits.value(row, quantity).is_some() {
                     let lo = e.geom().lower();
                     candidates.push(GeomWithData::new(lo, row));
                 }
@@ -258,7 +308,7 @@ pub fn near_waste(
         let mut any = false;
         // Nearest distances matter for all sites only when sorting by them.
         let exact = q.sort == WasteSort::Distance;
-        each_deposit(snapshot, &tree, s, q.within_m, exact, pairs, |row, d, _| {
+        each_deposit(view, &tree, s, q.within_m, exact, pairs, |row, d, _| {
             any = true;
             total += quantity_of(deposits, row, quantity);
             nearest = nearest.min(d.unwrap_or(f64::INFINITY));
@@ -275,7 +325,7 @@ pub fn near_waste(
         .map(|(mut site, total, _)| {
             let mut links = Vec::new();
             each_deposit(
-                snapshot,
+                view,
                 &tree,
                 site,
                 q.within_m,
@@ -331,7 +381,7 @@ pub fn near_waste(
         matched,
         offset,
         q.page.limit,
-        snapshot.generation,
+        view.generation(),
         fingerprint,
     ))
 }
@@ -340,7 +390,7 @@ pub fn near_waste(
 /// With `exact` false, the distance may be `None` for deposits that are surely in reach (the
 /// first pass only sums quantities; the page's sites are measured exactly afterwards).
 fn each_deposit(
-    snapshot: &Snapshot,
+    view: &View,
     tree: &RTree<DepositEntry>,
     site: Hit,
     within_m: f64,
@@ -348,7 +398,7 @@ fn each_deposit(
     pairs: Option<&DepositDriveTimes>,
     mut f: impl FnMut(u32, Option<f64>, Option<f64>),
 ) {
-    let data = snapshot.layer(site.layer);
+    let data = view.layer(site.layer).data();
     let Some(env) = grown_envelope(data, site.row, within_m) else {
         return;
     };

@@ -12,16 +12,15 @@ use super::distance::distance_to_geometry_m;
 use super::hit::{Hit, Selector};
 use super::radius::entries_in;
 use super::scope::Relation;
-use crate::index::LayerData;
 
 /// Every admitted feature in the given relation with `shape`, in row order.
 pub fn polygon(
-    data: &LayerData,
+    select: &Selector,
     shape: &MultiPolygon<f64>,
     relation: Relation,
     origin: Option<Point<f64>>,
-    select: &Selector,
 ) -> Vec<Hit> {
+    let data = select.data();
     let Some(r) = shape.bounding_rect() else {
         return Vec::new();
     };
@@ -30,7 +29,7 @@ pub fn polygon(
     let mut out: Vec<Hit> = entries_in(data, b)
         .filter_map(|e| {
             let row = e.data;
-            let drive_s = select.admit(data, row)?;
+            let drive_s = select.admit(row)?;
             let g = data.geometry(row);
             // The feature is within the polygon when the polygon contains it (OGC: not when it
             // only touches the boundary).

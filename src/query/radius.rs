@@ -17,7 +17,8 @@ use crate::geo_util::{
 use crate::index::{Entry, LayerData};
 
 /// Every admitted feature within `radius_m` metres of `centre`, with its distance.
-pub fn radius(data: &LayerData, centre: Point<f64>, radius_m: f64, select: &Selector) -> Vec<Hit> {
+pub fn radius(select: &Selector, centre: Point<f64>, radius_m: f64) -> Vec<Hit> {
+    let data = select.data();
     let mut out = Vec::new();
     let boxes = split_at_antimeridian(radius_envelope(centre.x(), centre.y(), radius_m));
     let split = boxes.len() > 1;
@@ -27,7 +28,7 @@ pub fn radius(data: &LayerData, centre: Point<f64>, radius_m: f64, select: &Sele
             if split && out.iter().any(|h: &Hit| h.row == row) {
                 continue;
             }
-            let Some(drive_s) = select.admit(data, row) else {
+            let Some(drive_s) = select.admit(row) else {
                 continue;
             };
             if let Some(d) = distance_within(data, e, centre, radius_m) {

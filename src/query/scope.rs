@@ -4,7 +4,7 @@ use geo::BoundingRect;
 use geo_types::{Geometry, MultiPolygon, Point};
 
 use super::QueryError;
-use crate::index::{Snapshot, ValueRef};
+use crate::index::{ValueRef, View};
 use crate::model::Layer;
 
 /// Caps checked before any work starts (from the server's configured limits).
@@ -112,13 +112,16 @@ impl Scope {
 }
 
 /// The boundary of a territory (by SIREN) from the territories layer, as a polygon scope.
-pub fn territory_scope(snapshot: &Snapshot, siren: &str) -> Result<Scope, QueryError> {
-    let data = snapshot.layer(Layer::Territories);
+pub fn territory_scope(view: &View, siren: &str) -> Result<Scope, QueryError> {
+    let territories = view.layer(Layer::Territories);
+    let data = territories.data();
     let siren = siren.trim();
-    let row = (0..data.len() as u32)
+    let row = territories
+        .rows()
         .find(|r| data.value_by_name(*r, "siren") == Some(ValueRef::Text(siren)))
         .ok_or_else(|| {
-            let known: Vec<String> = (0..data.len() as u32)
+            let known: Vec<String> = territories
+                .rows()
                 .filter_map(|r| match data.value_by_name(r, "siren") {
                     Some(ValueRef::Text(s)) => Some(s.to_string()),
                     _ => None,

@@ -14,7 +14,7 @@ use super::hit::{Hit, Selector};
 use super::page::{Page, PageRequest, cut, fnv1a};
 use super::scope::Scope;
 use super::{QueryError, bbox, knn, polygon, radius};
-use crate::index::{Filter, LayerData, Snapshot};
+use crate::index::{Filter, View};
 use crate::model::Layer;
 
 /// A search of one layer.
@@ -35,26 +35,26 @@ impl LayerQuery {
         self.scope.centre().or(self.origin)
     }
 
-    /// What a cursor is bound to: everything but the page.
-    pub fn fingerprint(&self) -> u64 {
+    /// What a cursor is bound to: everything but the page, and what the caller may see.
+    pub fn fingerprint(&self, view: &View) -> u64 {
         let origin = self.origin().map(|p| (p.x(), p.y()));
         fnv1a(
             format!(
                 "layer|{}|{}|{}|{origin:?}",
                 self.layer,
                 self.scope.canonical(),
-                self.filter.canonical()
+                view.layer(self.layer).filter(&self.filter).canonical()
             )
             .as_bytes(),
         )
     }
 }
 
-/// Runs a layer search. A cursor is checked before any work.
+/// Runs a layer search over the caller's view. A cursor is checked before any work.
 ///
 /// ```
 /// use terriens::index::{Filter, Snapshot};
-/// use terriens::model::Layer;
+/// use terriens::model::{Access, Layer};
 /// use terriens::query::{LayerQuery, PageRequest, Scope, search};
 /// let snap = Snapshot::new(1, []);
 /// let q = LayerQuery {
@@ -64,24 +64,23 @@ impl LayerQuery {
 ///     origin: None,
 ///     page: PageRequest::first(10),
 /// };
-/// let page = search(&snap, &q, None).unwrap();
+/// let page = search(&snap.view(&Access::ANONYMOUS), &q, None).unwrap();
 /// assert_eq!(page.matched, 0);
 /// ```
 pub fn search(
-    snapshot: &Snapshot,
+    view: &View,
     q: &LayerQuery,
     drive: Option<DriveGate>,
 ) -> Result<Page<Hit>, QueryError> {
-    let fingerprint = q.fingerprint();
-    let offset = q.page.offset(snapshot.generation, fingerprint)?;
-    let data = snapshot.layer(q.layer);
-    let select = Selector::new(&q.filter).with_drive(drive);
+    let fingerprint = q.fingerprint(view);
+    let offset = q.page.offset(view.generation(), fingerprint)?;
+    let select = Selector::new(view.layer(q.layer).filter(&q.filter)).with_drive(drive);
     let limit = q.page.limit;
     let origin = q.origin();
     let (items, matched) = if q.scope == Scope::All && origin.is_none() {
-        all_in_row_order(data, &select, offset, limit)
+        all_in_row_order(&select, offset, limit)
     } else {
-        let hits = collect(data, &q.scope, origin, &select);
+        let hits = collect(&q.scope, origin, &select);
         let matched = hits.len();
         (cut(hits, offset, limit, order(origin.is_some())), matched)
     };
@@ -90,31 +89,27 @@ pub fn search(
         matched,
         offset,
         limit,
-        snapshot.generation,
+        view.generation(),
         fingerprint,
     ))
 }
 
 /// Every admitted row of a scope, unordered, with distances from `origin` when given (radius
 /// and nearest always measure from their centre).
-pub(crate) fn collect(
-    data: &LayerData,
-    scope: &Scope,
-    origin: Option<Point<f64>>,
-    select: &Selector,
-) -> Vec<Hit> {
+pub(crate) fn collect(scope: &Scope, origin: Option<Point<f64>>, select: &Selector) -> Vec<Hit> {
+    let data = select.data();
     match scope {
-        Scope::Radius { centre, radius_m } => radius(data, *centre, *radius_m, select),
+        Scope::Radius { centre, radius_m } => radius(select, *centre, *radius_m),
         Scope::Nearest {
             centre,
             k,
             within_m,
-        } => knn(data, *centre, *k, *within_m, select),
-        Scope::BBox(b) => bbox(data, *b, origin, select),
-        Scope::Polygon { shape, relation } => polygon(data, shape, *relation, origin, select),
+        } => knn(select, *centre, *k, *within_m),
+        Scope::BBox(b) => bbox(select, *b, origin),
+        Scope::Polygon { shape, relation } => polygon(select, shape, *relation, origin),
         Scope::All => (0..data.len() as u32)
             .filter_map(|row| {
-                let drive_s = select.admit(data, row)?;
+                let drive_s = select.admit(row)?;
                 let d = origin.map(|o| distance_to_geometry_m(o, data.geometry(row)));
                 Some(Selector::hit(data, row, d, drive_s))
             })
@@ -136,16 +131,12 @@ pub(crate) fn order(by_distance: bool) -> impl Fn(&Hit, &Hit) -> Ordering {
 }
 
 /// One page of a whole layer in row order, without collecting every match.
-fn all_in_row_order(
-    data: &LayerData,
-    select: &Selector,
-    offset: usize,
-    limit: usize,
-) -> (Vec<Hit>, usize) {
+fn all_in_row_order(select: &Selector, offset: usize, limit: usize) -> (Vec<Hit>, usize) {
+    let data = select.data();
     let mut matched = 0;
     let mut items = Vec::new();
     for row in 0..data.len() as u32 {
-        if let Some(drive_s) = select.admit(data, row) {
+        if let Some(drive_s) = select.admit(row) {
             if matched >= offset && items.len() < limit {
                 items.push(Selector::hit(data, row, None, drive_s));
             }
@@ -163,7 +154,8 @@ mod tests {
     use serde_json::Map;
 
     use super::*;
-    use crate::model::{Feature, Value, schema};
+    use crate::index::{LayerData, Snapshot};
+    use crate::model::{Access, Feature, Value, schema};
     use crate::query::DriveGate;
 
     fn deposit(id: u64, lon: f64, material: &str) -> Feature {
@@ -218,9 +210,10 @@ mod tests {
             origin: None,
             page: PageRequest::first(10),
         };
-        let page = search(&snap, &q, Some(gate)).unwrap();
+        let view = snap.view(&Access::ANONYMOUS);
+        let page = search(&view, &q, Some(gate)).unwrap();
         let got: Vec<(u64, Option<f64>)> = page.items.iter().map(|h| (h.id, h.drive_s)).collect();
         assert_eq!(got, vec![(1, Some(300.0))]);
-        assert_eq!(search(&snap, &q, None).unwrap().matched, 3);
+        assert_eq!(search(&view, &q, None).unwrap().matched, 3);
     }
 }

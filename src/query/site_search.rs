@@ -26,7 +26,7 @@ use super::hit::{Hit, Selector};
 use super::page::{Page, PageRequest, cut, fnv1a};
 use super::scope::Scope;
 use super::search::{collect, order};
-use crate::index::{Filter, LayerData, Snapshot, ValueRef, filterable_names};
+use crate::index::{Filter, LayerData, ValueRef, View, filterable_names};
 use crate::model::{Layer, schema};
 
 /// The layers a site can be.
@@ -187,29 +187,26 @@ impl SiteFilter {
     /// The admitted rows of every searched layer in a scope, exclusions applied.
     pub(crate) fn collect(
         &self,
-        snapshot: &Snapshot,
+        view: &View,
         scope: &Scope,
         origin: Option<Point<f64>>,
         drive: Option<DriveGate>,
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
         for filter in &self.layers {
-            let data = snapshot.layer(filter.layer());
-            let select = Selector::new(filter).with_drive(drive);
+            let layer = view.layer(filter.layer());
+            let data = layer.data();
+            let select = Selector::new(layer.filter(filter)).with_drive(drive);
             let excluded: Vec<usize> = self
                 .exclude
                 .iter()
                 .filter_map(|c| data.schema().field(c).map(|(i, _)| i))
                 .collect();
-            hits.extend(
-                collect(data, scope, origin, &select)
-                    .into_iter()
-                    .filter(|h| {
-                        excluded
-                            .iter()
-                            .all(|i| data.value(h.row, *i) != Some(ValueRef::Bool(true)))
-                    }),
-            );
+            hits.extend(collect(scope, origin, &select).into_iter().filter(|h| {
+                excluded
+                    .iter()
+                    .all(|i| data.value(h.row, *i) != Some(ValueRef::Bool(true)))
+            }));
         }
         if let Scope::Nearest { k, .. } = scope {
             // Each layer gave its k nearest: keep the k nearest of all.
@@ -308,8 +305,8 @@ pub struct SiteHit {
 
 impl SiteHit {
     /// The site values of a hit.
-    pub fn of(snapshot: &Snapshot, hit: Hit) -> SiteHit {
-        SiteFields::of(hit.layer).site(snapshot.layer(hit.layer), hit)
+    pub fn of(view: &View, hit: Hit) -> SiteHit {
+        SiteFields::of(hit.layer).site(view.layer(hit.layer).data(), hit)
     }
 }
 
@@ -383,23 +380,23 @@ impl SiteQuery {
 
 /// Runs a site search. A cursor is checked before any work.
 pub fn site_search(
-    snapshot: &Snapshot,
+    view: &View,
     q: &SiteQuery,
     drive: Option<DriveGate>,
 ) -> Result<Page<SiteHit>, QueryError> {
     let fingerprint = q.fingerprint();
-    let offset = q.page.offset(snapshot.generation, fingerprint)?;
+    let offset = q.page.offset(view.generation(), fingerprint)?;
     let fields = SITE_LAYERS.map(SiteFields::of);
     let hits: Vec<SiteHit> = q
         .sites
-        .collect(snapshot, &q.scope, q.origin(), drive)
+        .collect(view, &q.scope, q.origin(), drive)
         .into_iter()
         .map(|h| {
             let f = fields
                 .iter()
                 .find(|f| f.layer == h.layer)
                 .unwrap_or(&fields[0]);
-            f.site(snapshot.layer(h.layer), h)
+            f.site(view.layer(h.layer).data(), h)
         })
         .collect();
     let matched = hits.len();
@@ -409,7 +406,7 @@ pub fn site_search(
         matched,
         offset,
         q.page.limit,
-        snapshot.generation,
+        view.generation(),
         fingerprint,
     ))
 }

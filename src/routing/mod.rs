@@ -55,6 +55,7 @@
 pub mod bdtopo;
 mod catchment_roads;
 pub mod direction;
+mod drive_from;
 mod engine;
 mod error;
 mod features;

@@ -1,6 +1,6 @@
 //! The tile cache: size-bounded LRU, sharded so concurrent readers rarely meet on a lock.
 //! Keys hold everything a body depends on: data generation, layers with their filters and the
-//! viewer's visibility (the tile set's canonical text), the tile address and the encoding.
+//! viewer's audience (the tile set's canonical text), the tile address and the encoding.
 
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 
-use crate::index::{Column, Filter, LayerData};
+use crate::index::{Column, LayerData, VisibleFilter};
 
 /// Which field classifies members and which is summed, for one layer.
 #[derive(Debug, Clone, Copy)]
@@ -230,18 +230,19 @@ pub fn cluster(
     levels
 }
 
-/// The aggregate of the members that pass a filter, with positions given by `pos`.
+/// The aggregate of the members that pass a filter (over the caller's view), with positions
+/// given by `pos`.
 pub fn filtered_aggregate(
-    data: &LayerData,
     spec: &ClusterSpec,
     cell: &Cell,
-    filter: &Filter,
+    filter: VisibleFilter<'_>,
     pos: impl Fn(u32) -> [f64; 2],
 ) -> (Aggregate, Option<u32>) {
+    let data = filter.data();
     let mut agg = Aggregate::default();
     let mut last = None;
     for &row in &cell.members {
-        if filter.matches(data, row) {
+        if filter.matches(row) {
             let (class, measure) = class_and_measure(data, spec, row);
             agg.add(class, measure, pos(row));
             last = Some(row);

@@ -68,7 +68,7 @@ impl TileEngine {
     }
 
     /// Strong ETag of a tile: a hash of everything its bytes depend on (generation, layers,
-    /// filters, visibility, address) and the encoding, so it is known without rendering.
+    /// filters, audience, address) and the encoding, so it is known without rendering.
     pub fn etag(generation: u64, set: &TileSet, t: TileCoord, enc: Encoding) -> String {
         let mut h = Fnv64::default();
         generation.hash(&mut h);

@@ -34,5 +34,5 @@ pub use pmtiles::{ExportOptions, ExportReport, export_pmtiles, tile_id};
 pub use prepare::{Prepared, PreparedLayer, prepare, prepare_layer};
 pub use render_tile::{RenderedTile, render_tile};
 pub use tile_coord::{MAX_LAT, MAX_ZOOM, TileCoord, lonlat_to_world, tile_unit, world_to_lonlat};
-pub use tile_set::{ALL_ALIAS, TileSet, Visibility, parse_layers};
+pub use tile_set::{ALL_ALIAS, TileSet, parse_layers};
 pub use tilejson::{layer_fields, tilejson};

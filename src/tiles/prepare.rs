@@ -16,11 +16,11 @@ use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
+use super::TileConfig;
 use super::cluster::{ClusterLevel, ClusterSpec, cluster};
 use super::tile_coord::{lonlat_to_world, tile_unit};
-use super::{TileConfig, Visibility};
-use crate::index::{Column, LayerData, Snapshot};
-use crate::model::{BUILDING_STATUS, CONFIDENTIALITY, Layer, MATERIALS, PLOT_STATUS, schema};
+use crate::index::{LayerData, LayerView, Snapshot};
+use crate::model::{Audience, BUILDING_STATUS, Layer, MATERIALS, PLOT_STATUS, schema};
 
 /// A geometry in world coordinates (unit square, y down).
 #[derive(Debug, Clone)]
@@ -54,11 +54,8 @@ pub struct PreparedLayer {
     /// Per zoom `0..=generalise_max_zoom`; empty for layers that are not clustered.
     pub clusters: Vec<ClusterLevel>,
     pub cluster_spec: Option<ClusterSpec>,
-    /// Set for confidential rows only (a grid-rounded world position). Public readers' filters
-    /// leave those rows out entirely (`Visibility::restrict`), so for them this only says
-    /// whether the precomputed clusters (which count every row) can be used.
-    pub public_anchor: Vec<Option<[f64; 2]>>,
-    /// Whether any row is confidential.
+    /// Whether any row is hidden from the public audience (confidential): then public
+    /// readers use each cluster cell's public aggregate.
     pub has_confidential: bool,
     /// First zoom at which every feature is in the tiles, unmerged and within the budget
     /// (estimated); `None` if no zoom up to 22 is.
@@ -75,12 +72,18 @@ pub struct Prepared {
 }
 
 impl PreparedLayer {
-    /// The first zoom at which every feature a reader may see is in its tiles.
-    pub fn complete_from_for(&self, vis: Visibility) -> Option<u8> {
-        match vis {
-            Visibility::Full => self.complete_from,
-            Visibility::Public => self.complete_from_public,
+    /// The first zoom at which every feature an audience may see is in its tiles.
+    pub fn complete_from_for(&self, audience: Audience) -> Option<u8> {
+        match audience {
+            Audience::Full => self.complete_from,
+            Audience::Public => self.complete_from_public,
         }
+    }
+
+    /// The layer as `audience` sees it: every row test, count and extent of tiles goes
+    /// through here.
+    pub fn view(&self, audience: Audience) -> LayerView<'_> {
+        LayerView::new(&self.data, audience)
     }
 }
 
@@ -177,15 +180,74 @@ fn vertex_count(mp: &MultiPolygon<f64>) -> usize {
         .sum()
 }
 
-/// Size of a confidential deposit's public grid cell, degrees.
-pub(crate) const PUBLIC_GRID_DEG: f64 = 0.01;
+/// Projected geometries and what is derived from them per row.
+struct Projected {
+    world: Vec<WorldGeom>,
+    anchor: Vec<[f64; 2]>,
+    priority: Vec<f64>,
+    /// World bounding boxes (`None` for empty geometries).
+    envelopes: Vec<Option<[f64; 4]>>,
+}
 
-/// Prepares one layer.
+/// Per row, the highest zoom at which it is point-like (`joins_at`, for clustering) and, for
+/// polygons, under one pixel (`subpixel_until`).
+struct Thresholds {
+    joins_at: Vec<Option<u8>>,
+    subpixel_until: Vec<Option<u8>>,
+}
+
+/// Prepares one layer: project → priorities and anchors → zoom thresholds → shape levels →
+/// clusters → completeness (for every reader, and for the public audience without the rows
+/// it may not see).
 pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
-    let layer = data.layer();
-    let n = data.len();
     let gmax = cfg.generalise_max_zoom;
-    let spec = cluster_spec(layer);
+    let spec = cluster_spec(data.layer());
+    let p = project(&data, spec.as_ref());
+    let th = thresholds(&p, spec.is_some(), gmax);
+    let shapes = shape_levels(&p, &th.subpixel_until, cfg);
+    let public = LayerView::new(&data, Audience::Public);
+    let hidden: Vec<bool> = (0..data.len() as u32).map(|r| !public.visible(r)).collect();
+    let has_confidential = hidden.iter().any(|h| *h);
+    let clusters = match &spec {
+        Some(s) => cluster(
+            &data,
+            s,
+            &p.anchor,
+            &th.joins_at,
+            gmax,
+            cfg.cluster_cells_per_tile,
+            |row| hidden[row as usize],
+        ),
+        None => Vec::new(),
+    };
+    let complete = |hidden: Option<&[bool]>| {
+        completeness(&data, &p, &th.subpixel_until, &clusters, hidden, cfg)
+    };
+    let complete_from = complete(None);
+    // Public readers' tiles lack the confidential rows: their completeness is computed without
+    // them, so that it says nothing of where those rows are.
+    let complete_from_public = if has_confidential {
+        complete(Some(&hidden))
+    } else {
+        complete_from
+    };
+    PreparedLayer {
+        data,
+        world: p.world,
+        anchor: p.anchor,
+        priority: p.priority,
+        shapes,
+        clusters,
+        cluster_spec: spec,
+        has_confidential,
+        complete_from,
+        complete_from_public,
+    }
+}
+
+/// Step 1–2: every geometry in world coordinates, its anchor, priority and envelope.
+fn project(data: &LayerData, spec: Option<&ClusterSpec>) -> Projected {
+    let n = data.len();
     let world: Vec<WorldGeom> = data.geometries().iter().map(to_world).collect();
     let mut anchor = Vec::with_capacity(n);
     let mut priority = Vec::with_capacity(n);
@@ -219,21 +281,30 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
             }
         }
     }
+    Projected {
+        world,
+        anchor,
+        priority,
+        envelopes,
+    }
+}
 
-    // The highest zoom at which each row is point-like (for clustering) or, for polygons of
-    // unclustered layers, dropped: under one pixel (1/256 of a tile) in both directions.
+/// Step 3: the highest zoom at which each row is point-like (for clustering) or, for polygons
+/// of unclustered layers, dropped: under one pixel (1/256 of a tile) in both directions.
+fn thresholds(p: &Projected, clustered: bool, gmax: u8) -> Thresholds {
+    let n = p.world.len();
     let px = |z: u8| tile_unit(z, 256.0);
     let mut joins_at: Vec<Option<u8>> = vec![None; n];
     let mut subpixel_until: Vec<Option<u8>> = vec![None; n];
     for row in 0..n {
-        match &world[row] {
+        match &p.world[row] {
             WorldGeom::Point(_) => joins_at[row] = Some(gmax),
             WorldGeom::Polygons(_) => {
-                if let Some(e) = envelopes[row] {
+                if let Some(e) = p.envelopes[row] {
                     let size = (e[2] - e[0]).max(e[3] - e[1]);
                     let z = (0..=gmax).rev().find(|z| size < px(*z));
                     subpixel_until[row] = z;
-                    if spec.is_some() {
+                    if clustered {
                         joins_at[row] = z;
                     }
                 }
@@ -241,20 +312,29 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
             WorldGeom::Empty => {}
         }
     }
+    Thresholds {
+        joins_at,
+        subpixel_until,
+    }
+}
 
+/// Step 4: per zoom `0..=generalise_max_zoom`, the polygons of a pixel or more, simplified to
+/// one tile unit.
+fn shape_levels(p: &Projected, subpixel_until: &[Option<u8>], cfg: &TileConfig) -> Vec<ShapeLevel> {
+    let gmax = cfg.generalise_max_zoom;
     let mut shapes = Vec::with_capacity(usize::from(gmax) + 1);
     for z in 0..=gmax {
         let eps = tile_unit(z, f64::from(cfg.extent));
         let mut geoms = Vec::new();
         let mut entries = Vec::new();
-        for row in 0..n {
-            let WorldGeom::Polygons(mp) = &world[row] else {
+        for (row, g) in p.world.iter().enumerate() {
+            let WorldGeom::Polygons(mp) = g else {
                 continue;
             };
             if subpixel_until[row].is_some_and(|s| z <= s) {
                 continue;
             }
-            let Some(e) = envelopes[row] else { continue };
+            let Some(e) = p.envelopes[row] else { continue };
             let simplified = mp.simplify(eps);
             let keep = if vertex_count(&simplified) < vertex_count(mp)
                 && simplified.0.iter().all(|p| p.exterior().0.len() >= 4)
@@ -274,96 +354,23 @@ pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
             geoms,
         });
     }
-
-    let public_anchor = public_anchors(&data);
-    let has_confidential = public_anchor.iter().any(Option::is_some);
-    let clusters = match &spec {
-        Some(s) => cluster(
-            &data,
-            s,
-            &anchor,
-            &joins_at,
-            gmax,
-            cfg.cluster_cells_per_tile,
-            |row| public_anchor[row as usize].is_some(),
-        ),
-        None => Vec::new(),
-    };
-
-    let complete = |hidden: Option<&[Option<[f64; 2]>]>| {
-        completeness(
-            &data,
-            &world,
-            &anchor,
-            &subpixel_until,
-            &clusters,
-            hidden,
-            cfg,
-        )
-    };
-    let complete_from = complete(None);
-    // Public readers' tiles lack the confidential rows: their completeness is computed without
-    // them, so that it says nothing of where those rows are.
-    let complete_from_public = if has_confidential {
-        complete(Some(&public_anchor))
-    } else {
-        complete_from
-    };
-    PreparedLayer {
-        data,
-        world,
-        anchor,
-        priority,
-        shapes,
-        clusters,
-        cluster_spec: spec,
-        public_anchor,
-        has_confidential,
-        complete_from,
-        complete_from_public,
-    }
-}
-
-/// Public positions of confidential waste deposits: the centre of their 0.01° grid cell.
-fn public_anchors(data: &LayerData) -> Vec<Option<[f64; 2]>> {
-    let s = data.schema();
-    let Some((field, _)) = s.field("confidentiality") else {
-        return vec![None; data.len()];
-    };
-    let partners = CONFIDENTIALITY.iter().position(|c| *c == "partners");
-    let Column::Enum(col) = data.column(field) else {
-        return vec![None; data.len()];
-    };
-    (0..data.len())
-        .map(|row| {
-            if col[row].map(usize::from) != partners || partners.is_none() {
-                return None;
-            }
-            match data.geometry(row as u32) {
-                Geometry::Point(p) => {
-                    let snap = |v: f64| ((v / PUBLIC_GRID_DEG).floor() + 0.5) * PUBLIC_GRID_DEG;
-                    Some(lonlat_to_world(snap(p.x()), snap(p.y())))
-                }
-                _ => None,
-            }
-        })
-        .collect()
+    shapes
 }
 
 /// The first zoom from which the layer's tiles hold every feature: no cluster of two or more,
 /// no polygon dropped for being under a pixel, and (estimated) no tile over the budget.
-/// `hidden`: when given, the rows it marks (`Some`) are left out, as they are from public
-/// readers' tiles.
+/// `hidden`: when given, the rows it marks are left out, as they are from public readers'
+/// tiles.
 fn completeness(
     data: &LayerData,
-    world: &[WorldGeom],
-    anchor: &[[f64; 2]],
+    p: &Projected,
     subpixel_until: &[Option<u8>],
     clusters: &[ClusterLevel],
-    hidden: Option<&[Option<[f64; 2]>]>,
+    hidden: Option<&[bool]>,
     cfg: &TileConfig,
 ) -> Option<u8> {
-    let shown = |row: usize| hidden.is_none_or(|h| h[row].is_none());
+    let (world, anchor) = (&p.world, &p.anchor);
+    let shown = |row: usize| hidden.is_none_or(|h| !h[row]);
     let mut from: u8 = 0;
     for (z, level) in clusters.iter().enumerate() {
         if level
@@ -456,9 +463,9 @@ mod tests {
         let full = prepared(with);
         let without = prepared(spread);
         assert!(full.has_confidential);
-        assert_eq!(full.complete_from_for(Visibility::Full), full.complete_from);
+        assert_eq!(full.complete_from_for(Audience::Full), full.complete_from);
         assert_eq!(
-            full.complete_from_for(Visibility::Public),
+            full.complete_from_for(Audience::Public),
             without.complete_from
         );
         assert!(
@@ -468,7 +475,7 @@ mod tests {
             without.complete_from
         );
         assert_eq!(
-            without.complete_from_for(Visibility::Public),
+            without.complete_from_for(Audience::Public),
             without.complete_from
         );
     }

@@ -9,11 +9,11 @@ use geo_types::MultiPolygon;
 use geozero::mvt::tile::GeomType;
 use rstar::AABB;
 
-use super::cluster::{Aggregate, filtered_aggregate};
+use super::cluster::{Aggregate, ClusterLevel, ClusterSpec, filtered_aggregate};
 use super::encode::{LayerWriter, Prop, PropValue, point_commands, polygon_commands, varint_bytes};
-use super::prepare::{Prepared, PreparedLayer, WorldGeom};
-use super::{TileConfig, TileCoord, TileSet, Visibility};
-use crate::index::{Filter, ValueRef};
+use super::prepare::{Prepared, PreparedLayer, ShapeLevel, WorldGeom};
+use super::{TileConfig, TileCoord, TileSet};
+use crate::index::{ValueRef, VisibleFilter};
 
 /// An encoded tile.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ pub fn render_tile(
     let mut per_layer: Vec<LayerCandidates<'_>> = Vec::with_capacity(set.layers.len());
     for (layer, filter) in &set.layers {
         let pl = prepared.layer(*layer);
-        let mut c = layer_candidates(pl, filter, set.visibility, t, cfg);
+        let mut c = layer_candidates(pl, pl.view(set.audience).filter(filter), t, cfg);
         c.sort_by(|a, b| {
             a.rank
                 .cmp(&b.rank)
@@ -85,7 +85,7 @@ pub fn render_tile(
     // the budget, tighten and try again.
     for _ in 0..12 {
         let keep = allocate(&per_layer, &sizes, budget);
-        let bytes = encode(&per_layer, &keep, set.visibility, cfg.extent);
+        let bytes = encode(&per_layer, &keep, cfg.extent);
         let kept: usize = keep.iter().sum();
         if bytes.len() <= cfg.budget_bytes || kept == 0 {
             return RenderedTile {
@@ -137,12 +137,7 @@ fn allocate(per_layer: &[LayerCandidates<'_>], sizes: &[usize], budget: usize) -
         .collect()
 }
 
-fn encode(
-    per_layer: &[LayerCandidates<'_>],
-    keep: &[usize],
-    vis: Visibility,
-    extent: u32,
-) -> Vec<u8> {
+fn encode(per_layer: &[LayerCandidates<'_>], keep: &[usize], extent: u32) -> Vec<u8> {
     let mut tile = Vec::new();
     let mut props: Vec<Prop<'_>> = Vec::new();
     for (l, k) in per_layer.iter().zip(keep) {
@@ -153,7 +148,7 @@ fn encode(
         for c in &l.cands[..*k] {
             props.clear();
             match &c.source {
-                Source::Row(row) => row_props(l.pl, *row, vis, &mut props),
+                Source::Row(row) => row_props(l.pl, *row, &mut props),
                 Source::Cluster(agg) => cluster_props(l.pl, agg, &mut props),
             }
             w.add(c.id, c.ty, &c.geometry, &props);
@@ -216,110 +211,135 @@ impl Frame {
     }
 }
 
+/// One layer's candidates in a tile: below `generalise_max_zoom` the generalised shapes and
+/// the clusters, above it every row in the buffered tile box. Rows are tested through `filter`
+/// (the caller's view and the attribute filter).
 fn layer_candidates<'a>(
     pl: &'a PreparedLayer,
-    filter: &Filter,
-    vis: Visibility,
+    filter: VisibleFilter<'_>,
     t: TileCoord,
     cfg: &TileConfig,
 ) -> Vec<Candidate<'a>> {
     let frame = Frame::new(t, cfg);
-    let mut out = Vec::new();
-    let public = vis == Visibility::Public;
-    let display = |row: u32| -> [f64; 2] {
-        if public && let Some(p) = pl.public_anchor[row as usize] {
-            return p;
-        }
-        pl.anchor[row as usize]
-    };
     let z = usize::from(t.z);
     if t.z <= cfg.generalise_max_zoom && z < pl.shapes.len() {
-        let level = &pl.shapes[z];
-        for e in level.tree.locate_in_envelope_intersecting(&frame.aabb(0.0)) {
-            let (row, simplified) = &level.geoms[e.data as usize];
-            if !filter.matches(&pl.data, *row) {
-                continue;
-            }
-            let geom = match (simplified, &pl.world[*row as usize]) {
-                (Some(s), _) => s,
-                (None, WorldGeom::Polygons(mp)) => mp,
-                _ => continue,
-            };
-            if let Some(c) = polygon_candidate(pl, *row, geom, &frame, vis) {
-                out.push(c);
-            }
-        }
+        let mut out = shape_candidates(pl, &pl.shapes[z], filter, &frame);
         if let (Some(spec), Some(level)) = (&pl.cluster_spec, pl.clusters.get(z)) {
-            // Precomputed clusters: usable when no condition filters rows out. Public readers
-            // (whose filter only leaves out confidential rows) read each cell's public
-            // aggregate; its mean may sit in a neighbouring tile, so look one cell further and
-            // keep the clusters whose position is in this one.
-            let public_view = public && pl.has_confidential;
-            if filter.conditions().is_empty() {
-                let grow = if public_view { level.cell_size } else { 0.0 };
-                for e in level.tree.locate_in_envelope(&frame.aabb(grow)) {
-                    let cell = &level.cells[e.data as usize];
-                    let (agg, single) = cell.view(public_view);
-                    if agg.count == 0 {
-                        continue;
-                    }
-                    let pos = agg.position();
-                    if public_view && !frame.contains_world(pos) {
-                        continue;
-                    }
-                    match single {
-                        Some(row) => out.push(point_candidate(
-                            pl,
-                            row,
-                            pl.anchor[row as usize],
-                            &frame,
-                            vis,
-                        )),
-                        None => {
-                            out.push(cluster_candidate(pl, Cow::Borrowed(agg), cell.key, &frame))
-                        }
-                    }
-                }
+            if filter.no_conditions() {
+                precomputed_clusters(pl, level, filter, &frame, &mut out);
             } else {
-                // Members that pass the filter stay inside their cell, so their mean does too:
-                // cells up to one cell width outside the box may have theirs inside.
-                for e in level.tree.locate_in_envelope(&frame.aabb(level.cell_size)) {
-                    let cell = &level.cells[e.data as usize];
-                    let (agg, last) = filtered_aggregate(&pl.data, spec, cell, filter, display);
-                    let (Some(last), pos) = (last, agg.position()) else {
-                        continue;
-                    };
-                    if !frame.contains_world(pos) {
-                        continue;
-                    }
-                    if agg.count == 1 {
-                        out.push(point_candidate(pl, last, pos, &frame, vis));
-                    } else {
-                        out.push(cluster_candidate(pl, Cow::Owned(agg), cell.key, &frame));
-                    }
-                }
+                filtered_clusters(pl, spec, level, filter, &frame, &mut out);
             }
         }
         return out;
     }
-    let mut lonlat = t.lonlat_bounds(f64::from(cfg.buffer), frame.extent);
-    if public {
-        let g = super::prepare::PUBLIC_GRID_DEG;
-        lonlat = [lonlat[0] - g, lonlat[1] - g, lonlat[2] + g, lonlat[3] + g];
+    row_candidates(pl, filter, t, &frame, cfg)
+}
+
+/// The generalised polygons of one zoom level that pass the filter.
+fn shape_candidates<'a>(
+    pl: &'a PreparedLayer,
+    level: &'a ShapeLevel,
+    filter: VisibleFilter<'_>,
+    frame: &Frame,
+) -> Vec<Candidate<'a>> {
+    let mut out = Vec::new();
+    for e in level.tree.locate_in_envelope_intersecting(&frame.aabb(0.0)) {
+        let (row, simplified) = &level.geoms[e.data as usize];
+        if !filter.matches(*row) {
+            continue;
+        }
+        let geom = match (simplified, &pl.world[*row as usize]) {
+            (Some(s), _) => s,
+            (None, WorldGeom::Polygons(mp)) => mp,
+            _ => continue,
+        };
+        if let Some(c) = polygon_candidate(pl, *row, geom, frame) {
+            out.push(c);
+        }
     }
+    out
+}
+
+/// Precomputed clusters: usable when no condition filters rows out. Callers who may not see
+/// every row read each cell's public aggregate; its mean may sit in a neighbouring tile, so
+/// look one cell further and keep the clusters whose position is in this one.
+fn precomputed_clusters<'a>(
+    pl: &'a PreparedLayer,
+    level: &'a ClusterLevel,
+    filter: VisibleFilter<'_>,
+    frame: &Frame,
+    out: &mut Vec<Candidate<'a>>,
+) {
+    let public_view = !filter.view().sees_all() && pl.has_confidential;
+    let grow = if public_view { level.cell_size } else { 0.0 };
+    for e in level.tree.locate_in_envelope(&frame.aabb(grow)) {
+        let cell = &level.cells[e.data as usize];
+        let (agg, single) = cell.view(public_view);
+        if agg.count == 0 {
+            continue;
+        }
+        let pos = agg.position();
+        if public_view && !frame.contains_world(pos) {
+            continue;
+        }
+        match single {
+            Some(row) => out.push(point_candidate(pl, row, pl.anchor[row as usize], frame)),
+            None => out.push(cluster_candidate(pl, Cow::Borrowed(agg), cell.key, frame)),
+        }
+    }
+}
+
+/// Clusters of the members that pass the filter. Those stay inside their cell, so their mean
+/// does too: cells up to one cell width outside the box may have theirs inside.
+fn filtered_clusters<'a>(
+    pl: &'a PreparedLayer,
+    spec: &ClusterSpec,
+    level: &'a ClusterLevel,
+    filter: VisibleFilter<'_>,
+    frame: &Frame,
+    out: &mut Vec<Candidate<'a>>,
+) {
+    for e in level.tree.locate_in_envelope(&frame.aabb(level.cell_size)) {
+        let cell = &level.cells[e.data as usize];
+        let (agg, last) = filtered_aggregate(spec, cell, filter, |row| pl.anchor[row as usize]);
+        let (Some(last), pos) = (last, agg.position()) else {
+            continue;
+        };
+        if !frame.contains_world(pos) {
+            continue;
+        }
+        if agg.count == 1 {
+            out.push(point_candidate(pl, last, pos, frame));
+        } else {
+            out.push(cluster_candidate(pl, Cow::Owned(agg), cell.key, frame));
+        }
+    }
+}
+
+/// Above the generalised zooms: every row in the buffered tile box that passes the filter.
+fn row_candidates<'a>(
+    pl: &'a PreparedLayer,
+    filter: VisibleFilter<'_>,
+    t: TileCoord,
+    frame: &Frame,
+    cfg: &TileConfig,
+) -> Vec<Candidate<'a>> {
+    let mut out = Vec::new();
+    let lonlat = t.lonlat_bounds(f64::from(cfg.buffer), frame.extent);
     for row in pl.data.rows_in_envelope(lonlat) {
-        if !filter.matches(&pl.data, row) {
+        if !filter.matches(row) {
             continue;
         }
         match &pl.world[row as usize] {
             WorldGeom::Point(_) => {
-                let p = display(row);
+                let p = pl.anchor[row as usize];
                 if frame.contains_world(p) {
-                    out.push(point_candidate(pl, row, p, &frame, vis));
+                    out.push(point_candidate(pl, row, p, frame));
                 }
             }
             WorldGeom::Polygons(mp) => {
-                if let Some(c) = polygon_candidate(pl, row, mp, &frame, vis) {
+                if let Some(c) = polygon_candidate(pl, row, mp, frame) {
                     out.push(c);
                 }
             }
@@ -334,13 +354,12 @@ fn polygon_candidate<'a>(
     row: u32,
     geom: &MultiPolygon<f64>,
     frame: &Frame,
-    vis: Visibility,
 ) -> Option<Candidate<'a>> {
     let geometry = frame.polygon(geom)?;
     Some(Candidate {
         id: Some(pl.data.id(row)),
         ty: GeomType::Polygon,
-        size: varint_bytes(&geometry) + row_props_bytes(pl, row, vis) + 6,
+        size: varint_bytes(&geometry) + row_props_bytes(pl, row) + 6,
         geometry,
         source: Source::Row(row),
         rank: 0,
@@ -354,13 +373,12 @@ fn point_candidate<'a>(
     row: u32,
     pos: [f64; 2],
     frame: &Frame,
-    vis: Visibility,
 ) -> Candidate<'a> {
     let geometry = point_commands(frame.to_tile(pos));
     Candidate {
         id: Some(pl.data.id(row)),
         ty: GeomType::Point,
-        size: varint_bytes(&geometry) + row_props_bytes(pl, row, vis) + 6,
+        size: varint_bytes(&geometry) + row_props_bytes(pl, row) + 6,
         geometry,
         source: Source::Row(row),
         rank: 2,
@@ -443,14 +461,10 @@ fn props_bytes(props: &[Prop<'_>]) -> usize {
 
 /// Estimated bytes of a row's properties, as [`props_bytes`] would count them, without
 /// building them.
-fn row_props_bytes(pl: &PreparedLayer, row: u32, vis: Visibility) -> usize {
+fn row_props_bytes(pl: &PreparedLayer, row: u32) -> usize {
     let data = &pl.data;
-    let hide_holder = vis == Visibility::Public && pl.public_anchor[row as usize].is_some();
     let mut n = 0;
-    for (i, f) in data.schema().fields.iter().enumerate() {
-        if hide_holder && f.name == "holder" {
-            continue;
-        }
+    for i in 0..data.schema().fields.len() {
         n += match data.value(row, i) {
             None => 0,
             Some(ValueRef::Bool(_)) => 2,
@@ -466,13 +480,9 @@ fn row_props_bytes(pl: &PreparedLayer, row: u32, vis: Visibility) -> usize {
 
 /// The typed properties of a row. Counts (code → number) become a JSON text plus a
 /// `<field>_total` number, since MVT values are scalars.
-fn row_props<'a>(pl: &'a PreparedLayer, row: u32, vis: Visibility, props: &mut Vec<Prop<'a>>) {
+fn row_props<'a>(pl: &'a PreparedLayer, row: u32, props: &mut Vec<Prop<'a>>) {
     let data = &pl.data;
-    let hide_holder = vis == Visibility::Public && pl.public_anchor[row as usize].is_some();
     for (i, f) in data.schema().fields.iter().enumerate() {
-        if hide_holder && f.name == "holder" {
-            continue;
-        }
         let Some(v) = data.value(row, i) else {
             continue;
         };
@@ -510,7 +520,7 @@ mod tests {
 
     use super::*;
     use crate::index::{LayerData, Snapshot};
-    use crate::model::{Feature, Layer, Value, schema};
+    use crate::model::{Audience, Feature, Layer, Value, schema};
     use crate::tiles::{lonlat_to_world, prepare};
 
     fn deposit(id: u64, lon: f64, lat: f64, q: f64, confidential: bool) -> Feature {
@@ -565,8 +575,8 @@ mod tests {
         let snap = Snapshot::new(1, [LayerData::build(Layer::WasteDeposits, feats)]);
         let cfg = TileConfig::default();
         let p = prepare(&snap, None, &cfg);
-        let full = TileSet::new(&[Layer::WasteDeposits], Visibility::Full);
-        let public = TileSet::new(&[Layer::WasteDeposits], Visibility::Public);
+        let full = TileSet::new(&[Layer::WasteDeposits], Audience::Full);
+        let public = TileSet::new(&[Layer::WasteDeposits], Audience::Public);
         assert_ne!(full.canonical(), public.canonical());
         let holders = |l: &tile::Layer| -> Vec<Option<u64>> {
             l.features
@@ -615,7 +625,7 @@ mod tests {
             ..TileConfig::default()
         };
         let p = prepare(&snap, None, &cfg);
-        let set = TileSet::new(&[Layer::WasteDeposits], Visibility::Full);
+        let set = TileSet::new(&[Layer::WasteDeposits], Audience::Full);
         let a = render_tile(&p, &set, t, &cfg);
         let b = render_tile(&p, &set, t, &cfg);
         assert_eq!(a.bytes, b.bytes);
@@ -675,7 +685,7 @@ mod tests {
         );
         let cfg = TileConfig::default();
         let p = prepare(&snap, None, &cfg);
-        let set = TileSet::new(&[Layer::Plots, Layer::WasteDeposits], Visibility::Full);
+        let set = TileSet::new(&[Layer::Plots, Layer::WasteDeposits], Audience::Full);
         let low = decode(&render_tile(&p, &set, tile_at(8, 0.1, 49.5), &cfg).bytes);
         // The 100 m plot is under a pixel at z8: a point with its own id.
         assert_eq!(low[0].name, "plots");

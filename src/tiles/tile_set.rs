@@ -1,66 +1,23 @@
 //! What a tile request asks for: which layers (one, a composite list, or `all`), with which
-//! filters, for which viewer. Its canonical text is the cache key and ETag part that does not
-//! depend on the tile address.
+//! filters, for which [`Audience`] (derived from the caller's view: confidential waste deposits
+//! are in the tiles of partners only, left out for everyone else, as in search and OGC items).
+//! Its canonical text is the cache key and ETag part that does not depend on the tile address.
+//! The filters are the attribute filters as parsed; rows are tested through a
+//! `index::LayerView` of the set's audience when tiles are drawn.
 
 use std::fmt::Write as _;
 
 use super::TileError;
 use crate::index::Filter;
-use crate::model::{Access, Layer};
-
-/// What a reader may see. Confidential waste deposits (`confidentiality=partners`) are in the
-/// tiles of partners only; for other readers they are left out (not blurred: a blurred
-/// position still leaks through radius queries), as in search and OGC items (`model::Access`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Visibility {
-    /// Everything (keys with the partners right, admins, and the PMTiles export when asked).
-    #[default]
-    Full,
-    /// Readers without the partners right.
-    Public,
-}
-
-impl Visibility {
-    /// The visibility of a caller.
-    pub fn of(access: &Access) -> Visibility {
-        if access.partners() {
-            Visibility::Full
-        } else {
-            Visibility::Public
-        }
-    }
-
-    /// The caller this visibility stands for: counts and extents of a tile set (TileJSON,
-    /// the PMTiles header) are those this caller may see (`index::Visibility::extent`).
-    pub fn access(self) -> Access {
-        match self {
-            Visibility::Full => Access::PARTNER,
-            Visibility::Public => Access::ANONYMOUS,
-        }
-    }
-
-    fn key(self) -> &'static str {
-        match self {
-            Visibility::Full => "full",
-            Visibility::Public => "public",
-        }
-    }
-
-    /// A layer filter restricted to what this reader may see.
-    fn restrict(self, f: Filter) -> Filter {
-        match self {
-            Visibility::Full => f,
-            Visibility::Public => f.for_access(&self.access()),
-        }
-    }
-}
+use crate::model::{Audience, Layer};
 
 /// The layer list a request names: `plots`, `plots,buildings` or `all`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TileSet {
     /// Requested layers, in request order, each with its filter.
     pub layers: Vec<(Layer, Filter)>,
-    pub visibility: Visibility,
+    /// Who the tiles are for.
+    pub audience: Audience,
 }
 
 /// Name of the all-layers alias.
@@ -92,13 +49,10 @@ pub fn parse_layers(list: &str) -> Result<Vec<Layer>, TileError> {
 
 impl TileSet {
     /// A tile set without filters.
-    pub fn new(layers: &[Layer], visibility: Visibility) -> TileSet {
+    pub fn new(layers: &[Layer], audience: Audience) -> TileSet {
         TileSet {
-            layers: layers
-                .iter()
-                .map(|l| (*l, visibility.restrict(Filter::all(*l))))
-                .collect(),
-            visibility,
+            layers: layers.iter().map(|l| (*l, Filter::all(*l))).collect(),
+            audience,
         }
     }
 
@@ -110,7 +64,7 @@ impl TileSet {
         list: &str,
         params: &[(String, String)],
         reserved: &[&str],
-        visibility: Visibility,
+        audience: Audience,
     ) -> Result<TileSet, TileError> {
         let layers = parse_layers(list)?;
         let mut out = Vec::with_capacity(layers.len());
@@ -134,11 +88,8 @@ impl TileSet {
             }
         }
         Ok(TileSet {
-            layers: out
-                .into_iter()
-                .map(|(l, f)| (l, visibility.restrict(f)))
-                .collect(),
-            visibility,
+            layers: out,
+            audience,
         })
     }
 
@@ -156,13 +107,13 @@ impl TileSet {
         self.layers.iter().any(|(_, f)| !f.is_empty())
     }
 
-    /// Canonical text: layers, filters and visibility. Equal texts select the same features.
+    /// Canonical text: layers, filters and audience. Equal texts select the same features.
     pub fn canonical(&self) -> String {
         let mut s = String::new();
         for (layer, filter) in &self.layers {
             let _ = write!(s, "{}[{}];", layer.id(), filter.canonical());
         }
-        s.push_str(self.visibility.key());
+        s.push_str(self.audience.key());
         s
     }
 }
@@ -184,7 +135,7 @@ mod tests {
             "plots,waste_deposits",
             &p(&[("material", "wood"), ("area_ha_min", "2"), ("v", "3")]),
             &["v"],
-            Visibility::Full,
+            Audience::Full,
         )
         .unwrap();
         assert_eq!(ts.layers[0].1.conditions().len(), 1);
@@ -197,12 +148,12 @@ mod tests {
             "plots,waste_deposits",
             &p(&[("colour", "red")]),
             &[],
-            Visibility::Full,
+            Audience::Full,
         )
         .unwrap_err();
         assert_eq!(err.param(), Some("colour"));
-        let err = TileSet::parse("plots", &p(&[("material", "wood")]), &[], Visibility::Full)
-            .unwrap_err();
+        let err =
+            TileSet::parse("plots", &p(&[("material", "wood")]), &[], Audience::Full).unwrap_err();
         assert_eq!(err.param(), Some("material"));
         assert!(matches!(
             parse_layers("plots,plots"),

@@ -44,19 +44,18 @@ pub fn layer_fields(layer: Layer) -> Map<String, Json> {
 pub fn max_zoom(prepared: &Prepared, set: &TileSet, cfg: &TileConfig) -> u8 {
     set.layers
         .iter()
-        .filter_map(|(l, _)| prepared.layer(*l).complete_from_for(set.visibility))
+        .filter_map(|(l, _)| prepared.layer(*l).complete_from_for(set.audience))
         .fold(cfg.max_zoom, u8::max)
         .min(super::MAX_ZOOM)
 }
 
 /// World bounds `[min_x, min_y, max_x, max_y]` (unit square, y down) of the features of the
-/// set's layers that its reader may see (`Visibility::access`, `index::Visibility::extent`):
-/// confidential deposits widen them only for partners.
+/// set's layers that its audience may see (`index::LayerView::extent`): confidential deposits
+/// widen them only for partners.
 pub fn world_bounds(prepared: &Prepared, set: &TileSet) -> Option<[f64; 4]> {
-    let access = set.visibility.access();
     set.layers
         .iter()
-        .filter_map(|(l, _)| prepared.layer(*l).data.extent(&access).bbox())
+        .filter_map(|(l, _)| prepared.layer(*l).view(set.audience).extent().bbox())
         .map(|[lon0, lat0, lon1, lat1]| {
             let [x0, y1] = lonlat_to_world(lon0, lat0);
             let [x1, y0] = lonlat_to_world(lon1, lat1);
@@ -77,11 +76,10 @@ pub fn world_bounds(prepared: &Prepared, set: &TileSet) -> Option<[f64; 4]> {
 pub fn tilejson(prepared: &Prepared, set: &TileSet, tiles_url: &str, cfg: &TileConfig) -> Json {
     let maxzoom = max_zoom(prepared, set, cfg);
     let bounds = world_bounds(prepared, set);
-    let access = set.visibility.access();
     let mut vector_layers = Vec::new();
     for (layer, _) in &set.layers {
         let pl = prepared.layer(*layer);
-        let complete = pl.complete_from_for(set.visibility);
+        let complete = pl.complete_from_for(set.audience);
         let description = match (complete, cluster_spec(*layer)) {
             (Some(z), Some(_)) => format!(
                 "{}; below zoom {z} small features are clustered (cluster=true, point_count, sums per class) and tiles may leave out low-priority features",
@@ -103,7 +101,7 @@ pub fn tilejson(prepared: &Prepared, set: &TileSet, tiles_url: &str, cfg: &TileC
             "maxzoom": maxzoom,
             "fields": layer_fields(*layer),
             "complete_from_zoom": complete,
-            "feature_count": pl.data.extent(&access).count,
+            "feature_count": pl.view(set.audience).extent().count,
         }));
     }
     let (bounds_ll, center) = match bounds {

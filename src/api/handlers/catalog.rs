@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::extract::{ApiPath, Caller, etag};
 use crate::api::{ApiError, AppState};
-use crate::index::{LayerData, Visibility};
-use crate::model::{Access, FeatureId, FieldType, Layer, Origin};
+use crate::index::LayerView;
+use crate::model::{FeatureId, FieldType, Layer, Origin};
 
 /// `GET /health`: the server is up and holds data of a generation.
 pub async fn health(State(state): State<AppState>) -> Json<Json_> {
@@ -23,7 +23,8 @@ pub async fn health(State(state): State<AppState>) -> Json<Json_> {
 }
 
 /// The catalog entry of one layer: count and bounds of what `access` may see, typed fields.
-pub fn layer_entry(data: &LayerData, access: &Access) -> Json_ {
+pub fn layer_entry(view: &LayerView) -> Json_ {
+    let data = view.data();
     let layer = data.layer();
     let fields: Vec<Json_> = data
         .schema()
@@ -46,7 +47,7 @@ pub fn layer_entry(data: &LayerData, access: &Access) -> Json_ {
             e
         })
         .collect();
-    let extent = data.extent(access);
+    let extent = view.extent();
     json!({
         "id": layer.id(),
         "title": layer.title(),
@@ -61,7 +62,8 @@ pub fn layer_entry(data: &LayerData, access: &Access) -> Json_ {
 /// and its fields.
 pub async fn catalog(State(state): State<AppState>, Caller(access): Caller) -> Json<Json_> {
     let snap = state.snapshot.load();
-    let layers: Vec<Json_> = snap.layers().map(|d| layer_entry(d, &access)).collect();
+    let view = snap.view(&access);
+    let layers: Vec<Json_> = view.layers().map(|l| layer_entry(&l)).collect();
     Json(json!({ "generation": snap.generation, "layers": layers }))
 }
 
@@ -81,10 +83,7 @@ pub async fn feature(
     })?;
     let snap = state.snapshot.load();
     let data = snap.layer(layer);
-    let row = data
-        .row_of(id)
-        .filter(|&row| Visibility::new(&access, data).row_visible(row))
-        .ok_or(ApiError::not_found(layer, id))?;
+    let row = (snap.view(&access).layer(layer).get(id)).ok_or(ApiError::not_found(layer, id))?;
     let tag = etag(data.version(row));
     let cached = headers
         .get(header::IF_NONE_MATCH)

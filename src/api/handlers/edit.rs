@@ -177,26 +177,3 @@ pub async fn compact(State(state): State<AppState>, caller: Caller) -> Result<Re
     let generation = state.snapshot.load().generation;
     Ok(Json(json!({"compacted": true, "generation": generation})).into_response())
 }
-
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    if !state.auth.public_metrics {
-        caller.require(Role::Admin)?;
-    }
-    let snap = state.snapshot.load();
-    let text = state.metrics.render(
-        &snap,
-        &caller.0,
-        state.writer.as_ref().map(|w| w.stats().as_ref()),
-        state.heavy.available(),
-        state.heavy.running(),
-    );
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        text,
-    )
-        .into_response())
-}

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::extract::ApiPath;
-use crate::api::handlers::tiles::base_url;
+use crate::api::geojson::base_url;
 use crate::api::{ApiError, AppState};
 
 /// Static files under `/assets/`: name, content type, bytes.

@@ -11,8 +11,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use crate::api::extract::{ApiJson, Params};
+use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState, Limits};
 use crate::model::{Layer, geometry_to_json};
+use crate::request::search::parse_profile;
 use crate::routing::{
     Direction, Figures, Isochrone, IsochroneOptions, ProfileId, RoutingEngine, RoutingError,
     Workforce,
@@ -133,7 +135,7 @@ pub async fn workforce(
     let profile = parse_profile(params.get("profile")?)?;
     let engine = engine(&state, profile)?;
     let catchments = state.snapshot.load().layer(Layer::Catchments).clone();
-    let wf = blocking(move || {
+    let wf = spawn_blocking("routing", move || {
         engine
             .workforce(&catchments, lon, lat, minutes, direction)
             .map_err(ApiError::routing("lon"))
@@ -178,15 +180,6 @@ fn parse_direction(v: Option<&str>, default: Direction) -> Result<Direction, Api
         Some(s) => s
             .parse()
             .map_err(|e: String| ApiError::bad_param("direction", e)),
-    }
-}
-
-pub(crate) fn parse_profile(v: Option<&str>) -> Result<ProfileId, ApiError> {
-    match v {
-        None => Ok(ProfileId::Car),
-        Some(s) => s
-            .parse::<ProfileId>()
-            .map_err(|e| ApiError::routing("profile")(RoutingError::from(e))),
     }
 }
 
@@ -298,7 +291,7 @@ async fn run_isochrone(state: &AppState, req: IsochroneRequest) -> Result<Respon
         opts,
     } = req;
     let inputs = locations.clone();
-    let iso = blocking(move || {
+    let iso = spawn_blocking("routing", move || {
         engine
             .isochrone(&locations, direction, &opts)
             .map_err(ApiError::routing("locations"))
@@ -311,13 +304,6 @@ async fn run_isochrone(state: &AppState, req: IsochroneRequest) -> Result<Respon
         HeaderValue::from_static("application/geo+json"),
     );
     Ok(resp)
-}
-
-/// Runs CPU-heavy work off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    crate::api::limits::spawn_blocking("routing", f).await
 }
 
 fn round(v: f64, digits: i32) -> f64 {

@@ -13,14 +13,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
 use crate::api::extract::{ApiPath, Caller, Params};
+use crate::api::geojson::base_url;
+use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
+use crate::request::Endpoint;
 use crate::tiles::{
-    Encoding, Prepared, TileCoord, TileEngine, TileSet, Visibility, negotiate, parse_layers,
+    CachedTile, Encoding, Prepared, TileCoord, TileEngine, TileSet, negotiate, parse_layers,
     tilejson as make_tilejson,
 };
-
-/// Parameters of tile URLs that are not filters.
-pub const RESERVED: &[&str] = &["v"];
 
 const MVT: &str = "application/vnd.mapbox-vector-tile";
 
@@ -32,9 +32,7 @@ async fn prepared(state: &AppState) -> Result<Arc<Prepared>, ApiError> {
         return Ok(p);
     }
     let engine = Arc::clone(&state.tiles);
-    tokio::task::spawn_blocking(move || engine.prepared(&snap))
-        .await
-        .map_err(|e| ApiError::Internal(format!("tile preparation failed: {e}")))
+    spawn_blocking("tile preparation", move || Ok(engine.prepared(&snap))).await
 }
 
 /// `Cache-Control`: a URL that names the data version (`?v=<generation>`) never changes.
@@ -71,69 +69,72 @@ pub async fn tile(
 ) -> Result<Response, ApiError> {
     parse_layers(&layers)?;
     let coord = TileCoord::parse(&z, &x, &y)?;
-    let set = TileSet::parse(&layers, &params.0, RESERVED, Visibility::of(&access))?;
+    let set = TileSet::parse(
+        &layers,
+        &params.0,
+        &Endpoint::Tiles.reserved(),
+        access.audience(),
+    )?;
     let prepared = prepared(&state).await?;
     let enc = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map_or(Encoding::Identity, negotiate);
     let etag = TileEngine::etag(prepared.generation, &set, coord, enc);
-    let mut common = HeaderMap::new();
-    common.insert(
-        header::CACHE_CONTROL,
-        cache_control(&params, prepared.generation),
-    );
-    common.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        common.insert(header::ETAG, v);
-    }
+    let mut common = common_headers(&params, prepared.generation, &etag);
     if if_none_match(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
-    let tile = match state.tiles.cached(&prepared, &set, coord, enc) {
-        Some(t) => {
-            state.metrics.tile_cache_hit();
-            t
-        }
-        None => {
-            state.metrics.tile_cache_miss();
-            let engine = Arc::clone(&state.tiles);
-            tokio::task::spawn_blocking(move || engine.tile(&prepared, &set, coord, enc))
-                .await
-                .map_err(|e| ApiError::Internal(format!("tile rendering failed: {e}")))??
-        }
-    };
+    let tile = cached_or_rendered(&state, prepared, set, coord, enc).await?;
     if tile.body.is_empty() {
         return Ok((StatusCode::NO_CONTENT, common).into_response());
     }
-    common.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
-    if let Some(token) = enc.token() {
-        common.insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
-    }
-    common.insert(header::CONTENT_LENGTH, HeaderValue::from(tile.body.len()));
-    common.insert("x-tile-features", HeaderValue::from(tile.features));
-    if tile.left_out > 0 {
-        common.insert("x-tile-left-out", HeaderValue::from(tile.left_out));
-    }
+    add_body_headers(&mut common, &tile, enc);
     Ok((StatusCode::OK, common, tile.body.clone()).into_response())
 }
 
-/// The URL the client used to reach us, behind proxies: `X-Forwarded-Proto` and
-/// `X-Forwarded-Host` first, then `Host`.
-pub fn base_url(headers: &HeaderMap) -> String {
-    let first = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let proto = first("x-forwarded-proto").unwrap_or_else(|| "http".into());
-    let host = first("x-forwarded-host")
-        .or_else(|| first("host"))
-        .unwrap_or_else(|| "localhost".into());
-    format!("{proto}://{host}")
+/// The headers of every tile answer (200, 204 or 304): caching, `Vary` and the ETag.
+fn common_headers(params: &Params, generation: u64, etag: &str) -> HeaderMap {
+    let mut common = HeaderMap::new();
+    common.insert(header::CACHE_CONTROL, cache_control(params, generation));
+    common.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        common.insert(header::ETAG, v);
+    }
+    common
+}
+
+/// The tile from the cache, or rendered on the blocking pool (counted as a hit or a miss).
+async fn cached_or_rendered(
+    state: &AppState,
+    prepared: Arc<Prepared>,
+    set: TileSet,
+    coord: TileCoord,
+    enc: Encoding,
+) -> Result<Arc<CachedTile>, ApiError> {
+    if let Some(t) = state.tiles.cached(&prepared, &set, coord, enc) {
+        state.metrics.tile_cache_hit();
+        return Ok(t);
+    }
+    state.metrics.tile_cache_miss();
+    let engine = Arc::clone(&state.tiles);
+    spawn_blocking("tile rendering", move || {
+        Ok(engine.tile(&prepared, &set, coord, enc)?)
+    })
+    .await
+}
+
+/// The headers of a tile with a body: media type, encoding, length and feature counts.
+fn add_body_headers(h: &mut HeaderMap, tile: &CachedTile, enc: Encoding) {
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    if let Some(token) = enc.token() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(tile.body.len()));
+    h.insert("x-tile-features", HeaderValue::from(tile.features));
+    if tile.left_out > 0 {
+        h.insert("x-tile-left-out", HeaderValue::from(tile.left_out));
+    }
 }
 
 /// `GET /tiles/{layers}.json`: the TileJSON 3.0.0 of a layer, a composite or `all`.
@@ -147,23 +148,14 @@ pub async fn tilejson(
     let Some(layers) = name.strip_suffix(".json") else {
         return Err(ApiError::NoRoute(format!("/tiles/{name}")));
     };
-    let set = TileSet::parse(layers, &params.0, RESERVED, Visibility::of(&access))?;
-    let prepared = prepared(&state).await?;
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query.append_pair("v", &prepared.generation.to_string());
-    for (k, v) in params
-        .0
-        .iter()
-        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
-    {
-        query.append_pair(k, v);
-    }
-    let url = format!(
-        "{}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt?{}",
-        base_url(&headers),
+    let set = TileSet::parse(
         layers,
-        query.finish()
-    );
+        &params.0,
+        &Endpoint::Tiles.reserved(),
+        access.audience(),
+    )?;
+    let prepared = prepared(&state).await?;
+    let url = tile_url(&base_url(&headers), layers, prepared.generation, &params);
     let doc: Json = make_tilejson(&prepared, &set, &url, state.tiles.config());
     let mut resp = axum::Json(doc).into_response();
     resp.headers_mut().insert(
@@ -171,4 +163,21 @@ pub async fn tilejson(
         HeaderValue::from_static("public, max-age=30"),
     );
     Ok(resp)
+}
+
+/// The tile URL template of a TileJSON: the data version `v`, then the request's filters.
+fn tile_url(base: &str, layers: &str, generation: u64, params: &Params) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("v", &generation.to_string());
+    for (k, v) in params
+        .0
+        .iter()
+        .filter(|(k, _)| !Endpoint::Tiles.reserves(k))
+    {
+        query.append_pair(k, v);
+    }
+    format!(
+        "{base}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt?{}",
+        query.finish()
+    )
 }

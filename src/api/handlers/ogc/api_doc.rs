@@ -22,13 +22,10 @@ const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.1";
 
 /// `openapi.yaml` as JSON.
 fn source() -> Result<&'static Json, ApiError> {
-    static DOC: OnceLock<Result<Json, String>> = OnceLock::new();
-    DOC.get_or_init(|| {
-        serde_norway::from_str::<Json>(include_str!("../../../../openapi.yaml"))
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| ApiError::Internal(format!("openapi.yaml does not parse: {e}")))
+    static DOC: OnceLock<Result<Json, serde_norway::Error>> = OnceLock::new();
+    DOC.get_or_init(|| serde_norway::from_str::<Json>(include_str!("../../../../openapi.yaml")))
+        .as_ref()
+        .map_err(|e| ApiError::Internal(format!("openapi.yaml does not parse: {e}")))
 }
 
 /// `GET /ogc/api`.

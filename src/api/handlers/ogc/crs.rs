@@ -136,7 +136,7 @@ impl Transform {
     }
 
     /// Transforms one position.
-    pub fn convert(&self, c: Coord<f64>) -> Result<Coord<f64>, String> {
+    pub fn convert(&self, c: Coord<f64>) -> Result<Coord<f64>, TransformError> {
         let swap = |c: Coord<f64>| {
             if self.swap {
                 coord! {x: c.y, y: c.x}
@@ -152,11 +152,13 @@ impl Transform {
         let c = match &self.proj {
             None => c,
             Some(p) => {
-                let (x, y) = p
-                    .convert((c.x, c.y))
-                    .map_err(|e| format!("cannot transform ({}, {}): {e}", c.x, c.y))?;
+                let (x, y) = p.convert((c.x, c.y)).map_err(|e| TransformError::Failed {
+                    x: c.x,
+                    y: c.y,
+                    reason: e.to_string(),
+                })?;
                 if !x.is_finite() || !y.is_finite() {
-                    return Err(format!("({}, {}) has no image in the CRS", c.x, c.y));
+                    return Err(TransformError::NoImage { x: c.x, y: c.y });
                 }
                 coord! {x: x, y: y}
             }
@@ -169,7 +171,7 @@ impl Transform {
     }
 
     /// Transforms a geometry in place; the first failure is returned.
-    pub fn apply(&self, g: &mut Geometry<f64>) -> Result<(), String> {
+    pub fn apply(&self, g: &mut Geometry<f64>) -> Result<(), TransformError> {
         if self.is_identity() {
             return Ok(());
         }
@@ -187,12 +189,12 @@ impl Transform {
             }
         };
         let result = for_each_coord_mut(g, &mut f);
-        result.map_err(|_| first.take().unwrap_or_default())
+        result.map_err(|_| first.take().unwrap_or(TransformError::Unknown))
     }
 
     /// A box given in the source CRS as a CRS84 polygon: its edges are sampled, since a
     /// straight edge in one CRS is curved in the other.
-    pub fn box_to_crs84(&self, [x0, y0, x1, y1]: [f64; 4]) -> Result<Polygon<f64>, String> {
+    pub fn box_to_crs84(&self, [x0, y0, x1, y1]: [f64; 4]) -> Result<Polygon<f64>, TransformError> {
         const STEPS: usize = 32;
         let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
         let mut ring = Vec::with_capacity(4 * STEPS + 1);
@@ -206,6 +208,18 @@ impl Transform {
         ring.push(ring[0]);
         Ok(Polygon::new(LineString(ring), vec![]))
     }
+}
+
+/// Why a position cannot be transformed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransformError {
+    #[error("cannot transform ({x}, {y}): {reason}")]
+    Failed { x: f64, y: f64, reason: String },
+    #[error("({x}, {y}) has no image in the CRS")]
+    NoImage { x: f64, y: f64 },
+    /// A failure that left no error (not expected: every failing position records one).
+    #[error("")]
+    Unknown,
 }
 
 #[cfg(test)]

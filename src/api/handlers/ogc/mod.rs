@@ -23,15 +23,15 @@ use serde_json::{Value as Json, json};
 use self::crs::{CRS84, OgcCrs, Transform};
 use crate::api::extract::{ApiPath, Caller, Params};
 use crate::api::geojson::{
-    GEOJSON, base_url, feature_collection, link, respond, with_cursor, write_feature,
+    GEOJSON, base_url, feature_collection, link, page_links, respond, write_feature,
 };
 use crate::api::handlers::run;
-use crate::api::search_params as sp;
 use crate::api::{ApiError, AppState};
 use crate::index::cql2::{Cql2Filter, FilterCrsError, FilterLang, bbox_geometry};
-use crate::index::{Filter, LayerData, Visibility};
-use crate::model::{Access, FeatureId, Layer, geometry_to_json};
-use crate::query::{self, Hit, LayerQuery, PageRequest, Relation, Scope};
+use crate::index::{Filter, LayerData, LayerView};
+use crate::model::{FeatureId, Layer, geometry_to_json};
+use crate::query::{self, Hit, LayerQuery, Relation, Scope};
+use crate::request::{self, Endpoint, search as sp};
 
 pub use api_doc::api_definition;
 pub use queryables::{feature_schema, queryables};
@@ -63,20 +63,6 @@ const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-operators",
 ];
 
-/// Parameters of the items request; any other is a property filter.
-const ITEMS_PARAMS: &[&str] = &[
-    "bbox",
-    "bbox-crs",
-    "limit",
-    "datetime",
-    "cursor",
-    "f",
-    "crs",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-];
-
 fn json_response(v: Json) -> Response {
     respond(v.to_string(), JSON)
 }
@@ -103,10 +89,10 @@ pub async fn conformance() -> Response {
     json_response(json!({ "conformsTo": CONFORMANCE }))
 }
 
-/// A collection: its extent and feature count are those of the features `access` may see.
-fn collection_json(base: &str, data: &LayerData, access: &Access) -> Json {
-    let layer = data.layer();
-    let extent = data.extent(access);
+/// A collection: its extent and feature count are those of the features the view shows.
+fn collection_json(base: &str, view: &LayerView) -> Json {
+    let layer = view.layer();
+    let extent = view.extent();
     let bbox = extent.bbox().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
     let href = format!("{base}/ogc/collections/{}", layer.id());
     let schema = queryables::SCHEMA_JSON;
@@ -138,8 +124,9 @@ pub async fn collections(
     let base = base_url(&headers);
     let snap = state.snapshot.load();
     let list: Vec<Json> = snap
+        .view(&access)
         .layers()
-        .map(|d| collection_json(&base, d, &access))
+        .map(|l| collection_json(&base, &l))
         .collect();
     json_response(json!({
         "links": [link("self", &format!("{base}/ogc/collections"), JSON)],
@@ -158,8 +145,7 @@ pub async fn collection(
     let snap = state.snapshot.load();
     Ok(json_response(collection_json(
         &base_url(&headers),
-        snap.layer(layer),
-        &access,
+        &snap.view(&access).layer(layer),
     )))
 }
 
@@ -177,105 +163,58 @@ pub async fn items(
     let out_crs = OgcCrs::param(&params, "crs")?;
     let scope = bbox_scope(&params)?;
     // OGC: a limit above the maximum is lowered to it, not refused.
-    let limit = match params.parse_as::<usize>("limit", "a whole number ≥ 1")? {
-        None => state.limits.default_limit,
-        Some(0) => {
-            return Err(ApiError::bad_param("limit", "`limit` must be at least 1"));
-        }
-        Some(l) => l.min(state.limits.max_limit),
-    };
-    let cursor = params
-        .get("cursor")?
-        .map(query::Cursor::decode)
-        .transpose()?;
+    let page = request::ogc::page(&params, &state.limits)?;
     let q = LayerQuery {
         layer,
         scope,
-        filter: items_filter(layer, &params, &access)?,
+        filter: items_filter(layer, &params)?,
         origin: None,
-        page: PageRequest { limit, cursor },
+        page,
     };
-    let page_request = q.page;
     let (snap, page) = run(false, state.snapshot.load(), move |s| {
-        query::search(s, &q, None)
+        query::search(&s.view(&access), &q, None)
     })
     .await?;
-    let links = page_links(
-        &base_url(&headers),
-        uri.path(),
-        &params,
-        layer,
-        &page,
-        page_request,
-    );
-    let data = snap.layer(layer);
+    let base = base_url(&headers);
+    let mut links = page_links(&base, uri.path(), &params.0, &page);
+    let collection = format!("{base}/ogc/collections/{}", layer.id());
+    links.insert(1, link("collection", &collection, JSON));
+    let body = items_body(&page, snap.layer(layer), out_crs, &links)?;
+    Ok(with_content_crs(respond(body, GEOJSON), out_crs))
+}
+
+/// The FeatureCollection of a page of items in `out_crs`, stamped with the time of the answer.
+fn items_body(
+    page: &query::Page<Hit>,
+    data: &LayerData,
+    out_crs: OgcCrs,
+    links: &[Json],
+) -> Result<String, ApiError> {
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let writer = FeatureWriter::new(out_crs)?;
     let mut failed = None;
     let body = feature_collection(
-        &page,
+        page,
         |out, hit: &Hit| {
             if let Err(e) = writer.write(out, data, hit.row, None) {
                 failed.get_or_insert(e);
             }
         },
-        &links,
+        links,
         &[("timeStamp", json!(stamp))],
     );
-    if let Some(e) = failed {
-        return Err(e);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(body),
     }
-    Ok(with_content_crs(respond(body, GEOJSON), out_crs))
-}
-
-/// The `self`, `collection`, `next` and `prev` links of a page of items.
-fn page_links(
-    base: &str,
-    path: &str,
-    params: &Params,
-    layer: Layer,
-    page: &query::Page<Hit>,
-    request: PageRequest,
-) -> Vec<Json> {
-    let mut links = vec![
-        link(
-            "self",
-            &with_cursor(base, path, &params.0, request.cursor),
-            GEOJSON,
-        ),
-        link(
-            "collection",
-            &format!("{base}/ogc/collections/{}", layer.id()),
-            JSON,
-        ),
-    ];
-    if let Some(c) = page.next {
-        links.push(link(
-            "next",
-            &with_cursor(base, path, &params.0, Some(c)),
-            GEOJSON,
-        ));
-    }
-    if let Some(c) = page.prev {
-        links.push(link(
-            "prev",
-            &with_cursor(base, path, &params.0, (c.offset > 0).then_some(c)),
-            GEOJSON,
-        ));
-    }
-    links
 }
 
 /// The attribute filter of an items request: property parameters, `datetime`, and a CQL2
-/// `filter` (in `filter-lang`, its geometries in `filter-crs`), for what `access` may see.
-fn items_filter(layer: Layer, params: &Params, access: &Access) -> Result<Filter, ApiError> {
-    let mut filter_params: Vec<(String, String)> = params.0.clone();
-    if let Some(dt) = params.get("datetime")?
-        && has_time(layer)
-    {
-        filter_params.push(("available_from".into(), datetime_range(dt)?));
-    }
-    let mut filter = Filter::parse(layer, &filter_params, ITEMS_PARAMS)?;
+/// `filter` (in `filter-lang`, its geometries in `filter-crs`); the search applies the
+/// caller's view.
+fn items_filter(layer: Layer, params: &Params) -> Result<Filter, ApiError> {
+    let filter_params = request::ogc::filter_pairs(layer, params)?;
+    let mut filter = Filter::parse(layer, &filter_params, &Endpoint::OgcItems.reserved())?;
     let lang = match params.get("filter-lang")? {
         None => FilterLang::Text,
         Some(l) => FilterLang::parse(l).ok_or_else(|| {
@@ -288,12 +227,13 @@ fn items_filter(layer: Layer, params: &Params, access: &Access) -> Result<Filter
     let filter_crs = OgcCrs::param(params, "filter-crs")?;
     if let Some(text) = params.get("filter")? {
         let to_crs84 = filter_crs.to_crs84()?;
-        let apply = |g: &mut Geometry<f64>| to_crs84.apply(g).map_err(FilterCrsError::from);
+        let apply =
+            |g: &mut Geometry<f64>| to_crs84.apply(g).map_err(|e| FilterCrsError::new(e.to_string()));
         let cql2 = Cql2Filter::parse(layer, text, lang, &apply)
             .map_err(|e| ApiError::bad_param("filter", e.to_string()))?;
         filter = filter.with_cql2(cql2);
     }
-    Ok(filter.for_access(access))
+    Ok(filter)
 }
 
 /// The spatial scope of `bbox` (in `bbox-crs`): a box, or two when it crosses the
@@ -329,7 +269,7 @@ fn bbox_scope(params: &Params) -> Result<Scope, ApiError> {
     let shape = bbox_crs
         .to_crs84()?
         .box_to_crs84(b)
-        .map_err(|e| ApiError::bad_param("bbox", e))?;
+        .map_err(|e| ApiError::bad_param("bbox", e.to_string()))?;
     Ok(Scope::Polygon {
         shape: MultiPolygon(vec![shape]),
         relation: Relation::Intersects,
@@ -382,7 +322,8 @@ impl FeatureWriter {
             return Ok(());
         };
         let mut g = data.geometry(row).clone();
-        t.apply(&mut g).map_err(|e| ApiError::bad_param("crs", e))?;
+        t.apply(&mut g)
+            .map_err(|e| ApiError::bad_param("crs", e.to_string()))?;
         let mut f = data.feature_json(row);
         f["geometry"] = geometry_to_json(&g);
         let text = f.to_string();
@@ -425,11 +366,7 @@ pub async fn item(
     let snap = state.snapshot.load();
     let data = snap.layer(layer);
     // A feature the caller may not see does not exist for them.
-    let visible = Visibility::new(&access, data);
-    let row = data
-        .row_of(id)
-        .filter(|&row| visible.row_visible(row))
-        .ok_or(ApiError::not_found(layer, id))?;
+    let row = (snap.view(&access).layer(layer).get(id)).ok_or(ApiError::not_found(layer, id))?;
     let base = base_url(&headers);
     let collection = format!("{base}/ogc/collections/{}", layer.id());
     let links = json!([
@@ -449,57 +386,5 @@ fn check_format(params: &Params) -> Result<(), ApiError> {
             "f",
             format!("unknown format `{other}`; this server answers json (GeoJSON)"),
         )),
-    }
-}
-
-/// Layers with a temporal property (`available_from`).
-fn has_time(layer: Layer) -> bool {
-    matches!(layer, Layer::Plots | Layer::Buildings)
-}
-
-/// An OGC `datetime` (instant, or interval `start/end` with `..` or empty for an open end) as
-/// a date range of the filter grammar. Times of day are dropped: the property is a date.
-fn datetime_range(dt: &str) -> Result<String, ApiError> {
-    let bad = || {
-        ApiError::bad_param(
-            "datetime",
-            format!(
-                "`datetime` must be a date or date-time (RFC 3339) or an interval start/end with `..` for an open end, got `{dt}`"
-            ),
-        )
-    };
-    let date = |t: &str| -> Result<String, ApiError> {
-        let t = t.trim();
-        if t.is_empty() || t == ".." {
-            return Ok(String::new());
-        }
-        let d = t.get(..10).ok_or_else(bad)?;
-        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| bad())?;
-        if t.len() > 10 && !matches!(t.as_bytes()[10], b'T' | b't' | b' ') {
-            return Err(bad());
-        }
-        Ok(d.to_string())
-    };
-    match dt.split_once('/') {
-        None => {
-            let d = date(dt)?;
-            if d.is_empty() {
-                return Err(bad());
-            }
-            Ok(format!("{d}..{d}"))
-        }
-        Some((a, b)) => {
-            let (a, b) = (date(a)?, date(b)?);
-            if a.is_empty() && b.is_empty() {
-                return Err(bad());
-            }
-            if !a.is_empty() && !b.is_empty() && a > b {
-                return Err(ApiError::bad_param(
-                    "datetime",
-                    format!("`datetime` interval {dt} ends before it starts"),
-                ));
-            }
-            Ok(format!("{a}..{b}"))
-        }
     }
 }

@@ -1,34 +1,21 @@
-//! Reading search requests: query parameters and polygon bodies into the query module's types.
-//! Every check that needs no data runs here, before any work.
+//! Reading search requests: query parameters and polygon bodies into the query module's types
+//! (scope, page, drive spec). Every check that needs no data runs here, before any work.
 
 use geo_types::{MultiPolygon, Point};
 use serde_json::Value as Json;
 
-use super::{ApiError, Limits};
-use crate::index::Snapshot;
+use super::RequestError;
+use super::params::get;
+use crate::config::Limits;
+use crate::index::View;
 use crate::ingest::geometry_from_geojson;
 use crate::query::{
     Caps, Cursor, PageRequest, Relation, Scope, check_bbox, check_k, check_limit, check_point,
     check_polygon, check_radius, territory_scope,
 };
-use crate::routing::{Direction, ProfileId};
+use crate::routing::{Direction, ProfileId, RoutingError};
 
-/// Parameters of the spatial part and paging; the rest of a query string is filters.
-pub const SPATIAL_PARAMS: &[&str] = &[
-    "lon",
-    "lat",
-    "radius_m",
-    "k",
-    "bbox",
-    "relation",
-    "in_territory",
-    "limit",
-    "cursor",
-];
-
-/// Parameters of a drive-time restriction (see [`drive`]).
-pub const DRIVE_PARAMS: &[&str] = &["drive_from", "drive_to", "drive_max_min", "profile"];
-
+/// The search caps of the configured limits.
 pub fn caps(limits: &Limits) -> Caps {
     Caps {
         max_radius_m: limits.max_radius_m,
@@ -40,19 +27,7 @@ pub fn caps(limits: &Limits) -> Caps {
 /// Query string pairs, as the extractor gives them.
 pub type Pairs = [(String, String)];
 
-fn get<'a>(params: &'a Pairs, name: &str) -> Result<Option<&'a str>, ApiError> {
-    let mut it = params.iter().filter(|(k, _)| k == name);
-    let first = it.next().map(|(_, v)| v.as_str());
-    if it.next().is_some() {
-        return Err(ApiError::bad_param(
-            name,
-            format!("parameter `{name}` is given more than once"),
-        ));
-    }
-    Ok(first)
-}
-
-fn number(params: &Pairs, name: &str) -> Result<Option<f64>, ApiError> {
+fn number(params: &Pairs, name: &str) -> Result<Option<f64>, RequestError> {
     match get(params, name)? {
         None => Ok(None),
         Some(v) => v
@@ -62,16 +37,16 @@ fn number(params: &Pairs, name: &str) -> Result<Option<f64>, ApiError> {
             .filter(|x| x.is_finite())
             .map(Some)
             .ok_or_else(|| {
-                ApiError::bad_param(name, format!("`{name}` must be a number, got `{v}`"))
+                RequestError::bad_param(name, format!("`{name}` must be a number, got `{v}`"))
             }),
     }
 }
 
-fn whole(params: &Pairs, name: &str) -> Result<Option<usize>, ApiError> {
+fn whole(params: &Pairs, name: &str) -> Result<Option<usize>, RequestError> {
     match get(params, name)? {
         None => Ok(None),
         Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
-            ApiError::bad_param(
+            RequestError::bad_param(
                 name,
                 format!("`{name}` must be a whole number ≥ 0, got `{v}`"),
             )
@@ -80,17 +55,23 @@ fn whole(params: &Pairs, name: &str) -> Result<Option<usize>, ApiError> {
 }
 
 /// The optional `lon`, `lat` point (both or neither).
-pub fn point(params: &Pairs) -> Result<Option<Point<f64>>, ApiError> {
+pub fn point(params: &Pairs) -> Result<Option<Point<f64>>, RequestError> {
     match (number(params, "lon")?, number(params, "lat")?) {
         (None, None) => Ok(None),
         (Some(lon), Some(lat)) => Ok(Some(check_point(lon, lat, "lon", "lat")?)),
-        (Some(_), None) => Err(ApiError::bad_param("lat", "`lon` is given without `lat`")),
-        (None, Some(_)) => Err(ApiError::bad_param("lon", "`lat` is given without `lon`")),
+        (Some(_), None) => Err(RequestError::bad_param(
+            "lat",
+            "`lon` is given without `lat`",
+        )),
+        (None, Some(_)) => Err(RequestError::bad_param(
+            "lon",
+            "`lat` is given without `lon`",
+        )),
     }
 }
 
 /// `limit` (default from the limits, at most the cap) and `cursor`.
-pub fn page(params: &Pairs, limits: &Limits) -> Result<PageRequest, ApiError> {
+pub fn page(params: &Pairs, limits: &Limits) -> Result<PageRequest, RequestError> {
     let limit = match whole(params, "limit")? {
         None => limits.default_limit,
         Some(l) => check_limit(l, &caps(limits))?,
@@ -114,13 +95,13 @@ pub struct DriveSpec {
 /// Reads `drive_from=lon,lat` (from the point: "sites I can reach") or `drive_to=lon,lat` (to
 /// the point: what commuters driving to a site do), with `drive_max_min` (minutes, required)
 /// and `profile` (default `car`). `None` when neither point is given.
-pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, ApiError> {
+pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, RequestError> {
     let from = get(params, "drive_from")?;
     let to = get(params, "drive_to")?;
     let max = get(params, "drive_max_min")?;
     let (param, value, direction) = match (from, to) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_param(
+            return Err(RequestError::bad_param(
                 "drive_to",
                 "give `drive_from` or `drive_to`, not both",
             ));
@@ -129,7 +110,7 @@ pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, ApiEr
         (None, Some(v)) => ("drive_to", v, Direction::To),
         (None, None) => {
             if max.is_some() {
-                return Err(ApiError::bad_param(
+                return Err(RequestError::bad_param(
                     "drive_max_min",
                     "`drive_max_min` needs `drive_from=lon,lat` or `drive_to=lon,lat`",
                 ));
@@ -137,48 +118,16 @@ pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, ApiEr
             return Ok(None);
         }
     };
-    let nums: Vec<f64> = value
-        .split(',')
-        .map(|t| t.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .unwrap_or_default();
-    let origin = match nums.as_slice() {
-        [lon, lat]
-            if lon.is_finite()
-                && lat.is_finite()
-                && (-180.0..=180.0).contains(lon)
-                && (-90.0..=90.0).contains(lat) =>
-        {
-            [*lon, *lat]
-        }
-        _ => {
-            return Err(ApiError::bad_param(
-                param,
-                format!(
-                    "`{param}` must be lon,lat in WGS84 degrees, e.g. 1.0,49.52; got `{value}`"
-                ),
-            ));
-        }
-    };
+    let origin = lon_lat(param, value)?;
     let max = max.ok_or_else(|| {
-        ApiError::bad_param(
+        RequestError::bad_param(
             "drive_max_min",
             format!("`{param}` needs `drive_max_min` (minutes, e.g. drive_max_min=30)"),
         )
     })?;
-    let minutes = max
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|m| m.is_finite() && *m > 0.0)
-        .ok_or_else(|| {
-            ApiError::bad_param(
-                "drive_max_min",
-                format!("`drive_max_min` must be a number of minutes above 0, got `{max}`"),
-            )
-        })?;
-    Limits::check("drive_max_min", minutes, limits.max_contour_min)?;
-    let profile = super::handlers::routing::parse_profile(get(params, "profile")?)?;
+    let minutes = max.trim().parse::<f64>().unwrap_or(f64::NAN);
+    let minutes = super::drive_minutes("drive_max_min", minutes, &format!("`{max}`"), limits)?;
+    let profile = parse_profile(get(params, "profile")?)?;
     Ok(Some(DriveSpec {
         origin,
         direction,
@@ -188,14 +137,37 @@ pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, ApiEr
     }))
 }
 
+/// A `lon,lat` point of `param` in WGS84 degrees.
+fn lon_lat(param: &'static str, value: &str) -> Result<[f64; 2], RequestError> {
+    let nums: Vec<f64> = value
+        .split(',')
+        .map(|t| t.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    match nums.as_slice() {
+        [lon, lat]
+            if lon.is_finite()
+                && lat.is_finite()
+                && (-180.0..=180.0).contains(lon)
+                && (-90.0..=90.0).contains(lat) =>
+        {
+            Ok([*lon, *lat])
+        }
+        _ => Err(RequestError::bad_param(
+            param,
+            format!("`{param}` must be lon,lat in WGS84 degrees, e.g. 1.0,49.52; got `{value}`"),
+        )),
+    }
+}
+
 /// A `bbox=min_lon,min_lat,max_lon,max_lat` value (a 6-number 3D box keeps its x and y).
-pub fn parse_bbox(v: &str) -> Result<[f64; 4], ApiError> {
+pub fn parse_bbox(v: &str) -> Result<[f64; 4], RequestError> {
     let nums: Vec<f64> = v
         .split(',')
         .map(|t| t.trim().parse::<f64>())
         .collect::<Result<_, _>>()
         .map_err(|_| {
-            ApiError::bad_param(
+            RequestError::bad_param(
                 "bbox",
                 format!("`bbox` must be four numbers min_lon,min_lat,max_lon,max_lat, got `{v}`"),
             )
@@ -204,7 +176,7 @@ pub fn parse_bbox(v: &str) -> Result<[f64; 4], ApiError> {
         [a, b, c, d] => [*a, *b, *c, *d],
         [a, b, _, d, e, _] => [*a, *b, *d, *e],
         _ => {
-            return Err(ApiError::bad_param(
+            return Err(RequestError::bad_param(
                 "bbox",
                 format!(
                     "`bbox` must be four numbers min_lon,min_lat,max_lon,max_lat, got {} numbers",
@@ -223,9 +195,9 @@ pub fn parse_bbox(v: &str) -> Result<[f64; 4], ApiError> {
 pub fn scope(
     params: &Pairs,
     limits: &Limits,
-    snapshot: &Snapshot,
+    view: &View,
     polygon: Option<(MultiPolygon<f64>, Relation)>,
-) -> Result<(Scope, Option<Point<f64>>), ApiError> {
+) -> Result<(Scope, Option<Point<f64>>), RequestError> {
     let caps = caps(limits);
     let centre = point(params)?;
     let radius = number(params, "radius_m")?
@@ -235,7 +207,7 @@ pub fn scope(
     let bbox = get(params, "bbox")?.map(parse_bbox).transpose()?;
     let territory = get(params, "in_territory")?;
     if polygon.is_none() && get(params, "relation")?.is_some() {
-        return Err(ApiError::bad_param(
+        return Err(RequestError::bad_param(
             "relation",
             "`relation` applies to a polygon search: POST a GeoJSON polygon",
         ));
@@ -248,7 +220,7 @@ pub fn scope(
     ];
     let given: Vec<&str> = areas.iter().filter(|a| a.1).map(|a| a.0).collect();
     if given.len() > 1 {
-        return Err(ApiError::bad_param(
+        return Err(RequestError::bad_param(
             given[1],
             format!(
                 "give one area: `{}` and `{}` cannot be combined",
@@ -257,7 +229,7 @@ pub fn scope(
         ));
     }
     let need_point = |what: &str| {
-        ApiError::bad_param(
+        RequestError::bad_param(
             "lon",
             format!("`{what}` needs a centre: give `lon` and `lat`"),
         )
@@ -276,11 +248,11 @@ pub fn scope(
     } else if let Some(b) = bbox {
         Scope::BBox(b)
     } else if let Some(siren) = territory {
-        territory_scope(snapshot, siren)?
+        territory_scope(view, siren)?
     } else if let Some((shape, relation)) = polygon {
         Scope::Polygon { shape, relation }
     } else if centre.is_some() {
-        return Err(ApiError::bad_param(
+        return Err(RequestError::bad_param(
             "radius_m",
             "a point alone does not bound the search: add `radius_m` or `k` (or `bbox`)",
         ));
@@ -295,15 +267,39 @@ pub fn scope(
     Ok((scope, origin))
 }
 
+/// Where a search looks, the point distances are measured from, and its page.
+#[derive(Debug, Clone)]
+pub struct Area {
+    pub scope: Scope,
+    pub origin: Option<Point<f64>>,
+    pub page: PageRequest,
+}
+
+/// The [`scope`] and [`page`] of a search.
+pub fn area(
+    params: &Pairs,
+    limits: &Limits,
+    view: &View,
+    polygon: Option<(MultiPolygon<f64>, Relation)>,
+) -> Result<Area, RequestError> {
+    let (scope, origin) = scope(params, limits, view, polygon)?;
+    let page = page(params, limits)?;
+    Ok(Area {
+        scope,
+        origin,
+        page,
+    })
+}
+
 /// The polygon of a POST body: a GeoJSON Polygon or MultiPolygon, a Feature holding one, or
 /// `{"geometry": …}`; `relation` from the query string (default `intersects`).
 pub fn polygon_body(
     body: &Json,
     params: &Pairs,
-) -> Result<(MultiPolygon<f64>, Relation), ApiError> {
+) -> Result<(MultiPolygon<f64>, Relation), RequestError> {
     let geometry = match body.get("type").and_then(Json::as_str) {
         Some("Feature") | None => body.get("geometry").ok_or_else(|| {
-            ApiError::BadBody(
+            RequestError::BadBody(
                 "the body must be a GeoJSON Polygon or MultiPolygon, or a Feature holding one"
                     .into(),
             )
@@ -311,11 +307,22 @@ pub fn polygon_body(
         Some(_) => body,
     };
     let g = geometry_from_geojson(geometry)
-        .map_err(|e| ApiError::BadBody(format!("the body is not a usable polygon: {e}")))?;
+        .map_err(|e| RequestError::BadBody(format!("the body is not a usable polygon: {e}")))?;
     let shape = check_polygon(g)?;
     let relation = get(params, "relation")?
         .map(Relation::parse)
         .transpose()?
         .unwrap_or(Relation::Intersects);
     Ok((shape, relation))
+}
+
+/// A routing `profile` (default `car`).
+pub fn parse_profile(v: Option<&str>) -> Result<ProfileId, RequestError> {
+    match v {
+        None => Ok(ProfileId::Car),
+        Some(s) => s.parse::<ProfileId>().map_err(|e| RequestError::Routing {
+            param: "profile",
+            source: Box::new(RoutingError::from(e)),
+        }),
+    }
 }
