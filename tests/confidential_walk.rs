@@ -15,7 +15,9 @@
 //! or the coordinates. A partner's answers to the same requests do show the deposit (they
 //! differ, the tile over it decodes — with the independent `mapbox-vector-tile` — to a feature
 //! of that id and quantity), so the comparison cannot pass vacuously. The PMTiles export of the
-//! CLI, read with the independent `pmtiles` package, is the same before and after. The test
+//! CLI, read with the independent `pmtiles` package, is the same before and after. Counts and
+//! extents are also checked by name: the catalog, OGC collection and TileJSON count the deposit
+//! and hold its position in their bounds for a partner only. The test
 //! checks that its requests cover every route of the router and of `openapi.yaml`.
 
 mod common;
@@ -764,6 +766,72 @@ fn assert_covers_every_route(probes: &[Probe]) {
     );
 }
 
+/// Counts and extents, named explicitly (the byte comparison covers them too): after the
+/// write, a partner's catalog entry, OGC collection and TileJSON of the waste deposits count
+/// one more deposit than an anonymous caller's, and only the partner's bounds hold its position.
+fn count_extent_misses(addr: SocketAddr, partner: &str) -> Vec<String> {
+    let get = |path: &str, key: Option<&str>| -> Value {
+        send(addr, &probe(("GET", ""), path.into(), 0, false), key).json()
+    };
+    type Pick = fn(&Value) -> (Option<u64>, Value);
+    let catalog: Pick = |v| {
+        let l = v["layers"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["id"] == "waste_deposits"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        (l["count"].as_u64(), l["bounds"].clone())
+    };
+    let ogc: Pick = |v| {
+        let text = v["description"].as_str().unwrap_or("");
+        let count = text
+            .split(" (")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok());
+        (count, v["extent"]["spatial"]["bbox"][0].clone())
+    };
+    let tilejson: Pick = |v| {
+        (
+            v["vector_layers"][0]["feature_count"].as_u64(),
+            v["bounds"].clone(),
+        )
+    };
+    let holds = |b: &Value| {
+        let n = |i: usize| b[i].as_f64().unwrap_or(f64::NAN);
+        // TileJSON bounds go through web mercator and back: a micro-degree of slack.
+        let e = 1e-6;
+        n(0) - e <= LON && LON <= n(2) + e && n(1) - e <= LAT && LAT <= n(3) + e
+    };
+    let mut out = Vec::new();
+    for (path, pick) in [
+        ("/catalog", catalog),
+        ("/ogc/collections/waste_deposits", ogc),
+        ("/tiles/waste_deposits.json", tilejson),
+    ] {
+        let (anon_count, anon_bounds) = pick(&get(path, None));
+        let (partner_count, partner_bounds) = pick(&get(path, Some(partner)));
+        if anon_count.is_none() || partner_count.is_none() {
+            out.push(format!("{path}: no count in the answer"));
+        } else if partner_count.unwrap_or(0) < anon_count.unwrap_or(0) + 1 {
+            out.push(format!(
+                "{path}: partner count {partner_count:?} not above anonymous {anon_count:?}"
+            ));
+        }
+        if holds(&anon_bounds) {
+            out.push(format!(
+                "{path}: anonymous bounds {anon_bounds} hold the deposit"
+            ));
+        }
+        if !holds(&partner_bounds) {
+            out.push(format!(
+                "{path}: partner bounds {partner_bounds} miss the deposit"
+            ));
+        }
+    }
+    out
+}
+
 #[test]
 fn an_anonymous_walk_of_every_route_shows_nothing_of_a_confidential_deposit() {
     let probes: Vec<Probe> = read_probes()
@@ -785,6 +853,7 @@ fn an_anonymous_walk_of_every_route_shows_nothing_of_a_confidential_deposit() {
     let after = walk(server.addr, &probes, &fx.editor);
     let mut failures = leaks(&probes, &before, &after);
     failures.extend(partner_misses(server.addr, &probes, &after, &fx.partner));
+    failures.extend(count_extent_misses(server.addr, &fx.partner));
     assert_tile_decodes(server.addr, &fx.partner, fx.data.parent().unwrap());
     // SIGTERM compacts the log into the layer files: the export reads the deposit.
     assert!(server.stop(), "the server stops cleanly");

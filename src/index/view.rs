@@ -224,33 +224,16 @@ impl<'a> VisibleFilter<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::visibility::tests::{ACCESSES, deposit_at};
     use super::*;
-    use crate::model::{Access, Role, Value, schema};
-    use geo_types::{Geometry, point};
+    use crate::model::{Access, Value, schema};
 
     fn deposit(id: u64, conf: &str, material: &str) -> Feature {
-        let s = schema(Layer::WasteDeposits);
-        let mut props = vec![None; s.fields.len()];
-        props[s.index_of("material")] = Some(Value::Text(material.into()));
-        props[s.index_of("quantity")] = Some(Value::Float(1.0));
-        props[s.index_of("confidentiality")] = Some(Value::Text(conf.into()));
-        Feature {
-            id,
-            version: 1,
-            geometry: Geometry::Point(point!(x: 0.1 + id as f64 * 0.01, y: 49.5)),
-            props,
-            extra: Default::default(),
-        }
+        let mut f = deposit_at(id, conf, 0.1 + id as f64 * 0.01, 49.5);
+        let m = schema(Layer::WasteDeposits).index_of("material");
+        f.props[m] = Some(Value::Text(material.into()));
+        f
     }
-
-    const ACCESSES: [Access; 6] = [
-        Access::ANONYMOUS,
-        Access::key(Role::Reader, false),
-        Access::key(Role::Reader, true),
-        Access::key(Role::Editor, false),
-        Access::key(Role::Editor, true),
-        Access::key(Role::Admin, false),
-    ];
 
     /// The oracle: `get`, `feature`, `rows` and `filter` agree with a brute force over
     /// `Access::sees` on every feature in row form, for every kind of caller.

@@ -141,7 +141,7 @@ impl<'a> Visibility<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::{Access, Feature, Layer, Role, Value, schema};
     use geo_types::{Geometry, point};
@@ -150,7 +150,8 @@ mod tests {
         deposit_at(id, conf, 0.1, 49.5)
     }
 
-    fn deposit_at(id: u64, conf: &str, lon: f64, lat: f64) -> Feature {
+    /// A wood deposit of the given confidentiality at a position (shared with `view`'s tests).
+    pub(in crate::index) fn deposit_at(id: u64, conf: &str, lon: f64, lat: f64) -> Feature {
         let s = schema(Layer::WasteDeposits);
         let mut props = vec![None; s.fields.len()];
         props[s.index_of("material")] = Some(Value::Text("wood".into()));
@@ -174,15 +175,7 @@ mod tests {
             deposit(3, "public"),
         ];
         let data = LayerData::build(Layer::WasteDeposits, feats);
-        let accesses = [
-            Access::ANONYMOUS,
-            Access::key(Role::Reader, false),
-            Access::key(Role::Reader, true),
-            Access::key(Role::Editor, false),
-            Access::key(Role::Editor, true),
-            Access::key(Role::Admin, false),
-        ];
-        for a in accesses {
+        for a in ACCESSES {
             let vis = Visibility::new(a.audience(), &data);
             for row in 0..data.len() as u32 {
                 let f = data.feature(row);
@@ -220,11 +213,13 @@ mod tests {
         (seen.len(), bbox)
     }
 
-    const ACCESSES: [Access; 5] = [
+    /// Every kind of caller.
+    pub(in crate::index) const ACCESSES: [Access; 6] = [
         Access::ANONYMOUS,
         Access::key(Role::Reader, false),
         Access::key(Role::Reader, true),
         Access::key(Role::Editor, false),
+        Access::key(Role::Editor, true),
         Access::key(Role::Admin, false),
     ];
 
