@@ -7,9 +7,11 @@ mod andoyer;
 mod crs;
 mod geodesic;
 pub mod grid_valid;
+mod hilbert;
 
 pub use andoyer::{ANDOYER_MAX_REL_ERROR, andoyer_distance_m};
 pub use crs::{Crs, CrsError, Reprojector, for_each_coord_mut};
 pub use geodesic::{
     WGS84_A, WGS84_F, area_ha, geodesic_distance_m, metres_per_degree, radius_envelope,
 };
+pub use hilbert::{hilbert_d, hilbert_index};

@@ -17,7 +17,7 @@ use super::islands::islands;
 use super::network::RawNetwork;
 use super::profile::{Profile, ProfileId, RoadClass};
 use super::urban_density::urban_density;
-use crate::geo_util::metres_per_degree;
+use crate::geo_util::{hilbert_d, metres_per_degree};
 
 /// Weight of a closed direction.
 pub const NO_EDGE: u32 = u32::MAX;
@@ -491,27 +491,6 @@ fn csr(n: usize, arcs: Vec<(u32, Edge, u32)>) -> (Vec<u32>, Vec<Edge>, Vec<u32>)
         *p += 1;
     }
     (first, out, segs)
-}
-
-/// Position along a Hilbert curve over a 2^16 × 2^16 grid.
-fn hilbert_d(mut x: u32, mut y: u32) -> u64 {
-    let n: u32 = 1 << 16;
-    let mut d: u64 = 0;
-    let mut s = n / 2;
-    while s > 0 {
-        let rx = u32::from(x & s > 0);
-        let ry = u32::from(y & s > 0);
-        d += u64::from(s) * u64::from(s) * u64::from((3 * rx) ^ ry);
-        if ry == 0 {
-            if rx == 1 {
-                x = n - 1 - x;
-                y = n - 1 - y;
-            }
-            std::mem::swap(&mut x, &mut y);
-        }
-        s /= 2;
-    }
-    d
 }
 
 #[cfg(test)]
