@@ -79,50 +79,9 @@ impl SiteFilter {
                 continue;
             }
             match name.as_str() {
-                "layers" => {
-                    wanted = list(value)
-                        .map(|v| {
-                            SITE_LAYERS
-                                .into_iter()
-                                .find(|l| l.id() == v)
-                                .ok_or_else(|| QueryError::UnknownValue {
-                                    param: "layers",
-                                    value: v.to_string(),
-                                    valid: "plots, buildings".into(),
-                                })
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
-                "exclude" => {
-                    for v in list(value) {
-                        let c = CONSTRAINTS.iter().find(|c| **c == v).ok_or_else(|| {
-                            QueryError::UnknownValue {
-                                param: "exclude",
-                                value: v.to_string(),
-                                valid: CONSTRAINTS.join(", "),
-                            }
-                        })?;
-                        exclude.push(*c);
-                    }
-                }
-                "utilities" => {
-                    for v in list(value) {
-                        let (field, cond) = match v {
-                            // "> 0": the smallest positive bound the grammar can say.
-                            "power" => ("power_mva_min", "1e-9"),
-                            "water" => ("water_m3_day_min", "1e-9"),
-                            "rail" => ("rail_siding", "true"),
-                            _ => {
-                                return Err(QueryError::UnknownValue {
-                                    param: "utilities",
-                                    value: v.to_string(),
-                                    valid: UTILITIES.join(", "),
-                                });
-                            }
-                        };
-                        fields.push((field.to_string(), cond.to_string()));
-                    }
-                }
+                "layers" => wanted = site_layers(value)?,
+                "exclude" => exclude.extend(constraints(value)?),
+                "utilities" => fields.extend(utilities(value)?),
                 _ => fields.push((name.clone(), value.clone())),
             }
         }
@@ -134,35 +93,7 @@ impl SiteFilter {
         }
         exclude.sort_unstable();
         exclude.dedup();
-        let mut layers = Vec::new();
-        let mut unknown_everywhere: Option<Vec<String>> = None;
-        for layer in SITE_LAYERS {
-            let renamed: Vec<(String, String)> = fields
-                .iter()
-                .map(|(k, v)| (site_field(layer, k), v.clone()))
-                .collect();
-            let (filter, unknown) = Filter::parse_lenient(layer, &renamed, &[])?;
-            // Names as the caller wrote them.
-            let unknown: Vec<String> = fields
-                .iter()
-                .zip(&renamed)
-                .filter(|(_, r)| unknown.contains(&r.0))
-                .map(|(f, _)| f.0.clone())
-                .collect();
-            unknown_everywhere = Some(match unknown_everywhere {
-                None => unknown.clone(),
-                Some(prev) => prev.into_iter().filter(|n| unknown.contains(n)).collect(),
-            });
-            if unknown.is_empty() && wanted.contains(&layer) {
-                layers.push(filter);
-            }
-        }
-        if let Some(name) = unknown_everywhere.and_then(|u| u.into_iter().next()) {
-            return Err(QueryError::UnknownParam {
-                param: name,
-                valid: site_param_names(),
-            });
-        }
+        let layers = layer_filters(&fields, &wanted)?;
         Ok(SiteFilter { layers, exclude })
     }
 
@@ -215,6 +146,96 @@ impl SiteFilter {
         }
         hits
     }
+}
+
+/// `layers=plots,buildings`: the site layers searched.
+fn site_layers(value: &str) -> Result<Vec<Layer>, QueryError> {
+    list(value)
+        .map(|v| {
+            SITE_LAYERS
+                .into_iter()
+                .find(|l| l.id() == v)
+                .ok_or_else(|| QueryError::UnknownValue {
+                    param: "layers",
+                    value: v.to_string(),
+                    valid: "plots, buildings".into(),
+                })
+        })
+        .collect()
+}
+
+/// `exclude=seveso,...`: the constraints a site must not have.
+fn constraints(value: &str) -> Result<Vec<&'static str>, QueryError> {
+    list(value)
+        .map(|v| {
+            CONSTRAINTS
+                .iter()
+                .find(|c| **c == v)
+                .copied()
+                .ok_or_else(|| QueryError::UnknownValue {
+                    param: "exclude",
+                    value: v.to_string(),
+                    valid: CONSTRAINTS.join(", "),
+                })
+        })
+        .collect()
+}
+
+/// `utilities=power,water,rail` as field conditions.
+fn utilities(value: &str) -> Result<Vec<(String, String)>, QueryError> {
+    list(value)
+        .map(|v| {
+            let (field, cond) = match v {
+                // "> 0": the smallest positive bound the grammar can say.
+                "power" => ("power_mva_min", "1e-9"),
+                "water" => ("water_m3_day_min", "1e-9"),
+                "rail" => ("rail_siding", "true"),
+                _ => {
+                    return Err(QueryError::UnknownValue {
+                        param: "utilities",
+                        value: v.to_string(),
+                        valid: UTILITIES.join(", "),
+                    });
+                }
+            };
+            Ok((field.to_string(), cond.to_string()))
+        })
+        .collect()
+}
+
+/// The filter of each wanted site layer from the field conditions (named as on plots): a
+/// layer that lacks a field is left out; a field no site layer has is an error.
+fn layer_filters(fields: &[(String, String)], wanted: &[Layer]) -> Result<Vec<Filter>, QueryError> {
+    let mut layers = Vec::new();
+    let mut unknown_everywhere: Option<Vec<String>> = None;
+    for layer in SITE_LAYERS {
+        let renamed: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (site_field(layer, k), v.clone()))
+            .collect();
+        let (filter, unknown) = Filter::parse_lenient(layer, &renamed, &[])?;
+        // Names as the caller wrote them.
+        let unknown: Vec<String> = fields
+            .iter()
+            .zip(&renamed)
+            .filter(|(_, r)| unknown.contains(&r.0))
+            .map(|(f, _)| f.0.clone())
+            .collect();
+        unknown_everywhere = Some(match unknown_everywhere {
+            None => unknown.clone(),
+            Some(prev) => prev.into_iter().filter(|n| unknown.contains(n)).collect(),
+        });
+        if unknown.is_empty() && wanted.contains(&layer) {
+            layers.push(filter);
+        }
+    }
+    if let Some(name) = unknown_everywhere.and_then(|u| u.into_iter().next()) {
+        return Err(QueryError::UnknownParam {
+            param: name,
+            valid: site_param_names(),
+        });
+    }
+    Ok(layers)
 }
 
 fn list(value: &str) -> impl Iterator<Item = &str> {

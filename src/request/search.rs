@@ -9,9 +9,10 @@ use super::params::get;
 use crate::config::Limits;
 use crate::index::View;
 use crate::ingest::geometry_from_geojson;
+use crate::model::Layer;
 use crate::query::{
-    Caps, Cursor, PageRequest, Relation, Scope, check_bbox, check_k, check_limit, check_point,
-    check_polygon, check_radius, territory_scope,
+    Caps, Cursor, LayerQuery, PageRequest, Relation, Scope, check_bbox, check_k, check_limit,
+    check_point, check_polygon, check_radius, territory_scope,
 };
 use crate::routing::{Direction, ProfileId, RoutingError};
 
@@ -288,6 +289,18 @@ pub fn area(
         scope,
         origin,
         page,
+    })
+}
+
+/// The query of a layer search over `area`: its filters are the parameters the search does
+/// not reserve.
+pub fn layer_query(layer: Layer, params: &Pairs, area: Area) -> Result<LayerQuery, RequestError> {
+    Ok(LayerQuery {
+        layer,
+        filter: super::filter(layer, params, super::Endpoint::LayerSearch)?,
+        scope: area.scope,
+        origin: area.origin,
+        page: area.page,
     })
 }
 

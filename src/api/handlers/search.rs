@@ -20,10 +20,9 @@ use crate::index::{Filter, Snapshot};
 use crate::model::{Access, FeatureId, Layer};
 use crate::query::Relation;
 use crate::query::{
-    self, DepositDriveTimes, DepositLink, DriveGate, Hit, LayerQuery, RowTimes, Scope, SiteHit,
-    WasteSite,
+    self, DepositDriveTimes, DepositLink, DriveGate, Hit, Page, RowTimes, Scope, SiteHit, WasteSite,
 };
-use crate::request::{self, DriveSpec, Endpoint, search as sp};
+use crate::request::{self, DriveSpec, search as sp};
 use geo_types::MultiPolygon;
 
 /// `GET /layers/{layer}/search`: radius, nearest, box or whole-layer search with filters.
@@ -65,16 +64,8 @@ async fn layer_search_impl(
     let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
     let area = sp::area(&params.0, &state.limits, &snap.view(&access), polygon)?;
-    let filter = request::filter(layer, &params.0, Endpoint::LayerSearch)?;
+    let q = sp::layer_query(layer, &params.0, area)?;
     let times = drive_times(&state, drive, &snap, &[layer]).await?;
-    let (scope, origin, page) = (area.scope, area.origin, area.page);
-    let q = LayerQuery {
-        layer,
-        scope,
-        filter,
-        origin,
-        page,
-    };
     let cheap = is_cheap(&q.scope);
     let (snap, result) = run(cheap, snap, move |s| {
         query::search(&s.view(&access), &q, gate(&times))
@@ -209,13 +200,23 @@ pub async fn deposit_sites(
         query::near_deposit(&view, id, p.within_m, p.sites, p.sort, p.page, gate(&times))
     })
     .await?;
+    let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
+    deposit_sites_body(&snap, row, &result, &links)
+}
+
+/// The sites around a deposit, with the deposit itself as the `deposit` member.
+fn deposit_sites_body(
+    snap: &Snapshot,
+    row: u32,
+    result: &Page<SiteHit>,
+    links: &[Json],
+) -> Result<Response, ApiError> {
     let deposit: Json = serde_json::from_str(snap.layer(Layer::WasteDeposits).feature_text(row))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
     let body = feature_collection(
-        &result,
-        |out, s| write_site(out, &snap, s),
-        &links,
+        result,
+        |out, s| write_site(out, snap, s),
+        links,
         &[("deposit", deposit)],
     );
     Ok(respond(body, GEOJSON))
