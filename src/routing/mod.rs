@@ -45,6 +45,7 @@
 //! `TooFarFromRoad` should become a 400 naming the origin parameter.
 
 pub mod bdtopo;
+mod embedded;
 mod engine;
 mod error;
 mod features;
@@ -61,6 +62,7 @@ pub mod synthetic;
 pub mod urban_density;
 pub mod workforce;
 
+pub use embedded::{EMBEDDED_ROADS, ROADS_FILE, embedded_routing};
 pub use engine::{Routing, RoutingEngine, TravelTimes, graph_file_name};
 pub use error::RoutingError;
 pub use features::travel_times_to_features;

@@ -8,7 +8,7 @@ use geo_types::{Coord, LineString, MultiPoint, MultiPolygon, Point, Polygon};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::geo_util::metres_per_degree;
+use terriens::geo_util::metres_per_degree;
 
 /// What the demo data says of itself, in every feature's `source`.
 pub const SOURCE: &str = "terriens synthetic demo data (not a real place)";

@@ -14,7 +14,7 @@ use rstar::{AABB, RTree};
 use serde_json::{Map, Value as Json, json};
 
 use super::territory::{LocalFrame, SOURCE, Territory};
-use crate::model::Layer;
+use terriens::model::Layer;
 
 /// A generated feature, in the form the importer reads.
 #[derive(Debug, Clone)]
