@@ -19,7 +19,7 @@ fn scale() -> u32 {
 fn index(c: &mut Criterion) {
     let scale = scale();
     eprintln!("generating the demo data at scale {scale} (seed 76)…");
-    let snap = terriens::demo::generate_snapshot(scale, terriens::demo::DEFAULT_SEED)
+    let snap = terriens_demo::generate_snapshot(scale, terriens_demo::DEFAULT_SEED)
         .expect("demo data is valid");
     let deposits: Vec<_> = snap.layer(Layer::WasteDeposits).features().collect();
     let plots: Vec<_> = snap.layer(Layer::Plots).features().collect();

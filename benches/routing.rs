@@ -127,7 +127,7 @@ fn routing(c: &mut Criterion) {
     let opts = BuildOptions::default();
 
     // Demo network.
-    let demo = terriens::demo::EMBEDDED_ROADS;
+    let demo = terriens::routing::EMBEDDED_ROADS;
     let mut g = c.benchmark_group("build");
     g.sample_size(20);
     g.bench_function("demo_read_and_build", |b| {

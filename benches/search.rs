@@ -57,7 +57,7 @@ fn world() -> World {
     let scale = scale();
     eprintln!("generating the demo data at scale {scale} (seed 76)…");
     let t = Instant::now();
-    let snap = terriens::demo::generate_snapshot(scale, terriens::demo::DEFAULT_SEED)
+    let snap = terriens_demo::generate_snapshot(scale, terriens_demo::DEFAULT_SEED)
         .expect("demo data is valid");
     eprintln!(
         "{} deposits, {} plots, {} buildings in {:.1} s",

@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
     let snap = world::world(76, counts);
     let built = t0.elapsed();
     if let Ok(dir) = std::env::var("TERRIENS_BENCH_WRITE_DATA") {
-        // For scripts/load-tiles.sh until `terriens fixtures --scale` writes this size.
+        // For scripts/load-tiles.sh until `terriens-fixtures --scale` writes this size.
         let dir = terriens::store::DataDir::open(&dir).expect("data dir");
         for l in Layer::ALL {
             dir.save_layer(snap.layer(l)).expect("write layer");

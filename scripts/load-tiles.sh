@@ -2,7 +2,7 @@
 # Warm tile throughput on loopback with wrk: serves a data directory with the release build,
 # renders a set of tiles once (so they are cached), then replays them for a fixed time.
 #   DATA_DIR   data directory (<layer>.fgb), or `demo` for the embedded demo data. Default:
-#              generated with `terriens fixtures --scale $SCALE` and imported; or write the
+#              generated with `terriens-fixtures --scale $SCALE` and imported; or write the
 #              bench data with TERRIENS_BENCH_WRITE_DATA=DIR cargo bench --bench tiles
 #   ZOOM (14), TILES (2000), DURATION (20s), CONNECTIONS (64), THREADS (1), PORT (18080)
 # Bounded: wrk stops after DURATION; the server is stopped on exit. Loopback only.
@@ -12,12 +12,13 @@ ZOOM="${ZOOM:-14}"; TILES="${TILES:-2000}"; DURATION="${DURATION:-20s}"
 CONNECTIONS="${CONNECTIONS:-64}"; THREADS="${THREADS:-1}"; PORT="${PORT:-18080}"; SCALE="${SCALE:-500}"
 command -v wrk >/dev/null || { echo "load-tiles: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --locked --quiet
+cargo build --release --locked --quiet -p terriens-demo --bin terriens-fixtures
 bin=target/release/terriens
 work="$(mktemp -d)"
 if [ -z "${DATA_DIR:-}" ]; then
   DATA_DIR="$work/data"
   echo "load-tiles: generating --scale $SCALE data" >&2
-  "$bin" fixtures --scale "$SCALE" --out "$work/geojson"
+  target/release/terriens-fixtures --scale "$SCALE" --out "$work/geojson"
   for layer in territories catchments plots buildings waste_deposits; do
     "$bin" import --layer "$layer" --data "$DATA_DIR" --replace "$work/geojson/$layer.geojson"
   done

@@ -26,10 +26,11 @@ fi
 command -v curl >/dev/null || { echo "load_search: curl is needed" >&2; exit 1; }
 
 cargo build --release --locked --quiet
+cargo build --release --locked --quiet -p terriens-demo --bin terriens-fixtures
 BIN=target/release/terriens
 if [ ! -f "$DATA/waste_deposits.fgb" ]; then
   echo "load_search: generating the demo data at scale $SCALE into $DATA" >&2
-  "$BIN" fixtures --scale "$SCALE" --format store --out "$DATA" >&2
+  target/release/terriens-fixtures --scale "$SCALE" --format store --out "$DATA" >&2
 fi
 
 "$BIN" serve --data "$DATA" --addr "127.0.0.1:$PORT" 2>/tmp/terriens-load-$PORT.log &

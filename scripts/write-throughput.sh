@@ -5,7 +5,7 @@
 #
 #   scripts/write-throughput.sh [SECONDS] [SCALE]
 #
-# SCALE > 0 starts from `terriens fixtures --scale SCALE --format store` instead of an empty
+# SCALE > 0 starts from `terriens-fixtures --scale SCALE --format store` instead of an empty
 # directory: every group commit rebuilds the waste_deposits layer, so throughput then depends
 # on the layer's size.
 set -euo pipefail
@@ -13,11 +13,12 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH="${1:-10}"
 SCALE="${2:-0}"
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin terriens --example write_load
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p terriens-demo --bin terriens-fixtures
 BIN=target/release/terriens
 WORK="$(mktemp -d)"
 trap 'kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 if [ "$SCALE" -gt 0 ]; then
-  "$BIN" fixtures --scale "$SCALE" --format store --out "$WORK/data" >/dev/null
+  target/release/terriens-fixtures --scale "$SCALE" --format store --out "$WORK/data" >/dev/null
 fi
 KEY="$("$BIN" keys add --role editor --keys "$WORK/keys.toml" 2>/dev/null)"
 NO_COLOR=1 RUST_LOG=warn,terriens=info "$BIN" serve --data "$WORK/data" --keys "$WORK/keys.toml" \

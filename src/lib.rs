@@ -15,7 +15,6 @@
 //! - [`routing`]: road graphs, travel times, isochrones, drive-time filters, workforce;
 //! - [`auth`]: API keys (hashed keys file, constant-time checks);
 //! - [`edit`]: the editing API's engine: validation, the single writer, group commit;
-//! - [`demo`]: the deterministic synthetic demo data generator;
 //! - [`tiles`]: vector tiles (generalisation, clipping, MVT), TileJSON, the tile cache, PMTiles;
 //! - [`request`]: requests planned below the API (typed, validated plans; reserved names);
 //! - [`api`]: the axum router, handlers and the one error mapping;
@@ -25,7 +24,6 @@ pub mod api;
 pub mod auth;
 pub mod cancel;
 pub mod config;
-pub mod demo;
 pub mod edit;
 pub mod geo_util;
 pub mod index;

@@ -1,5 +1,5 @@
-//! The `terriens` command line: serve, import, fixtures, keys, log, import-roads,
-//! export-pmtiles.
+//! The `terriens` command line: serve, import, keys, log, import-roads, export-pmtiles.
+//! (The demo data generator is the `terriens-fixtures` binary of the `terriens-demo` crate.)
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,15 +13,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use terriens::api::{self, AppState};
 use terriens::auth::{self, KeyStore};
 use terriens::config::Config;
-use terriens::edit::{Writer, recover};
+use terriens::edit::{Recovery, Writer, recover};
 use terriens::geo_util::Crs;
 use terriens::index::{LayerData, SharedSnapshot, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
 use terriens::model::{Layer, Role};
 use terriens::routing::{
-    BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, graph_file_name, write_graph,
+    BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, embedded_routing, graph_file_name,
+    write_graph,
 };
-use terriens::store::DataDir;
+use terriens::store::{DataDir, embedded_snapshot};
 use terriens::tiles::{ExportOptions, TileEngine, TileSet};
 
 #[derive(Parser)]
@@ -36,12 +37,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FixtureFormat {
-    Geojson,
-    Store,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -118,22 +113,6 @@ enum Command {
         #[arg(long)]
         crs: Option<String>,
     },
-    /// Write the deterministic synthetic demo data set.
-    Fixtures {
-        /// Output directory.
-        #[arg(long, default_value = "fixtures")]
-        out: PathBuf,
-        /// Scale factor (1 = the committed demo set; 500 gives ≥1M deposits and ≥200k plots).
-        #[arg(long, default_value_t = 1)]
-        scale: u32,
-        /// Random seed.
-        #[arg(long, default_value_t = terriens::demo::DEFAULT_SEED)]
-        seed: u64,
-        /// geojson (the committed fixtures) or store (a data directory for `serve --data`,
-        /// for large scales).
-        #[arg(long, value_enum, default_value_t = FixtureFormat::Geojson)]
-        format: FixtureFormat,
-    },
     /// Inspect or salvage the write log of a data directory (when start-up refuses it).
     Log {
         #[command(subcommand)]
@@ -204,10 +183,16 @@ enum KeysAction {
     },
 }
 
-fn parse_key_value(s: &str) -> Result<(String, String), String> {
+/// A `--set` argument that is not `FIELD=VALUE`.
+#[derive(Debug, thiserror::Error)]
+#[error("expected FIELD=VALUE, got `{0}`")]
+struct NotKeyValue(String);
+
+/// Parses a `--set FIELD=VALUE` argument.
+fn parse_key_value(s: &str) -> Result<(String, String), NotKeyValue> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-        .ok_or_else(|| format!("expected FIELD=VALUE, got `{s}`"))
+        .ok_or_else(|| NotKeyValue(s.to_string()))
 }
 
 fn init_logs(format: LogFormat) {
@@ -258,18 +243,6 @@ fn main() -> ExitCode {
             profile,
             crs,
         } => import_roads(&file, &data, &profile, crs.as_deref()),
-        Command::Fixtures {
-            out,
-            scale,
-            seed,
-            format,
-        } => {
-            let format = match format {
-                FixtureFormat::Geojson => terriens::demo::OutputFormat::GeoJson,
-                FixtureFormat::Store => terriens::demo::OutputFormat::Store,
-            };
-            terriens::demo::generate(&out, scale, seed, format).map_err(Into::into)
-        }
         Command::Log { action } => return log_command(action),
         Command::ExportPmtiles {
             out,
@@ -306,7 +279,7 @@ fn load(data: Option<PathBuf>) -> Result<(Snapshot, Option<DataDir>), BoxError> 
                 Err(e) => return Err(e.into()),
             }
         }
-        None => (terriens::demo::embedded_snapshot()?, None),
+        None => (embedded_snapshot()?, None),
     })
 }
 
@@ -322,26 +295,58 @@ fn load_routing(dir: Option<&DataDir>) -> Result<Option<Routing>, BoxError> {
             }
             routing
         }
-        None => Some(terriens::demo::embedded_routing()?),
+        None => Some(embedded_routing()?),
     })
 }
 
+/// `terriens serve`: configuration → keys → layers (write log replayed) → state with tiles,
+/// routing and the writer → the accept loop until shutdown, then the writer's last flush.
 fn serve(
     data: Option<PathBuf>,
     addr: Option<SocketAddr>,
     config: Option<PathBuf>,
     keys: Option<PathBuf>,
 ) -> Result<(), BoxError> {
+    let cfg = serve_config(data, addr, config, keys)?;
+    let addr = cfg
+        .server
+        .addr
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let key_store = load_keys(&cfg)?;
+    let (snapshot, recovery) = load_layers(&cfg)?;
+    let dir = recovery.as_ref().map(|r| r.dir.clone());
+    let routing = load_routing(dir.as_ref())?;
+    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir)
+        .with_limits(cfg.limits.clone())
+        .with_keys(key_store, cfg.auth.policy())
+        .with_tiles(cfg.tiles.tile_config());
+    // Prepare the tiles now rather than on the first map request.
+    state.tiles.prepared(&state.snapshot.load());
+    if let Some(routing) = routing {
+        state = with_prepared_routing(state, routing, &snapshot);
+    }
+    let (state, writer) = start_writer(state, recovery, &cfg)?;
+    run_until_shutdown(state, addr, &cfg, writer)
+}
+
+/// The configuration file and variables, with the command line flags winning over both.
+fn serve_config(
+    data: Option<PathBuf>,
+    addr: Option<SocketAddr>,
+    config: Option<PathBuf>,
+    keys: Option<PathBuf>,
+) -> Result<Config, BoxError> {
     let mut cfg = Config::load(config.as_deref(), std::env::vars())?;
     // Command line flags win over the file and TERRIENS_<TABLE>_<KEY> variables.
     cfg.server.data = data.or(cfg.server.data);
     cfg.server.addr = addr.or(cfg.server.addr);
     cfg.auth.keys_file = keys.or(cfg.auth.keys_file);
-    let addr = cfg
-        .server
-        .addr
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let key_store = match &cfg.auth.keys_file {
+    Ok(cfg)
+}
+
+/// The API keys file, or no keys (every request anonymous).
+fn load_keys(cfg: &Config) -> Result<KeyStore, BoxError> {
+    Ok(match &cfg.auth.keys_file {
         Some(path) => {
             let k = KeyStore::load(path)?;
             tracing::info!(file = %path.display(), keys = k.len(), "API keys loaded");
@@ -353,7 +358,11 @@ fn serve(
             );
             KeyStore::empty()
         }
-    };
+    })
+}
+
+/// The data directory's layers with the write log replayed, or the embedded demo data.
+fn load_layers(cfg: &Config) -> Result<(Snapshot, Option<Recovery>), BoxError> {
     let (snapshot, recovery) = match cfg.server.data.clone() {
         Some(path) => {
             let dir = DataDir::open(path)?;
@@ -369,43 +378,55 @@ fn serve(
             tracing::info!(
                 "no --data: serving the embedded synthetic demo data (in memory; writes are refused)"
             );
-            (terriens::demo::embedded_snapshot()?, None)
+            (embedded_snapshot()?, None)
         }
     };
     for d in snapshot.layers() {
         tracing::info!(layer = %d.layer(), features = d.len(), "layer loaded");
     }
-    let dir = recovery.as_ref().map(|r| r.dir.clone());
-    let routing = load_routing(dir.as_ref())?;
-    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir)
-        .with_limits(cfg.limits.clone())
-        .with_keys(key_store, cfg.auth.policy())
-        .with_tiles(cfg.tiles.tile_config());
-    // Prepare the tiles now rather than on the first map request.
-    state.tiles.prepared(&state.snapshot.load());
-    if let Some(routing) = routing {
-        for p in routing.profiles() {
-            if let Ok(e) = routing.engine(p) {
-                let g = e.graph();
-                tracing::info!(profile = %p, nodes = g.node_count(), segments = g.segment_count(), source = g.source(), "road graph loaded");
-            }
+    Ok((snapshot, recovery))
+}
+
+/// The state with the road graphs, every feature snapped to the roads now rather than on the
+/// first drive-time query.
+fn with_prepared_routing(state: AppState, routing: Routing, snapshot: &Snapshot) -> AppState {
+    for p in routing.profiles() {
+        if let Ok(e) = routing.engine(p) {
+            let g = e.graph();
+            tracing::info!(profile = %p, nodes = g.node_count(), segments = g.segment_count(), source = g.source(), "road graph loaded");
         }
-        // Snap every feature to the roads now rather than on the first drive-time query.
-        routing.prepare(&snapshot);
-        state = state.with_routing(routing);
     }
-    let writer = match recovery {
+    routing.prepare(snapshot);
+    state.with_routing(routing)
+}
+
+/// Starts the single writer on a recovered data directory (none on the demo data).
+fn start_writer(
+    state: AppState,
+    recovery: Option<Recovery>,
+    cfg: &Config,
+) -> Result<(AppState, Option<Arc<Writer>>), BoxError> {
+    Ok(match recovery {
         Some(rec) => {
             let w = Arc::new(Writer::start(
                 rec,
                 state.snapshot.clone(),
                 cfg.writes.writer_options(),
             )?);
-            state = state.with_writer(w.clone());
-            Some(w)
+            (state.with_writer(w.clone()), Some(w))
         }
-        None => None,
-    };
+        None => (state, None),
+    })
+}
+
+/// Serves until shutdown; once requests are drained, stops the writer, which flushes the log
+/// (and compacts).
+fn run_until_shutdown(
+    state: AppState,
+    addr: SocketAddr,
+    cfg: &Config,
+    writer: Option<Arc<Writer>>,
+) -> Result<(), BoxError> {
     match api::raise_open_files_limit() {
         Ok((old, new)) => tracing::info!(old, new, "open files soft limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),

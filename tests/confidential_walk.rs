@@ -1,6 +1,6 @@
 //! Nothing of a confidential deposit reaches an anonymous caller, on any route.
 //!
-//! A real `terriens serve --data` process on the demo data set (written by `terriens fixtures
+//! A real `terriens serve --data` process on the demo data set (written by `terriens-fixtures
 //! --format store`, with the demo road graph imported) answers a list of requests that would
 //! show a confidential deposit if it were visible: searches around it, tiles over it at several
 //! zooms (and the low-zoom tiles where it would be clustered), TileJSON, the catalog, OGC
@@ -540,12 +540,13 @@ fn run_ok(cmd: &mut Command, what: &str) {
 fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    run_ok(
-        Command::new(BIN)
-            .args(["fixtures", "--format", "store", "--out"])
-            .arg(&data),
-        "terriens fixtures --format store",
-    );
+    terriens_demo::generate(
+        &data,
+        1,
+        terriens_demo::DEFAULT_SEED,
+        terriens_demo::OutputFormat::Store,
+    )
+    .expect("the demo data set (terriens-fixtures --format store) is written");
     let roads = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roads.osm.gz");
     run_ok(
         Command::new(BIN)

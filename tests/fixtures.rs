@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use terriens::demo::{DEFAULT_SEED, OutputFormat, embedded_snapshot, generate};
 use terriens::model::Layer;
+use terriens::store::embedded_snapshot;
+use terriens_demo::{DEFAULT_SEED, OutputFormat, generate};
 
 #[test]
 fn committed_fixtures_match_the_generator() {
@@ -17,7 +18,7 @@ fn committed_fixtures_match_the_generator() {
         let kept = std::fs::read(committed.join(&name)).unwrap();
         assert!(
             fresh == kept,
-            "fixtures/{name} differs from the generator's output: run `cargo run -- fixtures`"
+            "fixtures/{name} differs from the generator's output: run `cargo run -p terriens-demo --bin terriens-fixtures`"
         );
     }
 }

@@ -19,8 +19,8 @@ fn demo_state() -> AppState {
     static STATE: OnceLock<AppState> = OnceLock::new();
     STATE
         .get_or_init(|| {
-            let snap = terriens::demo::embedded_snapshot().unwrap();
-            let routing = terriens::demo::embedded_routing().unwrap();
+            let snap = terriens::store::embedded_snapshot().unwrap();
+            let routing = terriens::routing::embedded_routing().unwrap();
             routing.prepare(&snap);
             AppState::new(SharedSnapshot::new(snap), None).with_routing(routing)
         })
@@ -117,7 +117,7 @@ async fn get_isochrone_is_geojson_with_contours_and_snapped_location() {
 #[tokio::test]
 async fn post_isochrone_with_two_locations_and_lorry_profile() {
     // The main town and the second town of the demo territory.
-    let t = terriens::demo::Territory::generate(terriens::demo::DEFAULT_SEED, 1);
+    let t = terriens_demo::Territory::generate(terriens_demo::DEFAULT_SEED, 1);
     let body = json!({
         "locations": [[t.towns[0].lon, t.towns[0].lat], {"lon": t.towns[1].lon, "lat": t.towns[1].lat}],
         "contours_min": [15], "profile": "hgv_hazmat", "denoise": 0.5, "generalize": 50,
@@ -373,7 +373,7 @@ async fn workforce_sums_weighted_catchments_and_says_how() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let snap = terriens::demo::embedded_snapshot().unwrap();
+    let snap = terriens::store::embedded_snapshot().unwrap();
     let layer = snap.layer(terriens::model::Layer::Catchments);
     let everyone: f64 = (0..layer.len() as u32)
         .filter_map(|r| {

@@ -16,8 +16,8 @@ use terriens::model::Layer;
 use terriens::routing::{Direction, ProfileId, RoadClass, Snap, travel_times_to_features};
 
 fn demo() -> (terriens::index::Snapshot, terriens::routing::Routing) {
-    let snap = terriens::demo::embedded_snapshot().unwrap();
-    let routing = terriens::demo::embedded_routing().unwrap();
+    let snap = terriens::store::embedded_snapshot().unwrap();
+    let routing = terriens::routing::embedded_routing().unwrap();
     (snap, routing)
 }
 

@@ -33,7 +33,8 @@ fn import_roads_cli_writes_graphs_that_load_back() {
         stdout.contains("car:") && stdout.contains("hgv:"),
         "{stdout}"
     );
-    let net = RawNetwork::read_bytes(terriens::demo::EMBEDDED_ROADS, "roads.osm.gz", None).unwrap();
+    let net =
+        RawNetwork::read_bytes(terriens::routing::EMBEDDED_ROADS, "roads.osm.gz", None).unwrap();
     for p in [ProfileId::Car, ProfileId::Hgv] {
         let loaded = read_graph(&dir.path().join(graph_file_name(p))).unwrap();
         let built = RoadGraph::build(&net, p, &BuildOptions::default()).unwrap();

@@ -154,7 +154,7 @@ fn check(
 
 #[test]
 fn demo_polygons_agree_with_times_and_nest() {
-    let e = engine_of(terriens::demo::EMBEDDED_ROADS, "roads.osm.gz");
+    let e = engine_of(terriens::routing::EMBEDDED_ROADS, "roads.osm.gz");
     let mut locations = vec![[1.0, 49.52]];
     locations.extend(random_locations(&e, 601, 2));
     for (i, &loc) in locations.iter().enumerate() {
@@ -172,7 +172,7 @@ fn demo_polygons_agree_with_times_and_nest() {
 
 #[test]
 fn demo_polygons_have_holes_where_nothing_is_reachable() {
-    let e = engine_of(terriens::demo::EMBEDDED_ROADS, "roads.osm.gz");
+    let e = engine_of(terriens::routing::EMBEDDED_ROADS, "roads.osm.gz");
     let opts = IsochroneOptions {
         contours_min: vec![30.0],
         ..IsochroneOptions::default()

@@ -30,7 +30,7 @@ fn graph_of(bytes: &[u8], name: &str, profile: ProfileId) -> RoadGraph {
 
 fn demo_graph() -> RoadGraph {
     graph_of(
-        terriens::demo::EMBEDDED_ROADS,
+        terriens::routing::EMBEDDED_ROADS,
         "roads.osm.gz",
         ProfileId::Car,
     )
@@ -229,7 +229,7 @@ fn demo_network_matches_networkx() {
 #[test]
 fn demo_hgv_network_matches_petgraph() {
     let g = graph_of(
-        terriens::demo::EMBEDDED_ROADS,
+        terriens::routing::EMBEDDED_ROADS,
         "roads.osm.gz",
         ProfileId::HgvHazmat,
     );

@@ -27,7 +27,7 @@ const SEED: u64 = 76_2024;
 /// box queries are drawn in and how many of each kind to run.
 fn worlds() -> Vec<(&'static str, Snapshot, [f64; 4], usize)> {
     println!("seed {SEED}");
-    let demo = terriens::demo::embedded_snapshot().expect("the embedded demo data loads");
+    let demo = terriens::store::embedded_snapshot().expect("the embedded demo data loads");
     let b = demo
         .layer(Layer::Territories)
         .bounds()

@@ -3,11 +3,11 @@
 
 use geo::CoordsIter;
 use indicatif::ProgressBar;
-use terriens::demo::embedded_snapshot;
 use terriens::index::LayerData;
 use terriens::ingest::{Format, ImportOptions, import_bytes};
 use terriens::model::{Feature, Layer};
 use terriens::store::DataDir;
+use terriens::store::embedded_snapshot;
 
 fn assert_same(a: &Feature, b: &Feature) {
     assert_eq!(a.id, b.id);

@@ -68,7 +68,8 @@ fn serve_osm(name: &'static str, pbf: &Path) -> Served {
 
 /// `terriens serve` on the embedded demo data and road network.
 fn serve_demo() -> Served {
-    let net = RawNetwork::read_bytes(terriens::demo::EMBEDDED_ROADS, "roads.osm.gz", None).unwrap();
+    let net =
+        RawNetwork::read_bytes(terriens::routing::EMBEDDED_ROADS, "roads.osm.gz", None).unwrap();
     let graph = RoadGraph::build(&net, ProfileId::Car, &BuildOptions::default()).unwrap();
     Served {
         name: "demo",

@@ -272,7 +272,7 @@ async fn without_a_data_directory_writes_are_refused_with_409() {
     let keys = dir.path().join("k.toml");
     let key = terriens::auth::add_key(&keys, terriens::model::Role::Editor, false, None).unwrap();
     let state = AppState::new(
-        SharedSnapshot::new(terriens::demo::embedded_snapshot().unwrap()),
+        SharedSnapshot::new(terriens::store::embedded_snapshot().unwrap()),
         None,
     )
     .with_keys(
@@ -298,7 +298,7 @@ async fn without_a_data_directory_writes_are_refused_with_409() {
         "{p}"
     );
     // Confidential demo deposits are not shown to anonymous callers.
-    let snap = terriens::demo::embedded_snapshot().unwrap();
+    let snap = terriens::store::embedded_snapshot().unwrap();
     let data = snap.layer(terriens::model::Layer::WasteDeposits);
     let row = (0..data.len() as u32)
         .find(|&r| {

@@ -122,11 +122,12 @@ as_pg() { if [ "$(id -un)" = "$PGUSER_OS" ]; then "$@"; else $SUDO runuser -u "$
 # ---------------------------------------------------------------------------------- terriens
 say "building terriens (release)"
 cargo build --release --locked --quiet
+cargo build --release --locked --quiet -p terriens-demo --bin terriens-fixtures
 BIN="$ROOT/target/release/terriens"
 REV="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo '+changes')"
 if [ ! -f "$DATA/waste_deposits.fgb" ]; then
   say "generating the scale-$SCALE data set into $DATA"
-  "$BIN" fixtures --scale "$SCALE" --format store --out "$DATA" 2>&1 | grep -v '^roads' >&2
+  "$ROOT/target/release/terriens-fixtures" --scale "$SCALE" --format store --out "$DATA" 2>&1 | grep -v '^roads' >&2
 fi
 
 if [ ! -s "$WORK/key.txt" ] || [ ! -s "$WORK/keys.toml" ]; then

@@ -351,11 +351,7 @@ fn parse_set(set: &[(String, String)], layer: Layer) -> Result<Vec<(String, Stri
 /// assert!(a < 1 << 53);
 /// ```
 pub fn string_id(s: &str) -> FeatureId {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let h = crate::model::hash::fnv1a(s.as_bytes());
     (h ^ (h >> 53)) & MAX_FEATURE_ID
 }
 

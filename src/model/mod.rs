@@ -3,6 +3,7 @@
 
 mod access;
 mod feature;
+pub mod hash;
 mod layer;
 mod material;
 mod schema;

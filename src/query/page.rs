@@ -77,14 +77,7 @@ impl Cursor {
 }
 
 /// 64-bit FNV-1a: stable across runs and builds, unlike `std`'s hasher.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+pub use crate::model::hash::fnv1a;
 
 /// Which page a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

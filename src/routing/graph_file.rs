@@ -15,6 +15,7 @@ use std::path::Path;
 use super::error::{GraphFileError, RoutingError};
 use super::graph::{RoadGraph, Segment};
 use super::profile::{ProfileId, RoadClass};
+use crate::model::hash::fnv1a;
 
 const MAGIC: &[u8; 16] = b"TERRIENS-ROADS\0\0";
 const VERSION: u32 = 1;
@@ -238,16 +239,6 @@ impl<'a> Reader<'a> {
         let b = self.take(count.checked_mul(4).ok_or(GraphFileError::CountOverflow)?)?;
         Ok(b.chunks_exact(4).map(f).collect())
     }
-}
-
-/// 64-bit FNV-1a.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ pub mod bdtopo;
 mod catchment_roads;
 pub mod direction;
 mod drive_from;
+mod embedded;
 mod engine;
 mod error;
 mod features;
@@ -74,6 +75,7 @@ pub mod urban_density;
 pub mod workforce;
 
 pub use direction::Direction;
+pub use embedded::{EMBEDDED_ROADS, ROADS_FILE, embedded_routing};
 pub use engine::{Routing, RoutingEngine, SearchTimes, graph_file_name};
 pub use error::{GraphFileError, GraphPartsError, NetworkDefect, RoutingError};
 pub use features::travel_times_to_features;

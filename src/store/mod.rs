@@ -3,6 +3,7 @@
 //! fsync, rename, fsync of the directory; and the write log of every acknowledged write since
 //! the layer files were last saved ([`WriteLog`]).
 
+mod embedded;
 mod fgb;
 mod log;
 mod salvage;
@@ -11,6 +12,7 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+pub use embedded::{EMBEDDED, embedded_snapshot};
 pub use fgb::{FgbError, read_layer_fgb, write_layer_fgb};
 pub use log::{
     LOG_FILE, LogContents, LogError, LogRecord, Op, ROTATED_LOG_FILE, RecordError, Recovered,

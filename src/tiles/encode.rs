@@ -4,7 +4,6 @@
 //! here (see `LayerWriter`), and tests decode them with geozero's prost types.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use geo_types::{LineString, MultiPolygon};
 use geozero::mvt::tile::GeomType;
@@ -142,38 +141,9 @@ pub enum PropValue<'a> {
 /// A property: key and value.
 pub type Prop<'a> = (Cow<'static, str>, PropValue<'a>);
 
-/// FxHash (rustc's): the tables hash short keys per feature, where SipHash showed in profiles.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(w));
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+/// The tables hash short keys per feature, where SipHash showed in profiles: FxHash (rustc's,
+/// from `rustc-hash`). Only looked up, never iterated: the hash does not reach the tile bytes.
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 #[inline]
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {

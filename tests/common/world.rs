@@ -13,11 +13,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Map;
 
-use terriens::demo::{LocalFrame, Territory};
 use terriens::index::{LayerData, Snapshot};
 use terriens::model::{
     BUILDING_STATUS, Feature, Layer, MATERIALS, PLOT_STATUS, Value, material_unit, schema,
 };
+use terriens_demo::{LocalFrame, Territory};
 
 /// How many features of each kind.
 #[derive(Debug, Clone, Copy)]

@@ -14,7 +14,7 @@ use rstar::{AABB, RTree};
 use serde_json::{Map, Value as Json, json};
 
 use super::territory::{LocalFrame, SOURCE, Territory};
-use crate::model::Layer;
+use terriens::model::Layer;
 
 /// A generated feature, in the form the importer reads.
 #[derive(Debug, Clone)]
@@ -490,101 +490,116 @@ fn plots(rng: &mut ChaCha8Rng, places: &mut Placer, n: usize, scale: u32) -> Vec
 
 fn buildings(rng: &mut ChaCha8Rng, places: &mut Placer, n: usize) -> Vec<GenFeature> {
     let siren = places.territory.siren.clone();
-    (0..n)
-        .map(|i| {
-            let floor = log_uniform(rng, 400.0, 40_000.0);
-            let land_ha = floor / 10_000.0 * rng.random_range(1.6..3.5);
-            let as_polygon = chance(rng, 0.7);
-            let (spot, geometry) = if as_polygon {
-                let (spot, poly) = places.parcel(floor * 1.05, 0.9, 1.4);
-                (spot, Geometry::Polygon(poly))
+    (0..n).map(|i| building(rng, places, i, &siren)).collect()
+}
+
+/// Building `i`: its floor area and land, a footprint (70 %) or a point, its tenure and
+/// status, then its other attributes ([`building_terms`]).
+fn building(rng: &mut ChaCha8Rng, places: &mut Placer, i: usize, siren: &str) -> GenFeature {
+    let floor = log_uniform(rng, 400.0, 40_000.0);
+    let land_ha = floor / 10_000.0 * rng.random_range(1.6..3.5);
+    let as_polygon = chance(rng, 0.7);
+    let (spot, geometry) = if as_polygon {
+        let (spot, poly) = places.parcel(floor * 1.05, 0.9, 1.4);
+        (spot, Geometry::Polygon(poly))
+    } else {
+        let spot = places.spot(0.9, 1.4);
+        let g = places.point(&spot);
+        (spot, g)
+    };
+    let tenure = *pick(rng, &["sale", "lease", "sale_or_lease"]);
+    let status = match rng.random::<f64>() {
+        x if x < 0.65 => "available",
+        x if x < 0.8 => "reserved",
+        _ if tenure == "lease" => "let",
+        _ => "sold",
+    };
+    let name = match &spot.zone {
+        Some(z) => format!("Bâtiment {} – {z}", i + 1),
+        None => format!("Bâtiment {}", i + 1),
+    };
+    let mut fields = vec![
+        ("name", json!(name)),
+        ("territory", json!(siren)),
+        ("commune_insee", json!(spot.insee)),
+        ("floor_area_m2", json!(round_to(floor, 10.0))),
+        ("land_area_ha", json!(round_to(land_ha, 0.01))),
+    ];
+    fields.extend(building_terms(rng, floor, status, tenure));
+    GenFeature {
+        id: i as u64 + 1,
+        geometry,
+        properties: props(&fields),
+    }
+}
+
+/// A building's fittings, status, price or rent and constraints, drawn in field order.
+fn building_terms(
+    rng: &mut ChaCha8Rng,
+    floor: f64,
+    status: &'static str,
+    tenure: &'static str,
+) -> Vec<(&'static str, Json)> {
+    vec![
+        (
+            "clear_height_m",
+            json!(round_to(rng.random_range(5.5..14.0), 0.5)),
+        ),
+        (
+            "dock_doors",
+            json!((floor / 1_200.0 * rng.random_range(0.0..1.5)) as i64),
+        ),
+        (
+            "office_m2",
+            json!(round_to(floor * rng.random_range(0.03..0.15), 10.0)),
+        ),
+        (
+            "icpe_regime",
+            json!(pick(
+                rng,
+                &[
+                    "none",
+                    "none",
+                    "declaration",
+                    "registration",
+                    "authorisation"
+                ]
+            )),
+        ),
+        ("status", json!(status)),
+        (
+            "available_from",
+            if status == "available" {
+                json!(date(rng, 2025, 3))
             } else {
-                let spot = places.spot(0.9, 1.4);
-                let g = places.point(&spot);
-                (spot, g)
-            };
-            let tenure = *pick(rng, &["sale", "lease", "sale_or_lease"]);
-            let status = match rng.random::<f64>() {
-                x if x < 0.65 => "available",
-                x if x < 0.8 => "reserved",
-                _ if tenure == "lease" => "let",
-                _ => "sold",
-            };
-            let name = match &spot.zone {
-                Some(z) => format!("Bâtiment {} – {z}", i + 1),
-                None => format!("Bâtiment {}", i + 1),
-            };
-            GenFeature {
-                id: i as u64 + 1,
-                geometry,
-                properties: props(&[
-                    ("name", json!(name)),
-                    ("territory", json!(siren)),
-                    ("commune_insee", json!(spot.insee)),
-                    ("floor_area_m2", json!(round_to(floor, 10.0))),
-                    ("land_area_ha", json!(round_to(land_ha, 0.01))),
-                    (
-                        "clear_height_m",
-                        json!(round_to(rng.random_range(5.5..14.0), 0.5)),
-                    ),
-                    (
-                        "dock_doors",
-                        json!((floor / 1_200.0 * rng.random_range(0.0..1.5)) as i64),
-                    ),
-                    (
-                        "office_m2",
-                        json!(round_to(floor * rng.random_range(0.03..0.15), 10.0)),
-                    ),
-                    (
-                        "icpe_regime",
-                        json!(pick(
-                            rng,
-                            &[
-                                "none",
-                                "none",
-                                "declaration",
-                                "registration",
-                                "authorisation"
-                            ]
-                        )),
-                    ),
-                    ("status", json!(status)),
-                    (
-                        "available_from",
-                        if status == "available" {
-                            json!(date(rng, 2025, 3))
-                        } else {
-                            Json::Null
-                        },
-                    ),
-                    ("tenure", json!(tenure)),
-                    (
-                        "price_eur",
-                        if tenure != "lease" {
-                            json!(round_to(floor * rng.random_range(350.0..900.0), 1_000.0))
-                        } else {
-                            Json::Null
-                        },
-                    ),
-                    (
-                        "rent_eur_m2_year",
-                        if tenure != "sale" {
-                            json!(round_to(rng.random_range(35.0..75.0), 0.5))
-                        } else {
-                            Json::Null
-                        },
-                    ),
-                    (
-                        "power_mva",
-                        json!(round_to(log_uniform(rng, 0.1, 10.0), 0.05)),
-                    ),
-                    ("rail_siding", json!(chance(rng, 0.07))),
-                    ("flood_zone", json!(chance(rng, 0.1))),
-                    ("seveso", json!(chance(rng, 0.04))),
-                ]),
-            }
-        })
-        .collect()
+                Json::Null
+            },
+        ),
+        ("tenure", json!(tenure)),
+        (
+            "price_eur",
+            if tenure != "lease" {
+                json!(round_to(floor * rng.random_range(350.0..900.0), 1_000.0))
+            } else {
+                Json::Null
+            },
+        ),
+        (
+            "rent_eur_m2_year",
+            if tenure != "sale" {
+                json!(round_to(rng.random_range(35.0..75.0), 0.5))
+            } else {
+                Json::Null
+            },
+        ),
+        (
+            "power_mva",
+            json!(round_to(log_uniform(rng, 0.1, 10.0), 0.05)),
+        ),
+        ("rail_siding", json!(chance(rng, 0.07))),
+        ("flood_zone", json!(chance(rng, 0.1))),
+        ("seveso", json!(chance(rng, 0.04))),
+    ]
 }
 
 fn deposits(rng: &mut ChaCha8Rng, places: &mut Placer, n: usize) -> Vec<GenFeature> {
