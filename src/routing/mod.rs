@@ -72,7 +72,7 @@ pub mod synthetic;
 pub mod urban_density;
 pub mod workforce;
 
-pub use direction::Direction;
+pub use direction::{Direction, UnknownDirection};
 pub use engine::{Routing, RoutingEngine, SearchTimes, graph_file_name};
 pub use error::{GraphFileError, GraphPartsError, NetworkDefect, RoutingError};
 pub use features::travel_times_to_features;
