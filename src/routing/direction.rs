@@ -29,14 +29,19 @@ impl fmt::Display for Direction {
     }
 }
 
+/// A direction that is neither `from` nor `to` (the text given, trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("direction must be `from` or `to`, got `{0}`")]
+pub struct UnknownDirection(pub String);
+
 impl FromStr for Direction {
-    type Err = String;
+    type Err = UnknownDirection;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "from" => Ok(Direction::From),
             "to" => Ok(Direction::To),
-            other => Err(format!("direction must be `from` or `to`, got `{other}`")),
+            other => Err(UnknownDirection(other.to_string())),
         }
     }
 }

@@ -98,20 +98,12 @@ pub fn decode_graph(bytes: &[u8]) -> Result<RoadGraph, GraphFileError> {
     };
     let header = Header::read(&mut r)?;
     let segments = read_segments(&mut r, &header)?;
-    let Header {
-        profile,
-        island_max_nodes,
-        source,
-        lon_e7,
-        lat_e7,
-        ..
-    } = header;
     Ok(RoadGraph::from_parts(
-        profile,
-        source,
-        island_max_nodes,
-        lon_e7,
-        lat_e7,
+        header.profile,
+        header.source,
+        header.island_max_nodes,
+        header.lon_e7,
+        header.lat_e7,
         segments,
     )?)
 }

@@ -74,7 +74,7 @@ pub mod synthetic;
 pub mod urban_density;
 pub mod workforce;
 
-pub use direction::Direction;
+pub use direction::{Direction, UnknownDirection};
 pub use embedded::{EMBEDDED_ROADS, ROADS_FILE, embedded_routing};
 pub use engine::{Routing, RoutingEngine, SearchTimes, graph_file_name};
 pub use error::{GraphFileError, GraphPartsError, NetworkDefect, RoutingError};

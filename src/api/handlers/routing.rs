@@ -178,8 +178,8 @@ fn parse_direction(v: Option<&str>, default: Direction) -> Result<Direction, Api
     match v {
         None => Ok(default),
         Some(s) => s
-            .parse()
-            .map_err(|e: String| ApiError::bad_param("direction", e)),
+            .parse::<Direction>()
+            .map_err(|e| ApiError::bad_param("direction", e.to_string())),
     }
 }
 
