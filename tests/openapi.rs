@@ -74,7 +74,7 @@ fn contract_probes(deposit: u64, plot: u64) -> Vec<(&'static str, String)> {
         ("/layers/{layer}/search", format!("/layers/plots/search?{near}&k=5")),
         ("/layers/{layer}/search", "/layers/buildings/search?bbox=0.5,49.2,1.6,49.9&limit=3".into()),
         ("/layers/{layer}/search", "/layers/plots/search?area_ha=1..20&status=available&limit=2".into()),
-        ("/layers/{layer}/search", format!("/layers/plots/search?drive_from=1.0,49.52&drive_max_min=10&limit=3")),
+        ("/layers/{layer}/search", "/layers/plots/search?drive_from=1.0,49.52&drive_max_min=10&limit=3".into()),
         ("/layers/{layer}/search", "/layers/plots/search?area_ha=abc".into()),
         ("/layers/{layer}/search", "/layers/plots/search?radius_m=5".into()),
         ("/layers/{layer}/search", "/layers/nope/search".into()),

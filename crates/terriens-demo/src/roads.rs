@@ -332,7 +332,7 @@ fn street_tags(ti: usize, n: usize, k: usize, vertical: bool) -> Vec<(&'static s
             tags.push(("maxspeed", "30"));
             tags.push(("zone:maxspeed", "FR:30"));
             if !vertical && k.abs_diff(mid) <= 4 {
-                tags.push(("oneway", if k % 2 == 0 { "yes" } else { "-1" }));
+                tags.push(("oneway", if k.is_multiple_of(2) { "yes" } else { "-1" }));
             }
         } else if !main && ti % 5 == 2 && k == 1 {
             tags.push(("maxweight", "3.5"));
@@ -435,7 +435,14 @@ fn intertown_class(
     if (big(i) || big(j)) && smaller >= 2_000 {
         ("primary", Some("80"))
     } else if big(i) || big(j) || smaller >= 1_200 {
-        ("secondary", if k % 2 == 0 { Some("80") } else { None })
+        (
+            "secondary",
+            if k.is_multiple_of(2) {
+                Some("80")
+            } else {
+                None
+            },
+        )
     } else {
         ("tertiary", None)
     }

@@ -227,8 +227,11 @@ fn items_filter(layer: Layer, params: &Params) -> Result<Filter, ApiError> {
     let filter_crs = OgcCrs::param(params, "filter-crs")?;
     if let Some(text) = params.get("filter")? {
         let to_crs84 = filter_crs.to_crs84()?;
-        let apply =
-            |g: &mut Geometry<f64>| to_crs84.apply(g).map_err(|e| FilterCrsError::new(e.to_string()));
+        let apply = |g: &mut Geometry<f64>| {
+            to_crs84
+                .apply(g)
+                .map_err(|e| FilterCrsError::new(e.to_string()))
+        };
         let cql2 = Cql2Filter::parse(layer, text, lang, &apply)
             .map_err(|e| ApiError::bad_param("filter", e.to_string()))?;
         filter = filter.with_cql2(cql2);
