@@ -249,3 +249,14 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::try_from(format!("\"{version}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
+
+/// Whether `If-None-Match` names `etag` (weak or strong, in any of its headers) or is `*`.
+pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}

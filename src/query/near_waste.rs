@@ -246,7 +246,27 @@ pub struct WasteSite {
 
 type DepositEntry = GeomWithData<[f64; 2], u32>;
 
-/// Runs the join. A cursor is checked before any work.
+/// The deposits a join may count, in a tree of their own, with the columns it reads.
+struct Deposits<'a> {
+    data: &'a LayerData,
+    tree: RTree<DepositEntry>,
+    quantity: usize,
+    material: usize,
+}
+
+/// What one request of the join shares between its steps.
+struct Join<'q, 'v> {
+    view: &'q View<'v>,
+    q: &'q NearWasteQuery,
+    pairs: Option<&'q DepositDriveTimes>,
+    deposits: Deposits<'v>,
+}
+
+/// Runs the join. A cursor is checked before any work. Its steps: 1. the candidate sites;
+/// 2. the visible matching deposits near any of them, in a tree of their own
+/// ([`candidate_deposits`]); 3. each site measured against the deposits around it, kept when
+/// they reach the total ([`Join::measure`]); 4. the page cut, each of its sites described with
+/// its nearest deposits and per-material sums ([`Join::describe`]).
 ///
 /// With `pairs`, a deposit counts for a site only when the drive from the deposit to the site
 /// is within `pairs.max_s` (and `q.within_m` is only the straight-line bound that finds the
@@ -259,122 +279,19 @@ pub fn near_waste(
 ) -> Result<Page<WasteSite>, QueryError> {
     let fingerprint = q.fingerprint(view) ^ pairs.map_or(0, |p| p.max_s.to_bits().rotate_left(17));
     let offset = q.page.offset(view.generation(), fingerprint)?;
-    let visible_deposits = view.layer(Layer::WasteDeposits).filter(&q.deposits);
-    let deposits = visible_deposits.data();
-    let quantity = deposits.schema().index_of("quantity");
-    // 1. Candidate sites.
     let sites = q.sites.collect(view, &q.scope, None, drive);
-    // 2. Candidate deposits near any of them, in a tree of their own.
-    let mut envelope: Option<[f64; 4]> = None;
-    for s in &sites {
-        if let Some(b) = grown_envelope(view.layer(s.layer).data(), s.row, q.within_m) {
-            envelope = Some(match envelope {
-                None => b,
-                Some(e) => [
-                    e[0].min(b[0]),
-                    e[1].min(b[1]),
-                    e[2].max(b[2]),
-                    e[3].max(b[3]),
-                ],
-            });
-        }
-    }
-    let mut candidates: Vec<DepositEntry> = Vec::new();
-    if let Some(env) = envelope {
-        for b in split_at_antimeridian(env) {
-            let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
-            for e in deposits.rtree().locate_in_envelope_intersecting(&aabb) {
-                let row = e.data;
-                if visible_deposits.matches(row) && deposits.value(row, quantity).is_some() {
-                    let lo = e.geom().lower();
-                    candidates.push(GeomWithData::new(lo, row));
-                }
-            }
-        }
-    }
-    // The two halves of a box split at the antimeridian may both hold a deposit at ±180°.
-    candidates.sort_unstable_by_key(|c| c.data);
-    candidates.dedup_by_key(|c| c.data);
-    let tree = RTree::bulk_load(candidates);
-    // 3. Measure each site against the deposits around it; 4. keep those reaching the total.
-    let mut found: Vec<(Hit, f64, f64)> = Vec::new();
-    for (k, s) in sites.into_iter().enumerate() {
-        // An abandoned request stops here (the caller discards the partial result).
-        if k.is_multiple_of(1024) && crate::cancel::cancelled() {
-            break;
-        }
-        let mut total = 0.0;
-        let mut nearest = f64::INFINITY;
-        let mut any = false;
-        // Nearest distances matter for all sites only when sorting by them.
-        let exact = q.sort == WasteSort::Distance;
-        each_deposit(view, &tree, s, q.within_m, exact, pairs, |row, d, _| {
-            any = true;
-            total += quantity_of(deposits, row, quantity);
-            nearest = nearest.min(d.unwrap_or(f64::INFINITY));
-        });
-        if any && total >= q.min_total {
-            found.push((s, total, nearest));
-        }
-    }
+    let join = Join {
+        view,
+        q,
+        pairs,
+        deposits: candidate_deposits(view, q, &sites),
+    };
+    let found = join.measure(sites);
     let matched = found.len();
     let page = cut(found, offset, q.page.limit, waste_order(q.sort));
-    let material = deposits.schema().index_of("material");
     let items = page
         .into_iter()
-        .map(|(mut site, total, _)| {
-            let mut links = Vec::new();
-            each_deposit(
-                view,
-                &tree,
-                site,
-                q.within_m,
-                true,
-                pairs,
-                |row, d, drive_s| {
-                    let d = d.unwrap_or(0.0);
-                    let material = match deposits.value(row, material) {
-                        Some(ValueRef::Text(m)) => static_material(m),
-                        _ => "other",
-                    };
-                    links.push(DepositLink {
-                        row,
-                        id: deposits.id(row),
-                        material,
-                        quantity: quantity_of(deposits, row, quantity),
-                        distance_m: d,
-                        drive_s,
-                    });
-                },
-            );
-            links.sort_unstable_by(|a, b| {
-                a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id))
-            });
-            let per_material = q
-                .materials
-                .iter()
-                .filter_map(|m| {
-                    let mut any = false;
-                    let sum = links
-                        .iter()
-                        .filter(|l| l.material == *m)
-                        .inspect(|_| any = true)
-                        .map(|l| l.quantity)
-                        .sum::<f64>();
-                    any.then_some((*m, sum))
-                })
-                .collect();
-            let deposit_count = links.len();
-            site.distance_m = links.first().map(|l| l.distance_m);
-            links.truncate(q.deposits_limit);
-            WasteSite {
-                site,
-                total,
-                deposit_count,
-                per_material,
-                deposits: links,
-            }
-        })
+        .map(|(site, total, _)| join.describe(site, total))
         .collect();
     Ok(Page::new(
         items,
@@ -384,6 +301,136 @@ pub fn near_waste(
         view.generation(),
         fingerprint,
     ))
+}
+
+/// The bounding box of every site's envelope grown by `within_m`, or `None` without sites.
+fn sites_envelope(view: &View, sites: &[Hit], within_m: f64) -> Option<[f64; 4]> {
+    sites
+        .iter()
+        .filter_map(|s| grown_envelope(view.layer(s.layer).data(), s.row, within_m))
+        .reduce(|e, b| {
+            [
+                e[0].min(b[0]),
+                e[1].min(b[1]),
+                e[2].max(b[2]),
+                e[3].max(b[3]),
+            ]
+        })
+}
+
+/// Step 2: the visible deposits matching the query's filter, with a quantity, inside the
+/// grown envelope of the sites (split at the antimeridian), each once.
+fn candidate_deposits<'v>(view: &View<'v>, q: &NearWasteQuery, sites: &[Hit]) -> Deposits<'v> {
+    let data = view.layer(Layer::WasteDeposits).data();
+    let visible = view.layer(Layer::WasteDeposits).filter(&q.deposits);
+    let quantity = data.schema().index_of("quantity");
+    let mut candidates: Vec<DepositEntry> = Vec::new();
+    if let Some(env) = sites_envelope(view, sites, q.within_m) {
+        for b in split_at_antimeridian(env) {
+            let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+            for e in data.rtree().locate_in_envelope_intersecting(&aabb) {
+                let row = e.data;
+                if visible.matches(row) && data.value(row, quantity).is_some() {
+                    candidates.push(GeomWithData::new(e.geom().lower(), row));
+                }
+            }
+        }
+    }
+    // The two halves of a box split at the antimeridian may both hold a deposit at ±180°.
+    candidates.sort_unstable_by_key(|c| c.data);
+    candidates.dedup_by_key(|c| c.data);
+    Deposits {
+        data,
+        tree: RTree::bulk_load(candidates),
+        quantity,
+        material: data.schema().index_of("material"),
+    }
+}
+
+impl Join<'_, '_> {
+    fn quantity(&self, row: u32) -> f64 {
+        quantity_of(self.deposits.data, row, self.deposits.quantity)
+    }
+
+    /// Calls `f(row, distance, drive seconds)` for each deposit within reach of `site`.
+    fn each(&self, site: Hit, exact: bool, f: impl FnMut(u32, Option<f64>, Option<f64>)) {
+        let (q, tree) = (self.q, &self.deposits.tree);
+        each_deposit(self.view, tree, site, q.within_m, exact, self.pairs, f);
+    }
+
+    /// Step 3: the sites whose deposits in reach reach the total, with the total and the
+    /// nearest distance (exact only when sorting by it).
+    fn measure(&self, sites: Vec<Hit>) -> Vec<(Hit, f64, f64)> {
+        let exact = self.q.sort == WasteSort::Distance;
+        let mut found = Vec::new();
+        for (k, s) in sites.into_iter().enumerate() {
+            // An abandoned request stops here (the caller discards the partial result).
+            if k.is_multiple_of(1024) && crate::cancel::cancelled() {
+                break;
+            }
+            let (mut total, mut nearest, mut any) = (0.0, f64::INFINITY, false);
+            self.each(s, exact, |row, d, _| {
+                any = true;
+                total += self.quantity(row);
+                nearest = nearest.min(d.unwrap_or(f64::INFINITY));
+            });
+            if any && total >= self.q.min_total {
+                found.push((s, total, nearest));
+            }
+        }
+        found
+    }
+
+    /// The deposits in reach of a site, measured exactly, nearest first (then by id).
+    fn links(&self, site: Hit) -> Vec<DepositLink> {
+        let deposits = self.deposits.data;
+        let mut links = Vec::new();
+        self.each(site, true, |row, d, drive_s| {
+            let material = match deposits.value(row, self.deposits.material) {
+                Some(ValueRef::Text(m)) => static_material(m),
+                _ => "other",
+            };
+            links.push(DepositLink {
+                row,
+                id: deposits.id(row),
+                material,
+                quantity: self.quantity(row),
+                distance_m: d.unwrap_or(0.0),
+                drive_s,
+            });
+        });
+        links.sort_unstable_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.id.cmp(&b.id)));
+        links
+    }
+
+    /// Step 4: one site of the page with its nearest deposits and per-material sums.
+    fn describe(&self, mut site: Hit, total: f64) -> WasteSite {
+        let mut links = self.links(site);
+        let per_material = per_material(&self.q.materials, &links);
+        let deposit_count = links.len();
+        site.distance_m = links.first().map(|l| l.distance_m);
+        links.truncate(self.q.deposits_limit);
+        WasteSite {
+            site,
+            total,
+            deposit_count,
+            per_material,
+            deposits: links,
+        }
+    }
+}
+
+/// The summed quantity per material, in the query's material order; materials without a
+/// deposit are left out.
+fn per_material(materials: &[&'static str], links: &[DepositLink]) -> Vec<(&'static str, f64)> {
+    materials
+        .iter()
+        .filter_map(|m| {
+            let mut of_m = links.iter().filter(|l| l.material == *m).peekable();
+            of_m.peek()?;
+            Some((*m, of_m.map(|l| l.quantity).sum::<f64>()))
+        })
+        .collect()
 }
 
 /// Calls `f(deposit row, distance)` for each candidate deposit within `within_m` of a site.

@@ -7,10 +7,10 @@ use serde_json::{Value as Json_, json};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::api::extract::{ApiPath, Caller, etag};
+use crate::api::extract::{ApiPath, Caller, etag, if_none_match};
 use crate::api::{ApiError, AppState};
 use crate::index::LayerView;
-use crate::model::{FeatureId, FieldType, Layer, Origin};
+use crate::model::{FeatureId, Field, FieldType, Layer, Origin};
 
 /// `GET /health`: the server is up and holds data of a generation.
 pub async fn health(State(state): State<AppState>) -> Json<Json_> {
@@ -26,27 +26,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Json_> {
 pub fn layer_entry(view: &LayerView) -> Json_ {
     let data = view.data();
     let layer = data.layer();
-    let fields: Vec<Json_> = data
-        .schema()
-        .fields
-        .iter()
-        .map(|f| {
-            let mut e = json!({
-                "name": f.name,
-                "type": f.ty.name(),
-                "description": f.description,
-                "required": f.origin == Origin::Required,
-                "computed": f.origin == Origin::Computed,
-            });
-            if let Some(u) = f.unit {
-                e["unit"] = json!(u);
-            }
-            if let FieldType::Enum(values) = f.ty {
-                e["values"] = json!(values);
-            }
-            e
-        })
-        .collect();
+    let fields: Vec<Json_> = data.schema().fields.iter().map(field_entry).collect();
     let extent = view.extent();
     json!({
         "id": layer.id(),
@@ -56,6 +36,24 @@ pub fn layer_entry(view: &LayerView) -> Json_ {
         "bounds": extent.bbox(),
         "fields": fields,
     })
+}
+
+/// One field of a layer's catalog entry: name, type, description, origin, unit, values.
+fn field_entry(f: &Field) -> Json_ {
+    let mut e = json!({
+        "name": f.name,
+        "type": f.ty.name(),
+        "description": f.description,
+        "required": f.origin == Origin::Required,
+        "computed": f.origin == Origin::Computed,
+    });
+    if let Some(u) = f.unit {
+        e["unit"] = json!(u);
+    }
+    if let FieldType::Enum(values) = f.ty {
+        e["values"] = json!(values);
+    }
+    e
 }
 
 /// `GET /catalog`: every layer with the count and bounds of the features the caller may see,
@@ -85,13 +83,7 @@ pub async fn feature(
     let data = snap.layer(layer);
     let row = (snap.view(&access).layer(layer).get(id)).ok_or(ApiError::not_found(layer, id))?;
     let tag = etag(data.version(row));
-    let cached = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == tag.to_str().unwrap_or(""))
-        });
+    let cached = if_none_match(&headers, tag.to_str().unwrap_or(""));
     if cached {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }

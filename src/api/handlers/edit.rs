@@ -80,6 +80,11 @@ pub async fn create(
     let w = writer
         .submit(Edit::Create { layer, features }, access)
         .await?;
+    Ok(created(&w))
+}
+
+/// 201 with the ids and versions written; a single feature's `Location` and ETag.
+fn created(w: &Written) -> Response {
     let mut headers = HeaderMap::new();
     if let [f] = w.features.as_slice() {
         headers.insert(header::LOCATION, location(w.layer, f.id));
@@ -91,7 +96,7 @@ pub async fn create(
         .map(|f| json!({"id": f.id, "version": f.version}))
         .collect();
     let body = json!({"layer": w.layer, "generation": w.generation, "features": features});
-    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+    (StatusCode::CREATED, headers, Json(body)).into_response()
 }
 
 /// `PUT /layers/{layer}/features/{id}`: replace (or create under this id).

@@ -37,33 +37,8 @@ pub async fn isochrone_get(
     State(state): State<AppState>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let locations = match (
-        params.get("locations")?,
-        params.has("lon") || params.has("lat"),
-    ) {
-        (Some(_), true) => {
-            return Err(ApiError::bad_param(
-                "locations",
-                "give either `locations` or `lon` and `lat`, not both",
-            ));
-        }
-        (Some(list), false) => parse_locations(list)?,
-        (None, _) => vec![lon_lat(&params)?],
-    };
-    let contours_min = match params.get("contours_min")? {
-        Some(list) => list
-            .split(',')
-            .map(|v| {
-                v.trim().parse::<f64>().map_err(|_| {
-                    ApiError::bad_param(
-                        "contours_min",
-                        format!("`contours_min` must be minutes separated by commas, e.g. 10,20,30; got `{list}`"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        None => return Err(missing("contours_min", "e.g. contours_min=10,20,30")),
-    };
+    let locations = query_locations(&params)?;
+    let contours_min = query_contours(&params)?;
     let req = check_isochrone(
         &state.limits,
         locations,
@@ -74,6 +49,38 @@ pub async fn isochrone_get(
         params.parse_as::<f64>("generalize", "a tolerance in metres")?,
     )?;
     run_isochrone(&state, req).await
+}
+
+/// The origins of a GET isochrone: `locations=lon,lat;lon,lat` or `lon` and `lat`, not both.
+fn query_locations(params: &Params) -> Result<Vec<[f64; 2]>, ApiError> {
+    match (
+        params.get("locations")?,
+        params.has("lon") || params.has("lat"),
+    ) {
+        (Some(_), true) => Err(ApiError::bad_param(
+            "locations",
+            "give either `locations` or `lon` and `lat`, not both",
+        )),
+        (Some(list), false) => parse_locations(list),
+        (None, _) => Ok(vec![lon_lat(params)?]),
+    }
+}
+
+/// `contours_min=10,20,30`: the contour minutes of a GET isochrone (required).
+fn query_contours(params: &Params) -> Result<Vec<f64>, ApiError> {
+    let Some(list) = params.get("contours_min")? else {
+        return Err(missing("contours_min", "e.g. contours_min=10,20,30"));
+    };
+    list.split(',')
+        .map(|v| {
+            v.trim().parse::<f64>().map_err(|_| {
+                ApiError::bad_param(
+                    "contours_min",
+                    format!("`contours_min` must be minutes separated by commas, e.g. 10,20,30; got `{list}`"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// One location in a JSON body: `[lon, lat]` or `{"lon": .., "lat": ..}`.

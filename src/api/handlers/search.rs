@@ -141,8 +141,8 @@ pub async fn near_waste(
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let pairs = match plan.max_drive_s {
         None => None,
-        Some(max_s) => {
-            Some(deposit_drive_times(&state, &snap, &access, &plan.query.deposits, max_s).await?)
+        Some(s) => {
+            Some(deposit_drive_times(&state, &snap, &access, &plan.query.deposits, s).await?)
         }
     };
     let (unit, q) = (plan.query.unit, plan.query);
@@ -179,20 +179,8 @@ pub async fn deposit_sites(
     params: Params,
 ) -> Result<Response, ApiError> {
     let plan = request::near_waste::deposit_sites(&params, &state.limits)?;
-    let id: FeatureId = id.parse().map_err(|_| ApiError::FeatureNotFound {
-        layer: Layer::WasteDeposits,
-        id: id.clone(),
-    })?;
     let snap = state.snapshot.load();
-    // A deposit the caller may not see does not exist for them.
-    if snap
-        .view(&access)
-        .layer(Layer::WasteDeposits)
-        .get(id)
-        .is_none()
-    {
-        return Err(ApiError::not_found(Layer::WasteDeposits, id));
-    }
+    let id = visible_deposit(&snap, &access, &id)?;
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let p = plan;
     let (snap, (row, result)) = run(p.within_m <= 20_000.0, snap, move |s| {
@@ -202,6 +190,21 @@ pub async fn deposit_sites(
     .await?;
     let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
     deposit_sites_body(&snap, row, &result, &links)
+}
+
+/// The id of a deposit the caller may see; a deposit they may not see does not exist for them
+/// (404, as for an unknown id).
+fn visible_deposit(snap: &Snapshot, access: &Access, id: &str) -> Result<FeatureId, ApiError> {
+    let not_found = || ApiError::FeatureNotFound {
+        layer: Layer::WasteDeposits,
+        id: id.to_string(),
+    };
+    let id: FeatureId = id.parse().map_err(|_| not_found())?;
+    let view = snap.view(access);
+    match view.layer(Layer::WasteDeposits).get(id) {
+        Some(_) => Ok(id),
+        None => Err(ApiError::not_found(Layer::WasteDeposits, id)),
+    }
 }
 
 /// The sites around a deposit, with the deposit itself as the `deposit` member.

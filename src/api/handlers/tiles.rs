@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json;
 
-use crate::api::extract::{ApiPath, Caller, Params};
+use crate::api::extract::{ApiPath, Caller, Params, if_none_match};
 use crate::api::geojson::base_url;
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
@@ -48,16 +48,6 @@ fn cache_control(params: &Params, generation: u64) -> HeaderValue {
     })
 }
 
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
-}
-
 /// `GET /tiles/{layers}/{z}/{x}/{y}[.mvt|.pbf]`: one vector tile of a layer, a comma-separated
 /// list of layers or `all`, filtered by the search filter grammar.
 pub async fn tile(
@@ -76,10 +66,7 @@ pub async fn tile(
         access.audience(),
     )?;
     let prepared = prepared(&state).await?;
-    let enc = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map_or(Encoding::Identity, negotiate);
+    let enc = accepted_encoding(&headers);
     let etag = TileEngine::etag(prepared.generation, &set, coord, enc);
     let mut common = common_headers(&params, prepared.generation, &etag);
     if if_none_match(&headers, &etag) {
@@ -91,6 +78,14 @@ pub async fn tile(
     }
     add_body_headers(&mut common, &tile, enc);
     Ok((StatusCode::OK, common, tile.body.clone()).into_response())
+}
+
+/// The encoding to answer in, from `Accept-Encoding` (identity without one).
+fn accepted_encoding(headers: &HeaderMap) -> Encoding {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Encoding::Identity, negotiate)
 }
 
 /// The headers of every tile answer (200, 204 or 304): caching, `Vary` and the ETag.

@@ -135,39 +135,37 @@ impl Transform {
         self.proj.is_none() && !self.swap
     }
 
-    /// Transforms one position.
+    /// Transforms one position: axis swap on the CRS84 side, then PROJ (if any).
     pub fn convert(&self, c: Coord<f64>) -> Result<Coord<f64>, TransformError> {
-        let swap = |c: Coord<f64>| {
-            if self.swap {
-                coord! {x: c.y, y: c.x}
-            } else {
-                c
-            }
-        };
-        let c = if self.direction == Direction::ToCrs84 {
-            swap(c)
+        match self.direction {
+            Direction::ToCrs84 => self.project(self.swapped(c)),
+            Direction::FromCrs84 => Ok(self.swapped(self.project(c)?)),
+        }
+    }
+
+    /// `c` with its axes swapped when the other CRS is latitude first.
+    fn swapped(&self, c: Coord<f64>) -> Coord<f64> {
+        if self.swap {
+            coord! {x: c.y, y: c.x}
         } else {
             c
+        }
+    }
+
+    /// `c` through PROJ (unchanged without a projection); a non-finite image is an error.
+    fn project(&self, c: Coord<f64>) -> Result<Coord<f64>, TransformError> {
+        let Some(p) = &self.proj else {
+            return Ok(c);
         };
-        let c = match &self.proj {
-            None => c,
-            Some(p) => {
-                let (x, y) = p.convert((c.x, c.y)).map_err(|e| TransformError::Failed {
-                    x: c.x,
-                    y: c.y,
-                    reason: e.to_string(),
-                })?;
-                if !x.is_finite() || !y.is_finite() {
-                    return Err(TransformError::NoImage { x: c.x, y: c.y });
-                }
-                coord! {x: x, y: y}
-            }
-        };
-        Ok(if self.direction == Direction::FromCrs84 {
-            swap(c)
-        } else {
-            c
-        })
+        let (x, y) = p.convert((c.x, c.y)).map_err(|e| TransformError::Failed {
+            x: c.x,
+            y: c.y,
+            reason: e.to_string(),
+        })?;
+        if !x.is_finite() || !y.is_finite() {
+            return Err(TransformError::NoImage { x: c.x, y: c.y });
+        }
+        Ok(coord! {x: x, y: y})
     }
 
     /// Transforms a geometry in place; the first failure is returned.

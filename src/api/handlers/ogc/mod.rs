@@ -175,12 +175,24 @@ pub async fn items(
         query::search(&s.view(&access), &q, None)
     })
     .await?;
-    let base = base_url(&headers);
-    let mut links = page_links(&base, uri.path(), &params.0, &page);
-    let collection = format!("{base}/ogc/collections/{}", layer.id());
-    links.insert(1, link("collection", &collection, JSON));
+    let links = items_links(&headers, uri.path(), &params, &page, layer);
     let body = items_body(&page, snap.layer(layer), out_crs, &links)?;
     Ok(with_content_crs(respond(body, GEOJSON), out_crs))
+}
+
+/// The links of a page of items: the page links with the collection's second.
+fn items_links(
+    headers: &HeaderMap,
+    path: &str,
+    params: &Params,
+    page: &query::Page<Hit>,
+    layer: Layer,
+) -> Vec<Json> {
+    let base = base_url(headers);
+    let mut links = page_links(&base, path, &params.0, page);
+    let collection = format!("{base}/ogc/collections/{}", layer.id());
+    links.insert(1, link("collection", &collection, JSON));
+    links
 }
 
 /// The FeatureCollection of a page of items in `out_crs`, stamped with the time of the answer.
@@ -247,17 +259,7 @@ fn bbox_scope(params: &Params) -> Result<Scope, ApiError> {
         return Ok(Scope::All);
     };
     if bbox_crs == OgcCrs::Crs84 {
-        let b = bbox_numbers(text)?;
-        if b[0] > b[2] && b[1] <= b[3] && b[0] <= 180.0 && b[2] >= -180.0 {
-            let Geometry::MultiPolygon(shape) = bbox_geometry(b) else {
-                return Err(ApiError::Internal("antimeridian box".into()));
-            };
-            return Ok(Scope::Polygon {
-                shape,
-                relation: Relation::Intersects,
-            });
-        }
-        return Ok(Scope::BBox(sp::parse_bbox(text)?));
+        return crs84_bbox_scope(text);
     }
     let b = bbox_numbers(text)?;
     if b[0] > b[2] || b[1] > b[3] {
@@ -273,10 +275,28 @@ fn bbox_scope(params: &Params) -> Result<Scope, ApiError> {
         .to_crs84()?
         .box_to_crs84(b)
         .map_err(|e| ApiError::bad_param("bbox", e.to_string()))?;
-    Ok(Scope::Polygon {
-        shape: MultiPolygon(vec![shape]),
+    Ok(intersecting(MultiPolygon(vec![shape])))
+}
+
+/// A CRS84 `bbox`: a box, or, when it crosses the antimeridian (west edge east of the east
+/// edge), the two boxes either side of it.
+fn crs84_bbox_scope(text: &str) -> Result<Scope, ApiError> {
+    let b = bbox_numbers(text)?;
+    if b[0] > b[2] && b[1] <= b[3] && b[0] <= 180.0 && b[2] >= -180.0 {
+        let Geometry::MultiPolygon(shape) = bbox_geometry(b) else {
+            return Err(ApiError::Internal("antimeridian box".into()));
+        };
+        return Ok(intersecting(shape));
+    }
+    Ok(Scope::BBox(sp::parse_bbox(text)?))
+}
+
+/// The features intersecting `shape`.
+fn intersecting(shape: MultiPolygon<f64>) -> Scope {
+    Scope::Polygon {
+        shape,
         relation: Relation::Intersects,
-    })
+    }
 }
 
 /// Four numbers (or six, the heights dropped) of a `bbox`.
