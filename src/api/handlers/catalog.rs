@@ -83,19 +83,10 @@ pub async fn feature(
     let data = snap.layer(layer);
     let row = (snap.view(&access).layer(layer).get(id)).ok_or(ApiError::not_found(layer, id))?;
     let tag = etag(data.version(row));
-    let cached = if_none_match(&headers, tag.to_str().unwrap_or(""));
-    if cached {
+    if if_none_match(&headers, tag.to_str().unwrap_or("")) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
-    Ok((
-        [
-            (header::ETAG, tag),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/geo+json"),
-            ),
-        ],
-        Json(data.feature_json(row)),
-    )
-        .into_response())
+    let geojson = HeaderValue::from_static("application/geo+json");
+    let headers = [(header::ETAG, tag), (header::CONTENT_TYPE, geojson)];
+    Ok((headers, Json(data.feature_json(row))).into_response())
 }

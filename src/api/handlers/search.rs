@@ -139,11 +139,10 @@ pub async fn near_waste(
     let view = snap.view(&access);
     let plan = request::near_waste::plan(&params, &state.limits, &view, snap_m(&state))?;
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
+    let deposits = &plan.query.deposits;
     let pairs = match plan.max_drive_s {
         None => None,
-        Some(s) => {
-            Some(deposit_drive_times(&state, &snap, &access, &plan.query.deposits, s).await?)
-        }
+        Some(s) => Some(deposit_drive_times(&state, &snap, &access, deposits, s).await?),
     };
     let (unit, q) = (plan.query.unit, plan.query);
     let (snap, result) = run(false, snap, move |s| {
