@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::extract::{ApiPath, Caller, etag, if_none_match};
+use crate::api::handlers::visible_row;
 use crate::api::{ApiError, AppState};
 use crate::index::LayerView;
-use crate::model::{FeatureId, Field, FieldType, Layer, Origin};
+use crate::model::{Field, FieldType, Layer, Origin};
 
 /// `GET /health`: the server is up and holds data of a generation.
 pub async fn health(State(state): State<AppState>) -> Json<Json_> {
@@ -75,13 +76,9 @@ pub async fn feature(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let layer: Layer = layer.parse()?;
-    let id: FeatureId = id.parse().map_err(|_| ApiError::FeatureNotFound {
-        layer,
-        id: id.clone(),
-    })?;
     let snap = state.snapshot.load();
+    let (_, row) = visible_row(&snap, &access, layer, &id)?;
     let data = snap.layer(layer);
-    let row = (snap.view(&access).layer(layer).get(id)).ok_or(ApiError::not_found(layer, id))?;
     let tag = etag(data.version(row));
     if if_none_match(&headers, tag.to_str().unwrap_or("")) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());

@@ -3,6 +3,7 @@
 //! `generation` of the answer is the first snapshot that shows it).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +62,25 @@ fn one(w: Written, ok: StatusCode) -> Response {
     (status, headers, Json(body)).into_response()
 }
 
+/// A write body checked against the vertex cap and parsed on the blocking pool (the
+/// "validation" work of a write).
+async fn validated<T, E>(
+    state: &AppState,
+    body: Bytes,
+    parse: impl FnOnce(&[u8]) -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    ApiError: From<E>,
+{
+    let limits = state.limits.clone();
+    spawn_blocking("validation", move || {
+        vertex_cap(&body, &limits)?;
+        parse(&body).map_err(ApiError::from)
+    })
+    .await
+}
+
 /// `POST /layers/{layer}/features`: one Feature or a FeatureCollection, all or nothing.
 pub async fn create(
     State(state): State<AppState>,
@@ -71,12 +91,8 @@ pub async fn create(
     let access = caller.require(Role::Editor)?;
     let writer = state.writer()?.clone();
     let layer: Layer = layer.parse()?;
-    let limits = state.limits.clone();
-    let features = spawn_blocking("validation", move || {
-        vertex_cap(&body, &limits)?;
-        parse_features(layer, &body, limits.max_batch).map_err(ApiError::from)
-    })
-    .await?;
+    let max_batch = state.limits.max_batch;
+    let features = validated(&state, body, move |b| parse_features(layer, b, max_batch)).await?;
     let w = writer
         .submit(Edit::Create { layer, features }, access)
         .await?;
@@ -111,12 +127,7 @@ pub async fn replace(
     let writer = state.writer()?.clone();
     let (layer, id) = target(&layer, &id)?;
     let precondition = if_match(&headers)?;
-    let limits = state.limits.clone();
-    let feature = spawn_blocking("validation", move || {
-        vertex_cap(&body, &limits)?;
-        parse_replacement(layer, id, &body).map_err(ApiError::from)
-    })
-    .await?;
+    let feature = validated(&state, body, move |b| parse_replacement(layer, id, b)).await?;
     let edit = Edit::Replace {
         layer,
         id,
@@ -138,12 +149,7 @@ pub async fn patch(
     let writer = state.writer()?.clone();
     let (layer, id) = target(&layer, &id)?;
     let precondition = if_match(&headers)?;
-    let limits = state.limits.clone();
-    let patch = spawn_blocking("validation", move || {
-        vertex_cap(&body, &limits)?;
-        parse_patch(&body).map_err(ApiError::from)
-    })
-    .await?;
+    let patch = validated(&state, body, parse_patch).await?;
     let edit = Edit::Patch {
         layer,
         id,

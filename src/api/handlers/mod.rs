@@ -13,7 +13,25 @@ use std::sync::Arc;
 
 use crate::api::ApiError;
 use crate::index::Snapshot;
+use crate::model::{Access, FeatureId, Layer};
 use crate::query::QueryError;
+
+/// The id and row of feature `id` of `layer` as `access` sees it. An id that does not parse,
+/// an unknown one and one the caller may not see are the same 404: a hidden feature does not
+/// exist for them.
+pub(crate) fn visible_row(
+    snap: &Snapshot,
+    access: &Access,
+    layer: Layer,
+    id: &str,
+) -> Result<(FeatureId, u32), ApiError> {
+    let id: FeatureId = id.parse().map_err(|_| ApiError::FeatureNotFound {
+        layer,
+        id: id.to_string(),
+    })?;
+    let row = snap.view(access).layer(layer).get(id);
+    Ok((id, row.ok_or(ApiError::not_found(layer, id))?))
+}
 
 /// Runs a query on the snapshot and gives the snapshot back: inline when `cheap` (a small radius
 /// or k costs microseconds, less than a hop to another thread), otherwise on the blocking pool

@@ -13,11 +13,11 @@ use crate::api::geojson::{
     GEOJSON, Props, base_url, feature_collection, page_links, respond, write_feature,
 };
 use crate::api::handlers::routing::engine as routing_engine;
-use crate::api::handlers::run;
+use crate::api::handlers::{run, visible_row};
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
 use crate::index::{Filter, Snapshot};
-use crate::model::{Access, FeatureId, Layer};
+use crate::model::{Access, Layer};
 use crate::query::Relation;
 use crate::query::{
     self, DepositDriveTimes, DepositLink, DriveGate, Hit, Page, RowTimes, Scope, SiteHit, WasteSite,
@@ -179,7 +179,7 @@ pub async fn deposit_sites(
 ) -> Result<Response, ApiError> {
     let plan = request::near_waste::deposit_sites(&params, &state.limits)?;
     let snap = state.snapshot.load();
-    let id = visible_deposit(&snap, &access, &id)?;
+    let (id, _) = visible_row(&snap, &access, Layer::WasteDeposits, &id)?;
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
     let p = plan;
     let (snap, (row, result)) = run(p.within_m <= 20_000.0, snap, move |s| {
@@ -189,21 +189,6 @@ pub async fn deposit_sites(
     .await?;
     let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
     deposit_sites_body(&snap, row, &result, &links)
-}
-
-/// The id of a deposit the caller may see; a deposit they may not see does not exist for them
-/// (404, as for an unknown id).
-fn visible_deposit(snap: &Snapshot, access: &Access, id: &str) -> Result<FeatureId, ApiError> {
-    let not_found = || ApiError::FeatureNotFound {
-        layer: Layer::WasteDeposits,
-        id: id.to_string(),
-    };
-    let id: FeatureId = id.parse().map_err(|_| not_found())?;
-    let view = snap.view(access);
-    match view.layer(Layer::WasteDeposits).get(id) {
-        Some(_) => Ok(id),
-        None => Err(ApiError::not_found(Layer::WasteDeposits, id)),
-    }
 }
 
 /// The sites around a deposit, with the deposit itself as the `deposit` member.

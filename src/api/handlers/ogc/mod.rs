@@ -25,11 +25,11 @@ use crate::api::extract::{ApiPath, Caller, Params};
 use crate::api::geojson::{
     GEOJSON, base_url, feature_collection, link, page_links, respond, write_feature,
 };
-use crate::api::handlers::run;
+use crate::api::handlers::{run, visible_row};
 use crate::api::{ApiError, AppState};
 use crate::index::cql2::{Cql2Filter, FilterCrsError, FilterLang, bbox_geometry};
 use crate::index::{Filter, LayerData, LayerView};
-use crate::model::{FeatureId, Layer, geometry_to_json};
+use crate::model::{Layer, geometry_to_json};
 use crate::query::{self, Hit, LayerQuery, Relation, Scope};
 use crate::request::{self, Endpoint, search as sp};
 
@@ -382,14 +382,9 @@ pub async fn item(
     let layer: Layer = layer.parse()?;
     check_format(&params)?;
     let out_crs = OgcCrs::param(&params, "crs")?;
-    let id: FeatureId = id.parse().map_err(|_| ApiError::FeatureNotFound {
-        layer,
-        id: id.clone(),
-    })?;
     let snap = state.snapshot.load();
+    let (id, row) = visible_row(&snap, &access, layer, &id)?;
     let data = snap.layer(layer);
-    // A feature the caller may not see does not exist for them.
-    let row = (snap.view(&access).layer(layer).get(id)).ok_or(ApiError::not_found(layer, id))?;
     let base = base_url(&headers);
     let collection = format!("{base}/ogc/collections/{}", layer.id());
     let links = json!([
