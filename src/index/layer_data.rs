@@ -2,7 +2,7 @@
 //! column by column beside it, as rstar's `GeomWithData` suggests. Immutable once built.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 use geo::BoundingRect;
@@ -254,6 +254,8 @@ impl LayerBuilder {
             text: (0..n).map(|_| OnceLock::new()).collect(),
             rtree: RTree::bulk_load(entries),
             extents: Extents::default(),
+            serial: next_serial(),
+            history: None,
         };
         data.extents = Extents::of(&data);
         data
@@ -392,10 +394,127 @@ pub struct LayerData {
     /// it instead of rebuilding a `serde_json::Value` per feature and request.
     ///
     /// `Arc` so that the copy an edit makes shares the cached texts instead of copying them.
-    text: Vec<OnceLock<std::sync::Arc<str>>>,
+    text: Vec<OnceLock<Arc<str>>>,
+    /// Unique among every `LayerData` this process made (see [`LayerData::serial`]).
+    serial: u64,
+    /// How this layer was made from earlier ones, newest step first.
+    history: Option<Arc<Step>>,
+}
+
+/// The rows of a layer that may differ from an earlier layer of the same lineage, row by row
+/// (see [`LayerData::changes_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowChanges {
+    /// Rows of the earlier layer.
+    pub old_len: usize,
+    /// Rows of this layer.
+    pub new_len: usize,
+    /// Rows below `new_len` whose content may differ from the earlier layer's row of the same
+    /// number (changed, appended, or filled by a swap-remove), ascending. Rows
+    /// `new_len..old_len` are gone. Every other row is the same feature, unchanged.
+    pub rows: Vec<u32>,
+}
+
+impl RowChanges {
+    /// Old rows whose contribution a derived structure must take out: the changed rows that
+    /// existed, then the rows past the new end.
+    pub fn removed_or_changed(&self) -> impl Iterator<Item = u32> + '_ {
+        self.rows
+            .iter()
+            .copied()
+            .filter(|r| (*r as usize) < self.old_len)
+            .chain(self.new_len as u32..self.old_len.max(self.new_len) as u32)
+    }
+}
+
+/// One `with_changes` step of a layer's lineage.
+#[derive(Debug)]
+struct Step {
+    parent: u64,
+    old_len: usize,
+    new_len: usize,
+    rows: Box<[u32]>,
+    prev: Option<Arc<Step>>,
+    /// Steps in this chain, this one included.
+    depth: usize,
+    /// Rows summed over the chain.
+    total_rows: usize,
+}
+
+/// A lineage keeps at most this many steps and rows; past either, derived structures older
+/// than the kept steps rebuild from scratch (which the change already cost as many rows).
+const HISTORY_STEPS: usize = 1024;
+const HISTORY_ROWS: usize = 1 << 18;
+
+fn next_serial() -> u64 {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl LayerData {
+    /// A number no other `LayerData` of this process has: the key under which derived
+    /// structures (tile preparation, road snaps) remember which layer they were made from.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// What changed, row by row, since the layer of serial `since`, when this layer was made
+    /// from it by [`LayerData::with_changes`] (directly or through recent steps); `None` when
+    /// it was not, or too long ago: rebuild from scratch then.
+    pub fn changes_since(&self, since: u64) -> Option<RowChanges> {
+        if since == self.serial {
+            return Some(RowChanges {
+                old_len: self.len(),
+                new_len: self.len(),
+                rows: Vec::new(),
+            });
+        }
+        let mut rows: Vec<u32> = Vec::new();
+        let mut step = self.history.as_deref();
+        while let Some(s) = step {
+            rows.extend(s.rows.iter().copied());
+            if s.parent == since {
+                let new_len = self.len();
+                rows.retain(|r| (*r as usize) < new_len);
+                rows.sort_unstable();
+                rows.dedup();
+                return Some(RowChanges {
+                    old_len: s.old_len,
+                    new_len,
+                    rows,
+                });
+            }
+            step = s.prev.as_deref();
+        }
+        None
+    }
+
+    /// Records a step from `parent` (of `old_len` rows) touching `rows`.
+    fn record_step(&mut self, parent: &LayerData, mut rows: Vec<u32>) {
+        rows.sort_unstable();
+        rows.dedup();
+        let prev = parent
+            .history
+            .clone()
+            .filter(|p| p.depth < HISTORY_STEPS && p.total_rows + rows.len() <= HISTORY_ROWS);
+        let (depth, total) = prev.as_deref().map_or((0, 0), |p| (p.depth, p.total_rows));
+        self.serial = next_serial();
+        self.history = Some(Arc::new(Step {
+            parent: parent.serial,
+            old_len: parent.len(),
+            new_len: self.len(),
+            depth: depth + 1,
+            total_rows: total + rows.len(),
+            rows: rows.into_boxed_slice(),
+            prev,
+        }));
+        debug_assert!(
+            self.history
+                .as_ref()
+                .is_some_and(|h| h.new_len == self.len())
+        );
+    }
+
     /// An empty layer.
     pub fn empty(layer: Layer) -> LayerData {
         LayerBuilder::new(layer, 0).finish()
@@ -425,13 +544,15 @@ impl LayerData {
         deletes: &[FeatureId],
     ) -> LayerData {
         let mut next = self.clone();
+        let mut rows = Vec::new();
         for f in puts {
-            next.put(f);
+            rows.push(next.put(f));
         }
         for id in deletes {
-            next.delete(*id);
+            rows.extend(next.delete(*id));
         }
         next.extents = Extents::of(&next);
+        next.record_step(self, rows);
         next
     }
 
@@ -461,7 +582,8 @@ impl LayerData {
         self.text[row] = OnceLock::new();
     }
 
-    fn put(&mut self, f: Feature) {
+    /// Puts a feature; its row.
+    fn put(&mut self, f: Feature) -> u32 {
         match self.by_id.get(&f.id).copied() {
             Some(row) => {
                 if let Some(e) = Self::entry(&self.geometries[row as usize], row) {
@@ -472,6 +594,7 @@ impl LayerData {
                 if let Some(e) = new_entry {
                     self.rtree.insert(e);
                 }
+                row
             }
             None => {
                 let row = self.ids.len() as u32;
@@ -492,14 +615,15 @@ impl LayerData {
                 } else {
                     Some(Box::new(f.extra))
                 });
+                row
             }
         }
     }
 
-    fn delete(&mut self, id: FeatureId) {
-        let Some(row) = self.by_id.remove(&id) else {
-            return;
-        };
+    /// Deletes a feature; the row it left (which now holds the former last row, unless it was
+    /// the last).
+    fn delete(&mut self, id: FeatureId) -> Option<u32> {
+        let row = self.by_id.remove(&id)?;
         let last = (self.ids.len() - 1) as u32;
         if let Some(e) = Self::entry(&self.geometries[row as usize], row) {
             self.rtree.remove(&e);
@@ -523,6 +647,7 @@ impl LayerData {
         for col in &mut self.columns {
             col.swap_remove(r);
         }
+        Some(row)
     }
 
     pub fn layer(&self) -> Layer {
@@ -690,6 +815,52 @@ mod tests {
             props,
             extra: Map::new(),
         }
+    }
+
+    /// Rows outside `changes_since` are the same feature as the earlier layer's row of that
+    /// number (the oracle: compare every row), through chained steps and swap-removes.
+    #[test]
+    fn changes_since_names_every_row_that_differs() {
+        let first = LayerData::build(
+            Layer::WasteDeposits,
+            (0..50)
+                .map(|i| deposit(i, 0.01 * i as f64, 49.5, "wood", 1.0))
+                .collect(),
+        );
+        let mut layers = vec![first];
+        let mut seed = 11u64;
+        for step in 0..40u64 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let cur = layers.last().unwrap();
+            let puts = (0..(seed % 4))
+                .map(|k| {
+                    deposit(
+                        (seed >> 8) % 70 + k,
+                        0.5,
+                        49.0 + step as f64 * 0.01,
+                        "glass",
+                        2.0,
+                    )
+                })
+                .collect::<Vec<_>>();
+            let deletes = [(seed >> 20) % 60, (seed >> 30) % 60];
+            layers.push(cur.with_changes(puts, &deletes));
+        }
+        for (i, old) in layers.iter().enumerate() {
+            let new = layers.last().unwrap();
+            let ch = new.changes_since(old.serial()).expect("same lineage");
+            assert_eq!((ch.old_len, ch.new_len), (old.len(), new.len()));
+            for r in 0..old.len().min(new.len()) as u32 {
+                if ch.rows.binary_search(&r).is_err() {
+                    assert_eq!(old.feature(r), new.feature(r), "step {i} row {r}");
+                }
+            }
+        }
+        let unrelated = LayerData::empty(Layer::WasteDeposits);
+        assert!(layers[3].changes_since(unrelated.serial()).is_none());
+        assert!(layers[3].changes_since(layers[5].serial()).is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the immutable snapshot of all layers that queries read, through a [`View`] bound to the
 //! caller.
 
+mod chunked;
 pub mod cql2;
 mod filter;
 mod layer_data;
@@ -9,8 +10,9 @@ mod snapshot;
 mod view;
 mod visibility;
 
+pub use chunked::{CHUNK, Chunked};
 pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
-pub use layer_data::{Column, Entry, LayerBuilder, LayerData, TextColumn, ValueRef};
+pub use layer_data::{Column, Entry, LayerBuilder, LayerData, RowChanges, TextColumn, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};
 pub use view::{LayerView, View, VisibleFilter};
 pub use visibility::Extent;
