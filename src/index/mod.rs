@@ -5,6 +5,7 @@
 mod chunked;
 pub mod cql2;
 mod filter;
+mod forest;
 mod layer_data;
 mod snapshot;
 mod view;
@@ -12,6 +13,7 @@ mod visibility;
 
 pub use chunked::{CHUNK, Chunked};
 pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
+pub use forest::{Forest, TREE_ENTRIES};
 pub use layer_data::{Column, Entry, LayerBuilder, LayerData, RowChanges, TextColumn, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};
 pub use view::{LayerView, View, VisibleFilter};
