@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use chrono::NaiveDate;
 use geo::BoundingRect;
 use geo_types::{Geometry, Rect};
-use rstar::{AABB, Envelope};
 use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, Envelope};
 use serde_json::{Map, Value as Json};
 
 use super::visibility::{Extents, ExtentsUpdate};

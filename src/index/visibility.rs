@@ -92,9 +92,7 @@ impl Extents {
 
     /// The rows everyone may see (`data` is the layer these extents are of).
     pub(super) fn public_rows(&self, data: &LayerData) -> Extent {
-        let bounds = *self
-            .public_bounds
-            .get_or_init(|| public_bounds_scan(data));
+        let bounds = *self.public_bounds.get_or_init(|| public_bounds_scan(data));
         Extent {
             count: self.public_count,
             bounds,
@@ -391,9 +389,50 @@ pub(super) mod tests {
         let hidden = deleted.with_changes([deposit_at(7, "partners", 2.0, 50.0)], &[]);
         check_extents(&hidden, "made confidential");
         check_extents(&LayerData::empty(Layer::WasteDeposits), "empty");
+        check_extents(&hidden.with_changes([], &[7]), "deleted again");
         assert_eq!(
             Visibility::new(Audience::Public, &LayerData::empty(Layer::Plots)).extent(),
             Extent::default()
         );
+    }
+
+    /// The extents kept change by change equal those of a fresh build of the same layer
+    /// ([`Extents::of`], the oracle), exactly, through random puts, moves to the edges and
+    /// beyond, confidentiality flips and deletes; whether or not the lazy public bounds were
+    /// read in between.
+    #[test]
+    fn incremental_extents_equal_a_fresh_computation() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7_2026);
+        let mut data = LayerData::empty(Layer::WasteDeposits);
+        for step in 0..600 {
+            let id = rng.random_range(0..60u64);
+            data = if rng.random_bool(0.3) {
+                data.with_changes([], &[id])
+            } else {
+                let conf = if rng.random_bool(0.4) {
+                    "partners"
+                } else {
+                    "public"
+                };
+                let far = rng.random_bool(0.1);
+                let (lon, lat) = if far {
+                    (rng.random_range(-5.0..5.0), rng.random_range(40.0..55.0))
+                } else {
+                    (rng.random_range(0.0..1.0), rng.random_range(49.0..50.0))
+                };
+                data.with_changes([deposit_at(id, conf, lon, lat)], &[])
+            };
+            if rng.random_bool(0.5) {
+                check_extents(&data, "read between changes");
+            }
+            let fresh = Extents::of(&data);
+            assert_eq!(data.extents().all_rows(), fresh.all_rows(), "step {step}");
+            assert_eq!(
+                data.extents().public_rows(&data),
+                fresh.public_rows(&data),
+                "step {step}"
+            );
+        }
     }
 }
