@@ -307,7 +307,8 @@ fn answers(snap: &Snapshot, rng: &mut ChaCha8Rng) -> Vec<(String, Vec<String>)> 
     let b = [c.x() - 0.06, c.y() - 0.04, c.x() + 0.06, c.y() + 0.04];
     let shape = triangle(c, 0.05);
     for access in [Access::ANONYMOUS, Access::PARTNER] {
-        for layer in [Layer::WasteDeposits, Layer::Plots, Layer::Buildings] {
+        // Buildings do not change; they take part through the site search and the join.
+        for layer in CHANGED {
             let scopes = [
                 (
                     "radius",
