@@ -31,7 +31,7 @@ fn index(c: &mut Criterion) {
     // id map reads as a ratio.
     let envelopes: Vec<_> = snap
         .layer(Layer::WasteDeposits)
-        .rtree()
+        .forest()
         .iter()
         .cloned()
         .collect();

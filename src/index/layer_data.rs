@@ -1,5 +1,8 @@
-//! One layer in memory: an R-tree of small entries (row + envelope) and the attributes held
-//! column by column beside it, as rstar's `GeomWithData` suggests. Immutable once built.
+//! One layer in memory: an R-tree forest of small entries (row + envelope) and the attributes
+//! held column by column beside it, as rstar's `GeomWithData` suggests. Immutable once built;
+//! a change makes a new layer that shares everything it does not touch with the old one: every
+//! per-row array is a [`Chunked`] vector, the id map a persistent `imbl::HashMap`, the index a
+//! [`Forest`], so one feature put or deleted costs a few chunks and trees, not the layer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -8,10 +11,11 @@ use chrono::NaiveDate;
 use geo::BoundingRect;
 use geo_types::{Geometry, Rect};
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree};
+use rstar::{AABB, Envelope};
 use serde_json::{Map, Value as Json};
 
-use super::visibility::Extents;
+use super::visibility::{Extents, ExtentsUpdate};
+use super::{Chunked, Forest};
 use crate::model::{Feature, FeatureId, FieldType, Layer, LayerSchema, Value, schema};
 
 /// R-tree entry: the feature's lon/lat envelope and its row in the layer's arrays.
@@ -20,11 +24,14 @@ pub type Entry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 /// Text values with each distinct string stored once: French open data repeats the same
 /// codes, producers and communes over millions of rows (interning cut the resident memory of
 /// the 1M-deposit data set by about half).
+///
+/// The dictionary is chunked too, of `Arc<str>`: an edit that adds a string copies (pointer
+/// bumps) at most the dictionary's last chunk, never the whole dictionary.
 #[derive(Debug, Clone, Default)]
 pub struct TextColumn {
-    dict: Vec<Box<str>>,
+    dict: Chunked<Arc<str>>,
     /// Index into `dict`; `u32::MAX` is null.
-    codes: Vec<u32>,
+    codes: Chunked<u32>,
 }
 
 impl TextColumn {
@@ -39,23 +46,34 @@ impl TextColumn {
         }
     }
 
+    /// The dictionary codes of every row (`u32::MAX` for null), chunk by chunk: for scans.
+    pub fn codes(&self) -> &Chunked<u32> {
+        &self.codes
+    }
+
+    /// The text of a dictionary code (None for null or an unknown code).
+    pub fn text_of(&self, code: u32) -> Option<&str> {
+        ((code as usize) < self.dict.len()).then(|| &*self.dict[code as usize])
+    }
+
     /// Number of distinct values.
     pub fn distinct(&self) -> usize {
         self.dict.len()
     }
 }
 
-/// Values of one field for every row.
+/// Values of one field for every row, chunked (see [`Chunked`]).
 #[derive(Debug, Clone)]
 pub enum Column {
-    Bool(Vec<Option<bool>>),
-    Int(Vec<Option<i64>>),
-    Float(Vec<Option<f64>>),
+    Bool(Chunked<Option<bool>>),
+    Int(Chunked<Option<i64>>),
+    Float(Chunked<Option<f64>>),
     Text(TextColumn),
     /// Index into the field's variant list.
-    Enum(Vec<Option<u8>>),
-    Date(Vec<Option<NaiveDate>>),
-    Counts(Vec<Option<Box<BTreeMap<String, f64>>>>),
+    Enum(Chunked<Option<u8>>),
+    Date(Chunked<Option<NaiveDate>>),
+    /// `Arc` so that copying a chunk bumps counts instead of copying maps.
+    Counts(Chunked<Option<Arc<BTreeMap<String, f64>>>>),
 }
 
 /// A borrowed value of one cell.
@@ -94,18 +112,15 @@ impl ValueRef<'_> {
 }
 
 impl Column {
-    fn new(ty: FieldType, capacity: usize) -> Column {
+    fn new(ty: FieldType) -> Column {
         match ty {
-            FieldType::Bool => Column::Bool(Vec::with_capacity(capacity)),
-            FieldType::Int => Column::Int(Vec::with_capacity(capacity)),
-            FieldType::Float => Column::Float(Vec::with_capacity(capacity)),
-            FieldType::Text(_) => Column::Text(TextColumn {
-                dict: Vec::new(),
-                codes: Vec::with_capacity(capacity),
-            }),
-            FieldType::Enum(_) => Column::Enum(Vec::with_capacity(capacity)),
-            FieldType::Date => Column::Date(Vec::with_capacity(capacity)),
-            FieldType::Counts => Column::Counts(Vec::with_capacity(capacity)),
+            FieldType::Bool => Column::Bool(Chunked::new()),
+            FieldType::Int => Column::Int(Chunked::new()),
+            FieldType::Float => Column::Float(Chunked::new()),
+            FieldType::Text(_) => Column::Text(TextColumn::default()),
+            FieldType::Enum(_) => Column::Enum(Chunked::new()),
+            FieldType::Date => Column::Date(Chunked::new()),
+            FieldType::Counts => Column::Counts(Chunked::new()),
         }
     }
 
@@ -147,14 +162,14 @@ impl Column {
 pub struct LayerBuilder {
     layer: Layer,
     schema: &'static LayerSchema,
-    ids: Vec<FeatureId>,
-    versions: Vec<u64>,
-    geometries: Vec<Geometry<f64>>,
+    ids: Chunked<FeatureId>,
+    versions: Chunked<u64>,
+    geometries: Chunked<Geometry<f64>>,
     columns: Vec<Column>,
-    extra: Vec<Option<Box<Map<String, Json>>>>,
+    extra: Chunked<Option<Arc<Map<String, Json>>>>,
     by_id: HashMap<FeatureId, u32>,
     /// Per text column (by field position): string → dictionary code.
-    interners: Vec<HashMap<Box<str>, u32>>,
+    interners: Vec<HashMap<Arc<str>, u32>>,
 }
 
 impl LayerBuilder {
@@ -163,15 +178,11 @@ impl LayerBuilder {
         LayerBuilder {
             layer,
             schema,
-            ids: Vec::with_capacity(capacity),
-            versions: Vec::with_capacity(capacity),
-            geometries: Vec::with_capacity(capacity),
-            columns: schema
-                .fields
-                .iter()
-                .map(|f| Column::new(f.ty, capacity))
-                .collect(),
-            extra: Vec::with_capacity(capacity),
+            ids: Chunked::new(),
+            versions: Chunked::new(),
+            geometries: Chunked::new(),
+            columns: schema.fields.iter().map(|f| Column::new(f.ty)).collect(),
+            extra: Chunked::new(),
             by_id: HashMap::with_capacity(capacity),
             interners: schema.fields.iter().map(|_| HashMap::new()).collect(),
         }
@@ -195,12 +206,12 @@ impl LayerBuilder {
                 None
             }
         };
-        let extra = (!f.extra.is_empty()).then(|| Box::new(f.extra));
+        let extra = (!f.extra.is_empty()).then(|| Arc::new(f.extra));
         match row {
             Some(r) => {
-                self.versions[r] = f.version;
-                self.geometries[r] = f.geometry;
-                self.extra[r] = extra;
+                self.versions.set(r, f.version);
+                self.geometries.set(r, f.geometry);
+                self.extra.set(r, extra);
             }
             None => {
                 self.ids.push(f.id);
@@ -228,7 +239,7 @@ impl LayerBuilder {
         );
     }
 
-    /// Bulk-loads the R-tree and freezes the layer.
+    /// Bulk-loads the R-tree forest and freezes the layer.
     ///
     /// Rows keep their input order. Layers loaded from the store arrive in the Hilbert-curve
     /// order the FlatGeobuf writer gives its packed R-tree, so features near each other on the
@@ -250,9 +261,9 @@ impl LayerBuilder {
             geometries: self.geometries,
             columns: self.columns,
             extra: self.extra,
-            by_id: self.by_id,
+            by_id: self.by_id.into_iter().collect(),
             text: (0..n).map(|_| OnceLock::new()).collect(),
-            rtree: RTree::bulk_load(entries),
+            forest: Forest::bulk_load(entries),
             extents: Extents::default(),
             serial: next_serial(),
             history: None,
@@ -272,7 +283,7 @@ fn put_cell(
     ty: FieldType,
     row: Option<usize>,
     v: Option<Value>,
-    interner: Option<&mut HashMap<Box<str>, u32>>,
+    interner: Option<&mut HashMap<Arc<str>, u32>>,
 ) {
     match column {
         Column::Bool(c) => set_cell(
@@ -323,7 +334,7 @@ fn put_cell(
             c,
             row,
             v.and_then(|v| match v {
-                Value::Counts(m) => Some(Box::new(m)),
+                Value::Counts(m) => Some(Arc::new(m)),
                 _ => None,
             }),
         ),
@@ -331,20 +342,20 @@ fn put_cell(
 }
 
 /// Appends `v` when `row` is None, else overwrites that row.
-fn set_cell<T>(col: &mut Vec<T>, row: Option<usize>, v: T) {
+fn set_cell<T: Clone>(col: &mut Chunked<T>, row: Option<usize>, v: T) {
     match row {
-        Some(r) => col[r] = v,
+        Some(r) => col.set(r, v),
         None => col.push(v),
     }
 }
 
 /// The code of a text in a bulk build: the interner's, or a new dictionary entry.
-fn interned_code(c: &mut TextColumn, interner: &mut HashMap<Box<str>, u32>, s: String) -> u32 {
+fn interned_code(c: &mut TextColumn, interner: &mut HashMap<Arc<str>, u32>, s: String) -> u32 {
     if let Some(&code) = interner.get(s.as_str()) {
         return code;
     }
     let code = c.dict.len() as u32;
-    let s = s.into_boxed_str();
+    let s: Arc<str> = Arc::from(s);
     c.dict.push(s.clone());
     interner.insert(s, code);
     code
@@ -360,7 +371,7 @@ fn edited_code(c: &mut TextColumn, row: Option<usize>, s: String) -> u32 {
     } else if newest.is_some_and(|n| *c.dict[n] == *s) {
         newest.unwrap_or_default() as u32
     } else {
-        c.dict.push(s.into_boxed_str());
+        c.dict.push(Arc::from(s));
         (c.dict.len() - 1) as u32
     }
 }
@@ -376,25 +387,28 @@ fn enum_code(v: Option<Value>, ty: FieldType) -> Option<u8> {
     }
 }
 
-/// One layer's features, indexed.
+/// One layer's features, indexed. Cloning costs one pointer per chunk of each array and per
+/// tree of the forest (a few thousand pointers for a million rows).
 #[derive(Debug, Clone)]
 pub struct LayerData {
     layer: Layer,
     schema: &'static LayerSchema,
-    ids: Vec<FeatureId>,
-    versions: Vec<u64>,
-    geometries: Vec<Geometry<f64>>,
+    ids: Chunked<FeatureId>,
+    versions: Chunked<u64>,
+    geometries: Chunked<Geometry<f64>>,
     columns: Vec<Column>,
-    extra: Vec<Option<Box<Map<String, Json>>>>,
-    by_id: HashMap<FeatureId, u32>,
-    rtree: RTree<Entry>,
+    extra: Chunked<Option<Arc<Map<String, Json>>>>,
+    /// Persistent (HAMT): a copy is O(1) and an update copies one path, where a
+    /// `std::collections::HashMap` copy costs every entry (see `benches/live_index.rs`).
+    by_id: imbl::HashMap<FeatureId, u32>,
+    forest: Forest<Entry>,
     /// Count and bounds of every row and of the public rows (`Visibility::extent`).
     extents: Extents,
     /// Each row's GeoJSON Feature as JSON text, serialised on first use: search responses copy
     /// it instead of rebuilding a `serde_json::Value` per feature and request.
     ///
     /// `Arc` so that the copy an edit makes shares the cached texts instead of copying them.
-    text: Vec<OnceLock<Arc<str>>>,
+    text: Chunked<OnceLock<Arc<str>>>,
     /// Unique among every `LayerData` this process made (see [`LayerData::serial`]).
     serial: u64,
     /// How this layer was made from earlier ones, newest step first.
@@ -534,29 +548,40 @@ impl LayerData {
     /// deleted (a delete wins over a put of the same id). This layer is left as it is: readers
     /// of the current snapshot are not disturbed.
     ///
-    /// Cost: a copy of the columns and the R-tree, then one R-tree update per change, rather
-    /// than a bulk load: rows are not renumbered except that a deleted row takes the last row
-    /// (swap remove), so only the changed entries move in the tree. Row order is therefore not
-    /// the order of [`LayerData::build`]'s input after changes.
+    /// Cost: O(change). The copy shares every chunk, tree and map node with this layer; each
+    /// change then copies the chunks of the rows it touches, the forest's tree of its entry,
+    /// one path of the id map, and adjusts the extents (see [`ExtentsUpdate`]). Rows are not
+    /// renumbered except that a deleted row takes the last row (swap remove), so only the
+    /// changed entries move in the forest. Row order is therefore not the order of
+    /// [`LayerData::build`]'s input after changes.
     pub fn with_changes(
         &self,
         puts: impl IntoIterator<Item = Feature>,
         deletes: &[FeatureId],
     ) -> LayerData {
         let mut next = self.clone();
+        let mut extents = ExtentsUpdate::new(self);
         let mut rows = Vec::new();
         for f in puts {
-            rows.push(next.put(f));
+            if let Some(row) = next.row_of(f.id) {
+                extents.take_out(&next, row);
+            }
+            let row = next.put(f);
+            extents.put_in(&next, row);
+            rows.push(row);
         }
         for id in deletes {
+            if let Some(row) = next.row_of(*id) {
+                extents.take_out(&next, row);
+            }
             rows.extend(next.delete(*id));
         }
-        next.extents = Extents::of(&next);
+        next.extents = extents.finish(&next);
         next.record_step(self, rows);
         next
     }
 
-    fn entry(g: &Geometry<f64>, row: u32) -> Option<Entry> {
+    pub(super) fn entry(g: &Geometry<f64>, row: u32) -> Option<Entry> {
         g.bounding_rect().map(|r| {
             Entry::new(
                 Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
@@ -567,39 +592,39 @@ impl LayerData {
 
     /// Sets a row's cells from a feature (the row exists).
     fn set_row(&mut self, row: usize, f: Feature) {
-        self.ids[row] = f.id;
-        self.versions[row] = f.version;
-        self.geometries[row] = f.geometry;
-        self.extra[row] = if f.extra.is_empty() {
-            None
-        } else {
-            Some(Box::new(f.extra))
-        };
+        self.ids.set(row, f.id);
+        self.versions.set(row, f.version);
+        self.geometries.set(row, f.geometry);
+        self.extra
+            .set(row, (!f.extra.is_empty()).then(|| Arc::new(f.extra)));
         let mut props = f.props.into_iter();
         for (col, field) in self.columns.iter_mut().zip(self.schema.fields) {
             put_cell(col, field.ty, Some(row), props.next().flatten(), None);
         }
-        self.text[row] = OnceLock::new();
+        self.text.set(row, OnceLock::new());
     }
 
     /// Puts a feature; its row.
     fn put(&mut self, f: Feature) -> u32 {
         match self.by_id.get(&f.id).copied() {
             Some(row) => {
-                if let Some(e) = Self::entry(&self.geometries[row as usize], row) {
-                    self.rtree.remove(&e);
-                }
+                let old_entry = Self::entry(&self.geometries[row as usize], row);
                 let new_entry = Self::entry(&f.geometry, row);
                 self.set_row(row as usize, f);
-                if let Some(e) = new_entry {
-                    self.rtree.insert(e);
+                if old_entry != new_entry {
+                    if let Some(e) = old_entry {
+                        self.forest.remove(&e);
+                    }
+                    if let Some(e) = new_entry {
+                        self.forest.insert(e);
+                    }
                 }
                 row
             }
             None => {
                 let row = self.ids.len() as u32;
                 if let Some(e) = Self::entry(&f.geometry, row) {
-                    self.rtree.insert(e);
+                    self.forest.insert(e);
                 }
                 self.by_id.insert(f.id, row);
                 self.ids.push(f.id);
@@ -610,11 +635,8 @@ impl LayerData {
                     put_cell(col, field.ty, None, props.next().flatten(), None);
                 }
                 self.text.push(OnceLock::new());
-                self.extra.push(if f.extra.is_empty() {
-                    None
-                } else {
-                    Some(Box::new(f.extra))
-                });
+                self.extra
+                    .push((!f.extra.is_empty()).then(|| Arc::new(f.extra)));
                 row
             }
         }
@@ -626,15 +648,15 @@ impl LayerData {
         let row = self.by_id.remove(&id)?;
         let last = (self.ids.len() - 1) as u32;
         if let Some(e) = Self::entry(&self.geometries[row as usize], row) {
-            self.rtree.remove(&e);
+            self.forest.remove(&e);
         }
         if row != last {
             // The last row moves into the hole: its tree entry and id map follow.
             if let Some(e) = Self::entry(&self.geometries[last as usize], last) {
-                self.rtree.remove(&e);
+                self.forest.remove(&e);
             }
             if let Some(e) = Self::entry(&self.geometries[last as usize], row) {
-                self.rtree.insert(e);
+                self.forest.insert(e);
             }
             self.by_id.insert(self.ids[last as usize], row);
         }
@@ -667,9 +689,9 @@ impl LayerData {
         self.ids.is_empty()
     }
 
-    /// The R-tree of (envelope, row) entries.
-    pub fn rtree(&self) -> &RTree<Entry> {
-        &self.rtree
+    /// The R-tree forest of (envelope, row) entries.
+    pub fn forest(&self) -> &Forest<Entry> {
+        &self.forest
     }
 
     /// Bounding box of every feature, confidential ones included: for the server's own use
@@ -691,7 +713,7 @@ impl LayerData {
         self.ids[row as usize]
     }
 
-    pub fn ids(&self) -> &[FeatureId] {
+    pub fn ids(&self) -> &Chunked<FeatureId> {
         &self.ids
     }
 
@@ -703,7 +725,7 @@ impl LayerData {
         &self.geometries[row as usize]
     }
 
-    pub fn geometries(&self) -> &[Geometry<f64>] {
+    pub fn geometries(&self) -> &Chunked<Geometry<f64>> {
         &self.geometries
     }
 
@@ -731,9 +753,17 @@ impl LayerData {
     /// Rows whose envelope intersects a lon/lat box `[min_lon, min_lat, max_lon, max_lat]`.
     pub fn rows_in_envelope(&self, bbox: [f64; 4]) -> impl Iterator<Item = u32> + '_ {
         let aabb = AABB::from_corners([bbox[0], bbox[1]], [bbox[2], bbox[3]]);
-        self.rtree
-            .locate_in_envelope_intersecting(&aabb)
-            .map(|e| e.data)
+        self.entries_in_envelope(aabb).map(|e| e.data)
+    }
+
+    /// Forest entries whose envelope intersects `aabb`: trees whose root misses are skipped,
+    /// then rstar's query runs on the rest (`Forest::locate_in_envelope_intersecting` with an
+    /// envelope the iterator owns).
+    pub fn entries_in_envelope(&self, aabb: AABB<[f64; 2]>) -> impl Iterator<Item = &Entry> + '_ {
+        self.forest
+            .trees()
+            .filter(move |t| t.root().envelope().intersects(&aabb))
+            .flat_map(move |t| t.locate_in_envelope_intersecting(&aabb))
     }
 
     /// The feature at a row, in row form.
@@ -902,7 +932,7 @@ mod tests {
             &[1],
         );
         assert_eq!(data.len(), 3, "the old layer is untouched");
-        let mut ids = next.ids().to_vec();
+        let mut ids: Vec<u64> = next.ids().iter().copied().collect();
         ids.sort();
         assert_eq!(ids, vec![2, 3, 9]);
         assert_eq!(next.feature(next.row_of(2).unwrap()), changed);
@@ -954,7 +984,7 @@ mod tests {
                 assert_eq!(data.id(row), *id);
             }
             assert_eq!(data.bounds(), fresh.bounds(), "seed {seed} round {round}");
-            assert_eq!(data.rtree().size(), fresh.rtree().size());
+            assert_eq!(data.forest().size(), fresh.forest().size());
             for _ in 0..10 {
                 let (x, y) = (rng.random_range(0.0..1.0), rng.random_range(49.0..50.0));
                 let b = [x, y, x + 0.3, y + 0.3];

@@ -7,7 +7,10 @@
 //! TileJSON's `feature_count`, `bounds` and `center`, OGC collection extents, the metrics'
 //! features per layer, the PMTiles header) comes from [`Visibility::extent`]: the [`Extent`]
 //! of the rows that caller may see, kept per layer for every row and for the public rows when
-//! the layer is built or changed (no scan per request).
+//! the layer is built or changed (no scan per request; a change adjusts them in O(change),
+//! see [`ExtentsUpdate`]).
+
+use std::sync::{Arc, OnceLock};
 
 use geo_types::{Rect, coord};
 use rstar::RTreeObject;
@@ -42,11 +45,15 @@ impl Extent {
 }
 
 /// The extents of a layer for each kind of caller: every row (callers with the `partners`
-/// right) and the rows everyone may see. Computed once per built or changed layer.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// right) and the rows everyone may see. Made once per built layer ([`Extents::of`]), then
+/// adjusted per change ([`ExtentsUpdate`]), so that a change costs O(change).
+#[derive(Debug, Clone, Default)]
 pub(super) struct Extents {
     all: Extent,
-    public: Extent,
+    public_count: usize,
+    /// Bounds of the public rows; computed on first use (one scan) after a change took out a
+    /// public row that touched them, else known from the start.
+    public_bounds: Arc<OnceLock<Option<Rect<f64>>>>,
 }
 
 impl Extents {
@@ -59,24 +66,132 @@ impl Extents {
             bounds: None,
         };
         let mut public = Extent::default();
-        for e in data.rtree().iter() {
+        for e in data.forest().iter() {
             let env = e.geom().envelope();
             all.grow(env.lower(), env.upper());
             if public_rule.row_visible(e.data) {
                 public.grow(env.lower(), env.upper());
             }
         }
-        public.count = if public_rule.sees_all() {
+        let public_count = if public_rule.sees_all() {
             data.len()
         } else {
             public_rule.filter(0..data.len() as u32).count()
         };
-        Extents { all, public }
+        Extents {
+            all,
+            public_count,
+            public_bounds: Arc::new(OnceLock::from(public.bounds)),
+        }
     }
 
     /// Every row, whoever may see it.
     pub(super) fn all_rows(&self) -> Extent {
         self.all
+    }
+
+    /// The rows everyone may see (`data` is the layer these extents are of).
+    pub(super) fn public_rows(&self, data: &LayerData) -> Extent {
+        let bounds = *self.public_bounds.get_or_init(|| public_bounds_scan(data));
+        Extent {
+            count: self.public_count,
+            bounds,
+        }
+    }
+}
+
+/// Bounds of the public rows of a layer, by a scan of its entries.
+fn public_bounds_scan(data: &LayerData) -> Option<Rect<f64>> {
+    let rule = Visibility::new(Audience::Public, data);
+    let mut e = Extent::default();
+    for entry in data.forest().iter() {
+        if rule.row_visible(entry.data) {
+            let env = entry.geom().envelope();
+            e.grow(env.lower(), env.upper());
+        }
+    }
+    e.bounds
+}
+
+/// The extents of a layer being changed, adjusted change by change: counts by the
+/// visibility of the rows taken out and put in; bounds grow by what is put in (O(1)), and the
+/// bounds of every row come from the forest's tree envelopes at the end (O(trees)). Only a
+/// public row taken out while touching the public bounds' edge leaves those bounds unknown
+/// until first read (see [`Extents::public_rows`]).
+#[derive(Debug)]
+pub(super) struct ExtentsUpdate {
+    public_count: usize,
+    /// `None` once unknown.
+    public_bounds: Option<Option<Rect<f64>>>,
+}
+
+impl ExtentsUpdate {
+    /// Starts from the extents of the layer being changed.
+    pub(super) fn new(old: &LayerData) -> ExtentsUpdate {
+        let e = old.extents();
+        ExtentsUpdate {
+            public_count: e.public_count,
+            public_bounds: e.public_bounds.get().copied(),
+        }
+    }
+
+    /// Takes out a row's contribution (before it is overwritten or deleted).
+    pub(super) fn take_out(&mut self, data: &LayerData, row: u32) {
+        if !Visibility::new(Audience::Public, data).row_visible(row) {
+            return;
+        }
+        self.public_count = self.public_count.saturating_sub(1);
+        let Some(env) = LayerData::entry(data.geometry(row), row).map(|e| e.envelope()) else {
+            return;
+        };
+        if let Some(Some(b)) = self.public_bounds {
+            let (lo, hi) = (env.lower(), env.upper());
+            let touches = lo[0] <= b.min().x
+                || lo[1] <= b.min().y
+                || hi[0] >= b.max().x
+                || hi[1] >= b.max().y;
+            if touches {
+                self.public_bounds = None;
+            }
+        }
+    }
+
+    /// Puts in a row's contribution (after it was written).
+    pub(super) fn put_in(&mut self, data: &LayerData, row: u32) {
+        if !Visibility::new(Audience::Public, data).row_visible(row) {
+            return;
+        }
+        self.public_count += 1;
+        let env = LayerData::entry(data.geometry(row), row).map(|e| e.envelope());
+        if let (Some(bounds), Some(env)) = (self.public_bounds.as_mut(), env) {
+            let mut e = Extent {
+                count: 0,
+                bounds: *bounds,
+            };
+            e.grow(env.lower(), env.upper());
+            *bounds = e.bounds;
+        }
+    }
+
+    /// The extents of the changed layer.
+    pub(super) fn finish(self, data: &LayerData) -> Extents {
+        let env = data.forest().envelope();
+        let all = Extent {
+            count: data.len(),
+            bounds: (!data.forest().is_empty()).then(|| {
+                let (lo, hi) = (env.lower(), env.upper());
+                Rect::new(coord! { x: lo[0], y: lo[1] }, coord! { x: hi[0], y: hi[1] })
+            }),
+        };
+        let public_bounds = match self.public_bounds {
+            Some(b) => OnceLock::from(b),
+            None => OnceLock::new(),
+        };
+        Extents {
+            all,
+            public_count: self.public_count,
+            public_bounds: Arc::new(public_bounds),
+        }
     }
 }
 
@@ -128,7 +243,11 @@ impl<'a> Visibility<'a> {
     /// about a whole layer that a caller is shown.
     pub(super) fn extent(&self) -> Extent {
         let e = self.data.extents();
-        if self.sees_all() { e.all } else { e.public }
+        if self.sees_all() {
+            e.all
+        } else {
+            e.public_rows(self.data)
+        }
     }
 
     /// The visible rows among `rows`.
@@ -270,9 +389,50 @@ pub(super) mod tests {
         let hidden = deleted.with_changes([deposit_at(7, "partners", 2.0, 50.0)], &[]);
         check_extents(&hidden, "made confidential");
         check_extents(&LayerData::empty(Layer::WasteDeposits), "empty");
+        check_extents(&hidden.with_changes([], &[7]), "deleted again");
         assert_eq!(
             Visibility::new(Audience::Public, &LayerData::empty(Layer::Plots)).extent(),
             Extent::default()
         );
+    }
+
+    /// The extents kept change by change equal those of a fresh build of the same layer
+    /// ([`Extents::of`], the oracle), exactly, through random puts, moves to the edges and
+    /// beyond, confidentiality flips and deletes; whether or not the lazy public bounds were
+    /// read in between.
+    #[test]
+    fn incremental_extents_equal_a_fresh_computation() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7_2026);
+        let mut data = LayerData::empty(Layer::WasteDeposits);
+        for step in 0..600 {
+            let id = rng.random_range(0..60u64);
+            data = if rng.random_bool(0.3) {
+                data.with_changes([], &[id])
+            } else {
+                let conf = if rng.random_bool(0.4) {
+                    "partners"
+                } else {
+                    "public"
+                };
+                let far = rng.random_bool(0.1);
+                let (lon, lat) = if far {
+                    (rng.random_range(-5.0..5.0), rng.random_range(40.0..55.0))
+                } else {
+                    (rng.random_range(0.0..1.0), rng.random_range(49.0..50.0))
+                };
+                data.with_changes([deposit_at(id, conf, lon, lat)], &[])
+            };
+            if rng.random_bool(0.5) {
+                check_extents(&data, "read between changes");
+            }
+            let fresh = Extents::of(&data);
+            assert_eq!(data.extents().all_rows(), fresh.all_rows(), "step {step}");
+            assert_eq!(
+                data.extents().public_rows(&data),
+                fresh.public_rows(&data),
+                "step {step}"
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The k features nearest to a point, by geodesic distance, among the admitted rows.
 //!
-//! Best-first search over the R-tree (Hjaltason & Samet): a min-heap holds nodes keyed by a
+//! Best-first search over the layer's R-tree forest (Hjaltason & Samet), every tree's root in
+//! one heap: a min-heap holds nodes keyed by a
 //! lower bound of their distance ([`box_lower_bound_m`]), polygon entries keyed the same way,
 //! and measured features keyed by their distance. A measured feature that reaches the top of
 //! the heap is nearer than anything left, so it is the next result. Rows the filter rejects
@@ -66,11 +67,18 @@ pub fn knn(select: &Selector, centre: Point<f64>, k: usize, within_m: Option<f64
     }
     let max = within_m.unwrap_or(f64::INFINITY);
     let mut heap = BinaryHeap::new();
-    heap.push(Queued {
-        key: 0.0,
-        tie: 0,
-        item: Item::Node(data.rtree().root()),
-    });
+    // Every tree's root of the layer's forest, keyed by its lower bound like any node.
+    for tree in data.forest().trees() {
+        let root = tree.root();
+        let key = box_lower_bound_m(centre, aabb(&root.envelope()));
+        if key <= max {
+            heap.push(Queued {
+                key,
+                tie: 0,
+                item: Item::Node(root),
+            });
+        }
+    }
     while let Some(Queued { item, .. }) = heap.pop() {
         match item {
             Item::Measured(hit) => {

@@ -328,7 +328,7 @@ fn candidate_deposits<'v>(view: &View<'v>, q: &NearWasteQuery, sites: &[Hit]) ->
     if let Some(env) = sites_envelope(view, sites, q.within_m) {
         for b in split_at_antimeridian(env) {
             let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
-            for e in data.rtree().locate_in_envelope_intersecting(&aabb) {
+            for e in data.entries_in_envelope(aabb) {
                 let row = e.data;
                 if visible.matches(row) && data.value(row, quantity).is_some() {
                     candidates.push(GeomWithData::new(e.geom().lower(), row));

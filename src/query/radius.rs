@@ -65,8 +65,7 @@ pub(crate) fn distance_within(
 
 /// R-tree entries whose envelope intersects a lon/lat box.
 pub(crate) fn entries_in(data: &LayerData, b: [f64; 4]) -> impl Iterator<Item = &Entry> {
-    data.rtree()
-        .locate_in_envelope_intersecting(&AABB::from_corners([b[0], b[1]], [b[2], b[3]]))
+    data.entries_in_envelope(AABB::from_corners([b[0], b[1]], [b[2], b[3]]))
 }
 
 /// A box whose longitudes leave ±180 as one or two boxes inside it.
