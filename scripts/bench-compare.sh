@@ -8,7 +8,8 @@
 #
 # TERRIENS_BENCH_SCALE sets the data size of both runs (the benches' default is 500; `small`
 # for the tile bench, or e.g. 100 for search, gives a quicker run). The load average before each
-# run is printed: figures taken on a busy machine are not comparable.
+# run is printed: figures taken on a busy machine are not comparable. BENCH_FILTER passes a
+# criterion filter (a benchmark name pattern) to both runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base="${1:-HEAD~1}"
@@ -23,6 +24,6 @@ args=()
 for b in "${benches[@]}"; do args+=(--bench "$b"); done
 
 echo "== base $(git rev-parse --short "$base"); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-(cd "$work/base" && cargo bench --locked "${args[@]}" -- --save-baseline before)
+(cd "$work/base" && cargo bench --locked "${args[@]}" -- ${BENCH_FILTER:+"$BENCH_FILTER"} --save-baseline before)
 echo "== working tree ($(git rev-parse --short HEAD)$(git diff --quiet || echo ', with changes')); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-cargo bench --locked "${args[@]}" -- --baseline before
+cargo bench --locked "${args[@]}" -- ${BENCH_FILTER:+"$BENCH_FILTER"} --baseline before
