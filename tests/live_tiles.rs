@@ -173,7 +173,7 @@ fn random_write(
         touched: Vec::new(),
     };
     for _ in 0..rng.random_range(1..5) {
-        let pick = (data.len() > 0).then(|| rng.random_range(0..data.len()) as u32);
+        let pick = (!data.is_empty()).then(|| rng.random_range(0..data.len()) as u32);
         let old = pick.map(|r| data.feature(r)).filter(|f| {
             let (lon, _) = point_of(&f.geometry);
             lon < WEST[2] + 0.01
@@ -269,7 +269,11 @@ fn globals(p: &Prepared) -> Vec<(bool, Option<u8>, Option<u8>)> {
     LAYERS
         .map(|l| {
             let pl = p.layer(l);
-            (pl.has_confidential, pl.complete_from, pl.complete_from_public)
+            (
+                pl.has_confidential,
+                pl.complete_from,
+                pl.complete_from_public,
+            )
         })
         .to_vec()
 }
@@ -337,12 +341,20 @@ fn incremental_tiles_and_cache_match_a_rebuild_after_every_write() {
                 let want = render_tile(&fresh, set, *t, &cfg).bytes;
                 if let Some(c) = cached {
                     let c = c.body.as_ref();
-                    assert!(c == &want[..], "cached, step {step} {t:?} {}", set.canonical());
+                    assert!(
+                        c == &want[..],
+                        "cached, step {step} {t:?} {}",
+                        set.canonical()
+                    );
                 }
-                let got = engine.tile(&prepared, set, *t, Encoding::Identity).expect("renders");
+                let got = engine
+                    .tile(&prepared, set, *t, Encoding::Identity)
+                    .expect("renders");
                 let g = got.body.as_ref();
                 assert!(g == &want[..], "step {step} {t:?} {}", set.canonical());
-                let gz = engine.tile(&prepared, set, *t, Encoding::Gzip).expect("renders");
+                let gz = engine
+                    .tile(&prepared, set, *t, Encoding::Gzip)
+                    .expect("renders");
                 assert_eq!(gz.hash, got.hash);
                 near_checked += 1;
                 i += 1;

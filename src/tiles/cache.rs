@@ -143,8 +143,7 @@ impl TileCache {
     /// (on a coarser grid when they are many).
     pub fn invalidate(&self, layer: Layer, z: u8, x: [u32; 2], y: [u32; 2], generation: u64) {
         let (mut g, mut x, mut y) = (z.min(MAX_ZOOM), x, y);
-        while g > 0 && u64::from(x[1] - x[0] + 1) * u64::from(y[1] - y[0] + 1) > STAMPS_PER_ZOOM
-        {
+        while g > 0 && u64::from(x[1] - x[0] + 1) * u64::from(y[1] - y[0] + 1) > STAMPS_PER_ZOOM {
             g -= 1;
             x = [x[0] >> 1, x[1] >> 1];
             y = [y[0] >> 1, y[1] >> 1];
@@ -308,7 +307,11 @@ mod tests {
             ..key(0)
         };
         let far = TileKey {
-            coord: TileCoord { z: 20, x: 500, y: 7 },
+            coord: TileCoord {
+                z: 20,
+                x: 500,
+                y: 7,
+            },
             ..key(0)
         };
         let both = [Layer::Plots, Layer::Buildings];

@@ -200,7 +200,9 @@ impl ClusterLevel {
     /// Takes a cell out (map, tree, counts).
     fn take(&mut self, key: u64) -> Option<Arc<Cell>> {
         let old = self.cells.remove(&key)?;
-        let removed = self.tree.remove(&GeomWithData::new(old.all.position(), key));
+        let removed = self
+            .tree
+            .remove(&GeomWithData::new(old.all.position(), key));
         debug_assert!(removed, "a cell's position is in its level's tree");
         self.count(&old, false);
         Some(old)
@@ -385,7 +387,7 @@ struct CellEdit {
 }
 
 /// `list` without the rows of `out` and with those of `into` (all ascending, in one pass).
-fn edit_list(list: &[u32], out: &mut Vec<u32>, into: &mut Vec<u32>) -> Vec<u32> {
+fn edit_list(list: &[u32], out: &mut [u32], into: &mut [u32]) -> Vec<u32> {
     out.sort_unstable();
     into.sort_unstable();
     let mut res = Vec::with_capacity(list.len() + into.len());

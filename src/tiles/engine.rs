@@ -15,9 +15,7 @@ use parking_lot::Mutex;
 
 use super::cache::{CachedTile, TileCache, TileKey};
 use super::prepare::{LayerChange, Prepared, prepare_with_changes};
-use super::{
-    Encoding, MAX_ZOOM, TileConfig, TileCoord, TileError, TileSet, compress, render_tile,
-};
+use super::{Encoding, MAX_ZOOM, TileConfig, TileCoord, TileError, TileSet, compress, render_tile};
 use crate::index::Snapshot;
 use crate::model::Layer;
 

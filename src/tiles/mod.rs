@@ -33,7 +33,8 @@ pub use engine::TileEngine;
 pub use error::TileError;
 pub use pmtiles::{ExportOptions, ExportReport, export_pmtiles, tile_id};
 pub use prepare::{
-    LayerChange, Prepared, PreparedLayer, prepare, prepare_layer, prepare_with_changes, update_layer,
+    LayerChange, Prepared, PreparedLayer, prepare, prepare_layer, prepare_with_changes,
+    update_layer,
 };
 pub use render_tile::{RenderedTile, render_tile};
 pub use tile_coord::{MAX_LAT, MAX_ZOOM, TileCoord, lonlat_to_world, tile_unit, world_to_lonlat};

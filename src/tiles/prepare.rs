@@ -23,7 +23,9 @@ use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
 use rstar::primitives::{GeomWithData, Rectangle};
 
 use super::TileConfig;
-use super::cluster::{ClusterLevel, ClusterSpec, Member, Moved, class_and_measure, cluster, update_clusters};
+use super::cluster::{
+    ClusterLevel, ClusterSpec, Member, Moved, class_and_measure, cluster, update_clusters,
+};
 use super::tile_coord::{lonlat_to_world, tile_unit};
 use super::tile_load::{TileLoad, Weight};
 use crate::index::{Chunked, Forest, LayerData, LayerView, RowChanges, Snapshot};
@@ -231,21 +233,18 @@ fn polygon_to_world(p: &Polygon<f64>) -> Polygon<f64> {
 pub fn to_world(g: &Geometry<f64>) -> WorldGeom {
     match g {
         Geometry::Point(p) => WorldGeom::Point(lonlat_to_world(p.x(), p.y())),
-        Geometry::Polygon(p) => WorldGeom::Polygons(Arc::new(MultiPolygon(vec![polygon_to_world(p)]))),
-        Geometry::MultiPolygon(mp) => {
-            WorldGeom::Polygons(Arc::new(MultiPolygon(
+        Geometry::Polygon(p) => {
+            WorldGeom::Polygons(Arc::new(MultiPolygon(vec![polygon_to_world(p)])))
+        }
+        Geometry::MultiPolygon(mp) => WorldGeom::Polygons(Arc::new(MultiPolygon(
             mp.0.iter().map(polygon_to_world).collect(),
-        )))
-        }
-        Geometry::Rect(r) => {
-            WorldGeom::Polygons(Arc::new(MultiPolygon(vec![polygon_to_world(
+        ))),
+        Geometry::Rect(r) => WorldGeom::Polygons(Arc::new(MultiPolygon(vec![polygon_to_world(
             &r.to_polygon(),
-        )])))
-        }
+        )]))),
         _ => WorldGeom::Empty,
     }
 }
-
 
 fn vertex_count(mp: &MultiPolygon<f64>) -> usize {
     mp.0.iter()
@@ -392,11 +391,7 @@ impl PreparedLayer {
     /// Counts of a row in or out (hidden rows, sub-pixel polygons).
     fn count_row(&mut self, f: &RowFacts, add: bool) {
         let step = |c: &mut usize| {
-            if add {
-                *c += 1
-            } else {
-                *c -= 1
-            }
+            if add { *c += 1 } else { *c -= 1 }
         };
         if f.hidden {
             step(&mut self.hidden_rows);
@@ -519,7 +514,11 @@ pub fn update_layer(
         envelopes.extend(f.envelope);
         next.take_row(r, &f);
         let pos = prev.anchor[r as usize];
-        gone.push(Moved { row: r, pos, joins_at: f.joins_at });
+        gone.push(Moved {
+            row: r,
+            pos,
+            joins_at: f.joins_at,
+        });
         gone_w[0].push((pos, f.weight));
         if !f.hidden {
             gone_w[1].push((pos, f.weight));
@@ -533,7 +532,11 @@ pub fn update_layer(
     for &r in &ch.rows {
         let p = prepare_row(&data, next.cluster_spec.as_ref(), &public, r, cfg);
         envelopes.extend(p.facts.envelope);
-        came.push(Moved { row: r, pos: p.anchor, joins_at: p.facts.joins_at });
+        came.push(Moved {
+            row: r,
+            pos: p.anchor,
+            joins_at: p.facts.joins_at,
+        });
         came_w[0].push((p.anchor, p.facts.weight));
         if !p.facts.hidden {
             came_w[1].push((p.anchor, p.facts.weight));

@@ -29,13 +29,16 @@ pub struct TileLoad {
 /// A row's weight at its anchor.
 pub type Weight = ([f64; 2], u64);
 
+/// Every row's weight: calls its argument once per row.
+pub type Rows<'a> = &'a dyn Fn(&mut dyn FnMut(Weight));
+
 fn tile_of(a: [f64; 2], z: u8) -> (u32, u32) {
     let n = f64::from(1u32 << z);
     ((a[0] * n) as u32, (a[1] * n) as u32)
 }
 
 /// Whether no tile of zoom `z` weighs over `budget` (one pass, nothing kept).
-fn fits(rows: &dyn Fn(&mut dyn FnMut(Weight)), z: u8, budget: u64) -> bool {
+fn fits(rows: Rows<'_>, z: u8, budget: u64) -> bool {
     let mut per_tile: HashMap<(u32, u32), u64> = HashMap::new();
     let mut ok = true;
     rows(&mut |(a, w)| {
@@ -46,7 +49,7 @@ fn fits(rows: &dyn Fn(&mut dyn FnMut(Weight)), z: u8, budget: u64) -> bool {
     ok
 }
 
-fn zoom_load(rows: &dyn Fn(&mut dyn FnMut(Weight)), z: u8, budget: u64) -> ZoomLoad {
+fn zoom_load(rows: Rows<'_>, z: u8, budget: u64) -> ZoomLoad {
     let mut per_tile: HashMap<(u32, u32), u64> = HashMap::new();
     rows(&mut |(a, w)| *per_tile.entry(tile_of(a, z)).or_insert(0) += w);
     let over = per_tile.values().filter(|w| **w > budget).count();
@@ -58,7 +61,7 @@ fn zoom_load(rows: &dyn Fn(&mut dyn FnMut(Weight)), z: u8, budget: u64) -> ZoomL
 
 impl TileLoad {
     /// From every row: `rows` calls its argument once per row.
-    pub fn build(rows: &dyn Fn(&mut dyn FnMut(Weight)), budget: u64) -> TileLoad {
+    pub fn build(rows: Rows<'_>, budget: u64) -> TileLoad {
         // Bisection for the first fitting zoom (fitting is monotone in the zoom).
         let (mut lo, mut hi) = (0u8, MAX_ZOOM);
         if fits(rows, 0, budget) {
@@ -124,12 +127,7 @@ impl TileLoad {
     /// Takes `removed` out, puts `added` in, and keeps exactly the zooms up to the first that
     /// fits (deeper zooms are computed from `rows`, the new rows, when the kept ones no longer
     /// fit: rare, one pass each).
-    pub fn update(
-        &mut self,
-        removed: &[Weight],
-        added: &[Weight],
-        rows: &dyn Fn(&mut dyn FnMut(Weight)),
-    ) {
+    pub fn update(&mut self, removed: &[Weight], added: &[Weight], rows: Rows<'_>) {
         for w in removed {
             self.shift(*w, false);
         }
@@ -173,13 +171,19 @@ mod tests {
             let old = rows[i];
             rows[i] = ([f64::from(i as u32) / 150.0, 0.9], 100);
             load.update(&[old], &[rows[i]], &all(&rows));
-            assert_eq!(load.first_fit(), TileLoad::build(&all(&rows), 5_000).first_fit());
+            assert_eq!(
+                load.first_fit(),
+                TileLoad::build(&all(&rows), 5_000).first_fit()
+            );
         }
         for i in 0..150 {
             let old = rows[i];
             rows[i] = ([0.3, 0.4], 100);
             load.update(&[old], &[rows[i]], &all(&rows));
-            assert_eq!(load.first_fit(), TileLoad::build(&all(&rows), 5_000).first_fit());
+            assert_eq!(
+                load.first_fit(),
+                TileLoad::build(&all(&rows), 5_000).first_fit()
+            );
         }
     }
 }
