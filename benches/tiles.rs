@@ -157,7 +157,7 @@ fn bench(c: &mut Criterion) {
     let enc = terriens::tiles::Encoding::Gzip;
     let _ = engine.tile(&prepared, &all, t, enc);
     c.bench_function("warm tile z14 (cache hit, gzip)", |b| {
-        b.iter(|| black_box(engine.cached(&prepared, &all, t, enc)))
+        b.iter(|| black_box(engine.cached(&all, t, enc)))
     });
 }
 

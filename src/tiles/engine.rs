@@ -1,6 +1,10 @@
 //! The tile engine: prepared layers for the current data generation, the tile cache, and the
 //! one entry point per product (a tile, an ETag, a TileJSON). No HTTP here: the API's handlers
 //! call it, and so does the PMTiles export.
+//!
+//! After a write the new preparation is updated from the changed rows, and the cache drops
+//! exactly the tiles they touch ([`TileEngine::prepared`]); every other tile stays a hit with
+//! the same ETag (a hash of its bytes).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -10,9 +14,10 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::cache::{CachedTile, TileCache, TileKey};
-use super::prepare::{Prepared, prepare};
-use super::{Encoding, TileConfig, TileCoord, TileError, TileSet, compress, render_tile};
+use super::prepare::{LayerChange, Prepared, prepare_with_changes};
+use super::{Encoding, MAX_ZOOM, TileConfig, TileCoord, TileError, TileSet, compress, render_tile};
 use crate::index::Snapshot;
+use crate::model::Layer;
 
 /// Prepared data, cache and settings; one per server.
 pub struct TileEngine {
@@ -57,24 +62,62 @@ impl TileEngine {
             return Arc::clone(p);
         }
         let started = std::time::Instant::now();
-        let next = Arc::new(prepare(snap, current.as_deref(), &self.config));
+        let (next, changes) = prepare_with_changes(snap, current.as_deref(), &self.config);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        // Before the new preparation is published: a request still on the old one cannot
+        // cache what it renders for a touched tile (the cache refuses bodies older than a
+        // stamp).
+        let stamps = self.invalidate(next.generation, &changes);
         tracing::info!(
             generation = snap.generation,
-            ms = started.elapsed().as_millis() as u64,
+            ms = (ms * 1e3).round() / 1e3,
+            stamps,
             "tiles prepared"
         );
+        let next = Arc::new(next);
         self.prepared.store(Some(Arc::clone(&next)));
         next
     }
 
-    /// Strong ETag of a tile: a hash of everything its bytes depend on (generation, layers,
-    /// filters, audience, address) and the encoding, so it is known without rendering.
-    pub fn etag(generation: u64, set: &TileSet, t: TileCoord, enc: Encoding) -> String {
-        let mut h = Fnv64::default();
-        generation.hash(&mut h);
-        set.canonical().hash(&mut h);
-        t.hash(&mut h);
-        format!("\"{:016x}-{}\"", h.finish(), enc.tag())
+    /// Drops the cached tiles the changes touch: per changed envelope and zoom, the tiles whose
+    /// buffered box meets it, grown at clustered zooms by a cluster cell (a cell's cluster sits
+    /// at its members' mean, inside the cell). Returns how many areas were stamped.
+    fn invalidate(&self, generation: u64, changes: &[LayerChange; 5]) -> usize {
+        let cfg = &self.config;
+        let mut stamped = 0;
+        for layer in Layer::ALL {
+            let envelopes = match &changes[layer.index()] {
+                LayerChange::Same => continue,
+                LayerChange::Everything => {
+                    self.cache.invalidate_layer(layer, generation);
+                    continue;
+                }
+                LayerChange::Rows(e) => e,
+            };
+            let clustered = super::prepare::cluster_spec(layer).is_some();
+            for z in 0..=MAX_ZOOM {
+                let n = f64::from(1u32 << z);
+                // The buffer and one tile unit more, against rounding at tile edges.
+                let mut grow = (f64::from(cfg.buffer) + 1.0) / f64::from(cfg.extent) / n;
+                if clustered && z <= cfg.generalise_max_zoom {
+                    grow += 1.0 / (n * f64::from(cfg.cluster_cells_per_tile));
+                }
+                let tile = |v: f64| ((v * n).floor().clamp(0.0, n - 1.0)) as u32;
+                for e in envelopes {
+                    let x = [tile(e[0] - grow), tile(e[2] + grow)];
+                    let y = [tile(e[1] - grow), tile(e[3] + grow)];
+                    self.cache.invalidate(layer, z, x, y, generation);
+                    stamped += 1;
+                }
+            }
+        }
+        stamped
+    }
+
+    /// Strong ETag of a tile in an encoding: a hash of its uncompressed bytes, so it changes
+    /// when and only when they do.
+    pub fn etag(tile: &CachedTile, enc: Encoding) -> String {
+        format!("\"{:016x}-{}\"", tile.hash, enc.tag())
     }
 
     /// The prepared layers if they are up to date for `snap` (no preparation started).
@@ -84,20 +127,17 @@ impl TileEngine {
             .filter(|p| p.generation >= snap.generation)
     }
 
-    /// A cached tile body, if there is one (never renders: cheap enough for the async path).
-    pub fn cached(
-        &self,
-        prepared: &Prepared,
-        set: &TileSet,
-        t: TileCoord,
-        enc: Encoding,
-    ) -> Option<Arc<CachedTile>> {
-        self.cache.get(&TileKey {
-            generation: prepared.generation,
-            set: set.canonical().into(),
-            coord: t,
-            encoding: enc,
-        })
+    /// A cached tile body, if there is one still true of the newest data (never renders:
+    /// cheap enough for the async path).
+    pub fn cached(&self, set: &TileSet, t: TileCoord, enc: Encoding) -> Option<Arc<CachedTile>> {
+        self.cache.get(
+            &TileKey {
+                set: set.canonical().into(),
+                coord: t,
+                encoding: enc,
+            },
+            &set_layers(set),
+        )
     }
 
     /// A tile body in the given encoding, from the cache or rendered (and cached).
@@ -109,26 +149,30 @@ impl TileEngine {
         enc: Encoding,
     ) -> Result<Arc<CachedTile>, TileError> {
         let canonical: Arc<str> = set.canonical().into();
+        let layers = set_layers(set);
         let key = |encoding| TileKey {
-            generation: prepared.generation,
             set: Arc::clone(&canonical),
             coord: t,
             encoding,
         };
-        if let Some(hit) = self.cache.get(&key(enc)) {
+        if let Some(hit) = self.cache.get(&key(enc), &layers) {
             return Ok(hit);
         }
-        let raw = match self.cache.get(&key(Encoding::Identity)) {
+        let raw = match self.cache.get(&key(Encoding::Identity), &layers) {
             Some(hit) => hit,
             None => {
                 let r = render_tile(prepared, set, t, &self.config);
+                let mut h = Fnv64::default();
+                r.bytes.hash(&mut h);
                 let tile = Arc::new(CachedTile {
                     body: Bytes::from(r.bytes),
                     features: r.features,
                     left_out: r.left_out,
+                    generation: prepared.generation,
+                    hash: h.finish(),
                 });
                 self.cache
-                    .insert(key(Encoding::Identity), Arc::clone(&tile));
+                    .insert(key(Encoding::Identity), &layers, Arc::clone(&tile));
                 tile
             }
         };
@@ -140,10 +184,17 @@ impl TileEngine {
             body: Bytes::from(body),
             features: raw.features,
             left_out: raw.left_out,
+            generation: raw.generation,
+            hash: raw.hash,
         });
-        self.cache.insert(key(enc), Arc::clone(&tile));
+        self.cache.insert(key(enc), &layers, Arc::clone(&tile));
         Ok(tile)
     }
+}
+
+/// The layers a tile set draws.
+fn set_layers(set: &TileSet) -> Vec<Layer> {
+    set.layers.iter().map(|(l, _)| *l).collect()
 }
 
 /// FNV-1a, 64 bits: stable across runs and Rust versions (ETags survive restarts).

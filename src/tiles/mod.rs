@@ -21,6 +21,7 @@ mod pmtiles;
 mod prepare;
 mod render_tile;
 mod tile_coord;
+mod tile_load;
 mod tile_set;
 mod tilejson;
 
@@ -31,7 +32,10 @@ pub use config::TileConfig;
 pub use engine::TileEngine;
 pub use error::TileError;
 pub use pmtiles::{ExportOptions, ExportReport, export_pmtiles, tile_id};
-pub use prepare::{Prepared, PreparedLayer, prepare, prepare_layer};
+pub use prepare::{
+    LayerChange, Prepared, PreparedLayer, prepare, prepare_layer, prepare_with_changes,
+    update_layer,
+};
 pub use render_tile::{RenderedTile, render_tile};
 pub use tile_coord::{MAX_LAT, MAX_ZOOM, TileCoord, lonlat_to_world, tile_unit, world_to_lonlat};
 pub use tile_set::{ALL_ALIAS, TileSet, parse_layers};

@@ -7,48 +7,80 @@
 //! keep the polygons of a pixel or more (simplified), send the smaller ones (and points) to the
 //! clusters (plots, buildings, waste deposits) or drop them (catchments, territories) →
 //! cluster bottom-up → completeness.
+//!
+//! Living data: every per-row array is an `index::Chunked`, every tree an `index::Forest`,
+//! cells and tile loads persistent maps, and a layer remembers the `LayerData::serial` it was
+//! made from. When the new data descends from it (`LayerData::changes_since`), the layer is
+//! updated from the changed rows only ([`update_layer`]): their old contributions are taken
+//! out of every structure (from the layer's own per-row arrays), the arrays resized, and the
+//! new rows put in. Layer-wide values (confidentiality, completeness) come from counts kept
+//! alongside, so they are exactly what a from-scratch [`prepare_layer`] computes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use geo::{Area, BoundingRect, Centroid, Simplify};
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
-use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
 use super::TileConfig;
-use super::cluster::{ClusterLevel, ClusterSpec, cluster};
+use super::cluster::{
+    ClusterLevel, ClusterSpec, Member, Moved, class_and_measure, cluster, update_clusters,
+};
 use super::tile_coord::{lonlat_to_world, tile_unit};
-use crate::index::{LayerData, LayerView, Snapshot};
+use super::tile_load::{TileLoad, Weight};
+use crate::index::{Chunked, Forest, LayerData, LayerView, RowChanges, Snapshot};
 use crate::model::{Audience, BUILDING_STATUS, Layer, MATERIALS, PLOT_STATUS, schema};
 
 /// A geometry in world coordinates (unit square, y down).
 #[derive(Debug, Clone)]
 pub enum WorldGeom {
     Point([f64; 2]),
-    Polygons(MultiPolygon<f64>),
+    /// Shared, so that copying a chunk of rows copies pointers.
+    Polygons(Arc<MultiPolygon<f64>>),
     /// A geometry kind tiles do not draw.
     Empty,
 }
 
+/// A polygon's world envelope in a shape level's tree; payload = row.
+pub type ShapeEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
 /// Polygons drawn as polygons at one zoom.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ShapeLevel {
-    /// World envelopes; payload = index in `geoms`.
-    pub tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
-    /// (row, simplified geometry; `None` when simplification removed nothing).
-    pub geoms: Vec<(u32, Option<MultiPolygon<f64>>)>,
+    /// World envelopes of the rows drawn at this zoom; payload = row. Their simplified
+    /// forms are the layer's ([`PreparedLayer::simplified_at`]).
+    pub tree: Forest<ShapeEntry>,
+}
+
+/// What preparation derives from one row besides its geometry, anchor and priority.
+#[derive(Debug, Clone, Copy, Default)]
+struct RowFacts {
+    /// World bounding box (`None` for empty geometries).
+    envelope: Option<[f64; 4]>,
+    /// The highest zoom at which the row is point-like (for clustering).
+    joins_at: Option<u8>,
+    /// For polygons: the highest zoom at which they are under one pixel.
+    subpixel_until: Option<u8>,
+    /// Hidden from the public audience (confidential).
+    hidden: bool,
+    /// Estimated encoded size, bytes (completeness).
+    weight: u64,
 }
 
 /// One layer ready to be tiled.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PreparedLayer {
     pub data: Arc<LayerData>,
-    pub world: Vec<WorldGeom>,
+    /// `data.serial()` when this was prepared.
+    pub serial: u64,
+    pub world: Chunked<WorldGeom>,
     /// Where a feature sits as a point: the point, or the polygon's centroid.
-    pub anchor: Vec<[f64; 2]>,
+    pub anchor: Chunked<[f64; 2]>,
     /// Larger first: world area of polygons, the cluster measure (quantity, area) of points.
-    pub priority: Vec<f64>,
+    pub priority: Chunked<f64>,
+    facts: Chunked<RowFacts>,
+    /// Per row: its simplified forms per zoom.
+    simplified: Chunked<Simplified>,
     /// Per zoom `0..=generalise_max_zoom`.
     pub shapes: Vec<ShapeLevel>,
     /// Per zoom `0..=generalise_max_zoom`; empty for layers that are not clustered.
@@ -62,6 +94,12 @@ pub struct PreparedLayer {
     pub complete_from: Option<u8>,
     /// The same for readers without the partners right (confidential rows left out).
     pub complete_from_public: Option<u8>,
+    /// Rows hidden from the public audience.
+    hidden_rows: usize,
+    /// Polygons per `subpixel_until + 1` (0: never under a pixel), for completeness.
+    subpixel: Vec<usize>,
+    /// Tile loads of every row, and of the rows public readers see.
+    load: [TileLoad; 2],
 }
 
 /// Every layer of one data generation, ready to be tiled.
@@ -69,6 +107,18 @@ pub struct PreparedLayer {
 pub struct Prepared {
     pub generation: u64,
     pub layers: [Arc<PreparedLayer>; 5],
+}
+
+/// How a layer's preparation changed from the previous one (what the tile cache must drop).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerChange {
+    /// The same preparation.
+    Same,
+    /// Prepared from scratch, or changed in a layer-wide way: every tile may differ.
+    Everything,
+    /// Updated from changed rows: their old and new world envelopes (points: zero-size);
+    /// no other tile's content differs.
+    Rows(Vec<[f64; 4]>),
 }
 
 impl PreparedLayer {
@@ -123,22 +173,42 @@ pub fn cluster_spec(layer: Layer) -> Option<ClusterSpec> {
 }
 
 /// Prepares every layer of a snapshot, reusing the layers of `previous` whose data did not
-/// change.
+/// change and updating those whose data descends from it.
 pub fn prepare(snap: &Snapshot, previous: Option<&Prepared>, cfg: &TileConfig) -> Prepared {
+    prepare_with_changes(snap, previous, cfg).0
+}
+
+/// [`prepare`], and per layer (`Layer::index`) how it changed from `previous`.
+pub fn prepare_with_changes(
+    snap: &Snapshot,
+    previous: Option<&Prepared>,
+    cfg: &TileConfig,
+) -> (Prepared, [LayerChange; 5]) {
+    let mut changes: [LayerChange; 5] = std::array::from_fn(|_| LayerChange::Everything);
     let layers = Layer::ALL.map(|layer| {
         let data = snap.layer(layer);
+        let change = &mut changes[layer.index()];
         if let Some(prev) = previous {
             let p = &prev.layers[layer.index()];
-            if Arc::ptr_eq(&p.data, data) {
+            if Arc::ptr_eq(&p.data, data) || p.serial == data.serial() {
+                *change = LayerChange::Same;
                 return Arc::clone(p);
+            }
+            if let Some(ch) = data.changes_since(p.serial)
+                && ch.rows.len() <= ch.new_len / 2 + 64
+            {
+                let (next, c) = update_layer(p, Arc::clone(data), &ch, cfg);
+                *change = c;
+                return Arc::new(next);
             }
         }
         Arc::new(prepare_layer(Arc::clone(data), cfg))
     });
-    Prepared {
+    let prepared = Prepared {
         generation: snap.generation,
         layers,
-    }
+    };
+    (prepared, changes)
 }
 
 fn ring_to_world(l: &LineString<f64>) -> LineString<f64> {
@@ -163,13 +233,15 @@ fn polygon_to_world(p: &Polygon<f64>) -> Polygon<f64> {
 pub fn to_world(g: &Geometry<f64>) -> WorldGeom {
     match g {
         Geometry::Point(p) => WorldGeom::Point(lonlat_to_world(p.x(), p.y())),
-        Geometry::Polygon(p) => WorldGeom::Polygons(MultiPolygon(vec![polygon_to_world(p)])),
-        Geometry::MultiPolygon(mp) => {
-            WorldGeom::Polygons(MultiPolygon(mp.0.iter().map(polygon_to_world).collect()))
+        Geometry::Polygon(p) => {
+            WorldGeom::Polygons(Arc::new(MultiPolygon(vec![polygon_to_world(p)])))
         }
-        Geometry::Rect(r) => {
-            WorldGeom::Polygons(MultiPolygon(vec![polygon_to_world(&r.to_polygon())]))
-        }
+        Geometry::MultiPolygon(mp) => WorldGeom::Polygons(Arc::new(MultiPolygon(
+            mp.0.iter().map(polygon_to_world).collect(),
+        ))),
+        Geometry::Rect(r) => WorldGeom::Polygons(Arc::new(MultiPolygon(vec![polygon_to_world(
+            &r.to_polygon(),
+        )]))),
         _ => WorldGeom::Empty,
     }
 }
@@ -180,247 +252,352 @@ fn vertex_count(mp: &MultiPolygon<f64>) -> usize {
         .sum()
 }
 
-/// Projected geometries and what is derived from them per row.
-struct Projected {
-    world: Vec<WorldGeom>,
-    anchor: Vec<[f64; 2]>,
-    priority: Vec<f64>,
-    /// World bounding boxes (`None` for empty geometries).
-    envelopes: Vec<Option<[f64; 4]>>,
+/// One row as preparation sees it.
+struct PreparedRow {
+    world: WorldGeom,
+    anchor: [f64; 2],
+    priority: f64,
+    facts: RowFacts,
+    simplified: Simplified,
 }
 
-/// Per row, the highest zoom at which it is point-like (`joins_at`, for clustering) and, for
-/// polygons, under one pixel (`subpixel_until`).
-struct Thresholds {
-    joins_at: Vec<Option<u8>>,
-    subpixel_until: Vec<Option<u8>>,
-}
+/// A polygon's simplified forms: (zoom, geometry) for each zoom at which it is drawn and
+/// simplification removed something, ascending zoom.
+pub type Simplified = Option<Arc<[(u8, MultiPolygon<f64>)]>>;
 
-/// Prepares one layer: project → priorities and anchors → zoom thresholds → shape levels →
-/// clusters → completeness (for every reader, and for the public audience without the rows
-/// it may not see).
-pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
+/// Step 1–3 for one row: world geometry, anchor, priority, envelope, zoom thresholds (the
+/// highest zoom at which it is point-like or, for polygons of unclustered layers, dropped:
+/// under one pixel, 1/256 of a tile, in both directions), and its simplified forms.
+fn prepare_row(
+    data: &LayerData,
+    spec: Option<&ClusterSpec>,
+    public: &LayerView<'_>,
+    row: u32,
+    cfg: &TileConfig,
+) -> PreparedRow {
     let gmax = cfg.generalise_max_zoom;
-    let spec = cluster_spec(data.layer());
-    let p = project(&data, spec.as_ref());
-    let th = thresholds(&p, spec.is_some(), gmax);
-    let shapes = shape_levels(&p, &th.subpixel_until, cfg);
-    let public = LayerView::new(&data, Audience::Public);
-    let hidden: Vec<bool> = (0..data.len() as u32).map(|r| !public.visible(r)).collect();
-    let has_confidential = hidden.iter().any(|h| *h);
-    let clusters = match &spec {
-        Some(s) => cluster(
-            &data,
-            s,
-            &p.anchor,
-            &th.joins_at,
-            gmax,
-            cfg.cluster_cells_per_tile,
-            |row| hidden[row as usize],
-        ),
-        None => Vec::new(),
+    let world = to_world(data.geometry(row));
+    let px = |z: u8| tile_unit(z, 256.0);
+    let mut f = RowFacts {
+        hidden: !public.visible(row),
+        ..RowFacts::default()
     };
-    let complete = |hidden: Option<&[bool]>| {
-        completeness(&data, &p, &th.subpixel_until, &clusters, hidden, cfg)
-    };
-    let complete_from = complete(None);
-    // Public readers' tiles lack the confidential rows: their completeness is computed without
-    // them, so that it says nothing of where those rows are.
-    let complete_from_public = if has_confidential {
-        complete(Some(&hidden))
-    } else {
-        complete_from
-    };
-    PreparedLayer {
-        data,
-        world: p.world,
-        anchor: p.anchor,
-        priority: p.priority,
-        shapes,
-        clusters,
-        cluster_spec: spec,
-        has_confidential,
-        complete_from,
-        complete_from_public,
-    }
-}
-
-/// Step 1–2: every geometry in world coordinates, its anchor, priority and envelope.
-fn project(data: &LayerData, spec: Option<&ClusterSpec>) -> Projected {
-    let n = data.len();
-    let world: Vec<WorldGeom> = data.geometries().iter().map(to_world).collect();
-    let mut anchor = Vec::with_capacity(n);
-    let mut priority = Vec::with_capacity(n);
-    let mut envelopes: Vec<Option<[f64; 4]>> = Vec::with_capacity(n);
-    for (row, g) in world.iter().enumerate() {
-        match g {
-            WorldGeom::Point(p) => {
-                anchor.push(*p);
-                envelopes.push(Some([p[0], p[1], p[0], p[1]]));
-                let measure = spec
-                    .and_then(|s| data.value(row as u32, s.measure_field))
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(0.0);
-                priority.push(measure);
-            }
-            WorldGeom::Polygons(mp) => {
-                let r = mp.bounding_rect();
-                let c = mp
-                    .centroid()
-                    .map(|c| [c.x(), c.y()])
-                    .or_else(|| r.map(|r| [r.center().x, r.center().y]))
-                    .unwrap_or([0.0, 0.0]);
-                anchor.push(c);
-                envelopes.push(r.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]));
-                priority.push(mp.unsigned_area());
-            }
-            WorldGeom::Empty => {
-                anchor.push([0.0, 0.0]);
-                envelopes.push(None);
-                priority.push(0.0);
-            }
+    let (anchor, priority, vertices) = match &world {
+        WorldGeom::Point(p) => {
+            f.envelope = Some([p[0], p[1], p[0], p[1]]);
+            f.joins_at = Some(gmax);
+            let measure = spec
+                .and_then(|s| data.value(row, s.measure_field))
+                .and_then(|v| v.as_f64())
+                .unwrap_or(0.0);
+            (*p, measure, 1)
         }
-    }
-    Projected {
+        WorldGeom::Polygons(mp) => {
+            let r = mp.bounding_rect();
+            let c = mp
+                .centroid()
+                .map(|c| [c.x(), c.y()])
+                .or_else(|| r.map(|r| [r.center().x, r.center().y]))
+                .unwrap_or([0.0, 0.0]);
+            f.envelope = r.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+            if let Some(e) = f.envelope {
+                let size = (e[2] - e[0]).max(e[3] - e[1]);
+                f.subpixel_until = (0..=gmax).rev().find(|z| size < px(*z));
+                if spec.is_some() {
+                    f.joins_at = f.subpixel_until;
+                }
+            }
+            (c, mp.unsigned_area(), vertex_count(mp))
+        }
+        WorldGeom::Empty => ([0.0, 0.0], 0.0, 0),
+    };
+    let filled = (0..data.schema().fields.len())
+        .filter(|i| data.value(row, *i).is_some())
+        .count();
+    f.weight = 12 + 3 * vertices as u64 + 3 * filled as u64;
+    let simplified = simplify_row(&world, &f, cfg);
+    PreparedRow {
         world,
         anchor,
         priority,
-        envelopes,
+        facts: f,
+        simplified,
     }
 }
 
-/// Step 3: the highest zoom at which each row is point-like (for clustering) or, for polygons
-/// of unclustered layers, dropped: under one pixel (1/256 of a tile) in both directions.
-fn thresholds(p: &Projected, clustered: bool, gmax: u8) -> Thresholds {
-    let n = p.world.len();
-    let px = |z: u8| tile_unit(z, 256.0);
-    let mut joins_at: Vec<Option<u8>> = vec![None; n];
-    let mut subpixel_until: Vec<Option<u8>> = vec![None; n];
-    for row in 0..n {
-        match &p.world[row] {
-            WorldGeom::Point(_) => joins_at[row] = Some(gmax),
-            WorldGeom::Polygons(_) => {
-                if let Some(e) = p.envelopes[row] {
-                    let size = (e[2] - e[0]).max(e[3] - e[1]);
-                    let z = (0..=gmax).rev().find(|z| size < px(*z));
-                    subpixel_until[row] = z;
-                    if clustered {
-                        joins_at[row] = z;
-                    }
-                }
-            }
-            WorldGeom::Empty => {}
+/// The row's envelope at zoom `z` if it is drawn as a polygon there (a pixel or more).
+fn shape_env(world: &WorldGeom, f: &RowFacts, z: u8) -> Option<[f64; 4]> {
+    let WorldGeom::Polygons(_) = world else {
+        return None;
+    };
+    if f.subpixel_until.is_some_and(|s| z <= s) {
+        return None;
+    }
+    f.envelope
+}
+
+/// Step 4 for one row: per zoom it is drawn at, the polygon simplified to one tile unit, kept
+/// when that removed vertices and left every ring a ring.
+fn simplify_row(world: &WorldGeom, f: &RowFacts, cfg: &TileConfig) -> Simplified {
+    let WorldGeom::Polygons(mp) = world else {
+        return None;
+    };
+    let mp: &MultiPolygon<f64> = mp;
+    let mut out = Vec::new();
+    for z in 0..=cfg.generalise_max_zoom {
+        if shape_env(world, f, z).is_none() {
+            continue;
         }
-    }
-    Thresholds {
-        joins_at,
-        subpixel_until,
-    }
-}
-
-/// Step 4: per zoom `0..=generalise_max_zoom`, the polygons of a pixel or more, simplified to
-/// one tile unit.
-fn shape_levels(p: &Projected, subpixel_until: &[Option<u8>], cfg: &TileConfig) -> Vec<ShapeLevel> {
-    let gmax = cfg.generalise_max_zoom;
-    let mut shapes = Vec::with_capacity(usize::from(gmax) + 1);
-    for z in 0..=gmax {
-        let eps = tile_unit(z, f64::from(cfg.extent));
-        let mut geoms = Vec::new();
-        let mut entries = Vec::new();
-        for (row, g) in p.world.iter().enumerate() {
-            let WorldGeom::Polygons(mp) = g else {
-                continue;
-            };
-            if subpixel_until[row].is_some_and(|s| z <= s) {
-                continue;
-            }
-            let Some(e) = p.envelopes[row] else { continue };
-            let simplified = mp.simplify(eps);
-            let keep = if vertex_count(&simplified) < vertex_count(mp)
-                && simplified.0.iter().all(|p| p.exterior().0.len() >= 4)
-            {
-                Some(simplified)
-            } else {
-                None
-            };
-            entries.push(GeomWithData::new(
-                Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]),
-                geoms.len() as u32,
-            ));
-            geoms.push((row as u32, keep));
-        }
-        shapes.push(ShapeLevel {
-            tree: RTree::bulk_load(entries),
-            geoms,
-        });
-    }
-    shapes
-}
-
-/// The first zoom from which the layer's tiles hold every feature: no cluster of two or more,
-/// no polygon dropped for being under a pixel, and (estimated) no tile over the budget.
-/// `hidden`: when given, the rows it marks are left out, as they are from public readers'
-/// tiles.
-fn completeness(
-    data: &LayerData,
-    p: &Projected,
-    subpixel_until: &[Option<u8>],
-    clusters: &[ClusterLevel],
-    hidden: Option<&[bool]>,
-    cfg: &TileConfig,
-) -> Option<u8> {
-    let (world, anchor) = (&p.world, &p.anchor);
-    let shown = |row: usize| hidden.is_none_or(|h| !h[row]);
-    let mut from: u8 = 0;
-    for (z, level) in clusters.iter().enumerate() {
-        if level
-            .cells
-            .iter()
-            .any(|c| c.view(hidden.is_some()).0.count > 1)
+        let simplified = mp.simplify(tile_unit(z, f64::from(cfg.extent)));
+        if vertex_count(&simplified) < vertex_count(mp)
+            && simplified.0.iter().all(|p| p.exterior().0.len() >= 4)
         {
-            from = from.max(z as u8 + 1);
+            out.push((z, simplified));
         }
     }
-    if clusters.is_empty() {
-        for s in subpixel_until.iter().flatten() {
-            from = from.max(s + 1);
+    (!out.is_empty()).then(|| out.into())
+}
+
+fn shape_entry(e: [f64; 4], row: u32) -> ShapeEntry {
+    GeomWithData::new(Rectangle::from_corners([e[0], e[1]], [e[2], e[3]]), row)
+}
+
+impl PreparedLayer {
+    /// The geometry of `row` at zoom `z` when simplification changed it.
+    pub fn simplified_at(&self, row: u32, z: u8) -> Option<&MultiPolygon<f64>> {
+        let forms = self.simplified[row as usize].as_deref()?;
+        forms.iter().find(|(fz, _)| *fz == z).map(|(_, g)| g)
+    }
+
+    fn member(&self, spec: &ClusterSpec, row: u32) -> Member {
+        let (class, measure) = class_and_measure(&self.data, spec, row);
+        Member {
+            class,
+            measure,
+            pos: self.anchor[row as usize],
+            hidden: self.facts[row as usize].hidden,
         }
     }
-    // Estimated encoded size of each feature: a few bytes per vertex and per property.
-    let props = data.schema().fields.len();
-    let est: Vec<f64> = world
-        .iter()
-        .enumerate()
-        .map(|(row, g)| {
-            let filled = (0..props)
-                .filter(|f| data.value(row as u32, *f).is_some())
-                .count();
-            let vertices = match g {
-                WorldGeom::Point(_) => 1,
-                WorldGeom::Polygons(mp) => vertex_count(mp),
-                WorldGeom::Empty => 0,
+
+    /// Calls `f` with the weight of every row (of the rows public readers see if `public`).
+    fn weights(&self, public: bool, f: &mut dyn FnMut(Weight)) {
+        for (a, facts) in self.anchor.iter().zip(self.facts.iter()) {
+            if !(public && facts.hidden) {
+                f((*a, facts.weight));
+            }
+        }
+    }
+
+    /// Counts of a row in or out (hidden rows, sub-pixel polygons).
+    fn count_row(&mut self, f: &RowFacts, add: bool) {
+        let step = |c: &mut usize| {
+            if add { *c += 1 } else { *c -= 1 }
+        };
+        if f.hidden {
+            step(&mut self.hidden_rows);
+        }
+        if let Some(s) = f.subpixel_until {
+            step(&mut self.subpixel[usize::from(s) + 1]);
+        }
+    }
+
+    /// Layer-wide values from the counts: confidentiality and completeness (step 6).
+    fn settle(&mut self) {
+        self.has_confidential = self.hidden_rows > 0;
+        let complete = |public: bool| -> Option<u8> {
+            // No cluster of two or more, no polygon dropped for being under a pixel…
+            let from = if self.clusters.is_empty() {
+                self.subpixel.iter().rposition(|c| *c > 0).unwrap_or(0)
+            } else {
+                self.clusters
+                    .iter()
+                    .rposition(|l| l.has_multi(public))
+                    .map_or(0, |z| z + 1)
             };
-            12.0 + 3.0 * vertices as f64 + 3.0 * filled as f64
+            // …and (estimated) no tile over the budget.
+            let fit = usize::from(self.load[usize::from(public)].first_fit()?);
+            let z = u8::try_from(from.max(fit)).ok()?;
+            (z <= super::MAX_ZOOM).then_some(z)
+        };
+        self.complete_from = complete(false);
+        // Public readers' tiles lack the confidential rows: their completeness is computed
+        // without them, so that it says nothing of where those rows are.
+        self.complete_from_public = if self.has_confidential {
+            complete(true)
+        } else {
+            self.complete_from
+        };
+    }
+}
+
+/// Prepares one layer from scratch: per row project, anchor, priority, thresholds and
+/// simplified forms → shape levels → clusters → tile loads → completeness (for every reader,
+/// and for the public audience without the rows it may not see).
+pub fn prepare_layer(data: Arc<LayerData>, cfg: &TileConfig) -> PreparedLayer {
+    let gmax = cfg.generalise_max_zoom;
+    let spec = cluster_spec(data.layer());
+    let n = data.len();
+    let (mut world, mut anchor, mut priority) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut facts, mut simplified) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    {
+        let public = LayerView::new(&data, Audience::Public);
+        for row in 0..n as u32 {
+            let p = prepare_row(&data, spec.as_ref(), &public, row, cfg);
+            world.push(p.world);
+            anchor.push(p.anchor);
+            priority.push(p.priority);
+            facts.push(p.facts);
+            simplified.push(p.simplified);
+        }
+    }
+    let shapes = (0..=gmax)
+        .map(|z| {
+            let entries = world
+                .iter()
+                .zip(&facts)
+                .enumerate()
+                .filter_map(|(row, (w, f))| Some(shape_entry(shape_env(w, f, z)?, row as u32)))
+                .collect();
+            ShapeLevel {
+                tree: Forest::bulk_load(entries),
+            }
         })
         .collect();
-    for z in from..=super::MAX_ZOOM {
-        let n = f64::from(1u32 << z);
-        let mut per_tile: HashMap<(u32, u32), f64> = HashMap::new();
-        let mut fits = true;
-        for (row, a) in anchor.iter().enumerate().filter(|(row, _)| shown(*row)) {
-            let key = ((a[0] * n) as u32, (a[1] * n) as u32);
-            let t = per_tile.entry(key).or_insert(0.0);
-            *t += est[row];
-            if *t > cfg.budget_bytes as f64 {
-                fits = false;
-                break;
-            }
-        }
-        if fits {
-            return Some(z);
+    let mut pl = PreparedLayer {
+        serial: data.serial(),
+        data,
+        world: world.into(),
+        anchor: anchor.into(),
+        priority: priority.into(),
+        facts: facts.into(),
+        simplified: simplified.into(),
+        shapes,
+        clusters: Vec::new(),
+        cluster_spec: spec,
+        has_confidential: false,
+        complete_from: None,
+        complete_from_public: None,
+        hidden_rows: 0,
+        subpixel: vec![0; usize::from(gmax) + 2],
+        load: Default::default(),
+    };
+    for i in 0..n {
+        let f = pl.facts[i];
+        pl.count_row(&f, true);
+    }
+    if let Some(s) = &spec {
+        let joins = |r: u32| pl.facts[r as usize].joins_at;
+        let member = |r: u32| pl.member(s, r);
+        pl.clusters = cluster(n as u32, &joins, gmax, cfg.cluster_cells_per_tile, &member);
+    }
+    let budget = cfg.budget_bytes as u64;
+    pl.load = [false, true].map(|public| TileLoad::build(&|f| pl.weights(public, f), budget));
+    pl.settle();
+    pl
+}
+
+/// Updates a layer's preparation to `data`, which descends from the data `prev` was made from
+/// by `ch`: old contributions of the removed or changed rows out (read from `prev`'s arrays),
+/// arrays resized, the changed rows put in. Also says which world envelopes changed, or that
+/// a layer-wide value did.
+pub fn update_layer(
+    prev: &PreparedLayer,
+    data: Arc<LayerData>,
+    ch: &RowChanges,
+    cfg: &TileConfig,
+) -> (PreparedLayer, LayerChange) {
+    let mut next = prev.clone();
+    let mut envelopes = Vec::new();
+    let (mut gone, mut gone_w) = (Vec::new(), [Vec::new(), Vec::new()]);
+    for r in ch.removed_or_changed() {
+        let f = prev.facts[r as usize];
+        envelopes.extend(f.envelope);
+        next.take_row(r, &f);
+        let pos = prev.anchor[r as usize];
+        gone.push(Moved {
+            row: r,
+            pos,
+            joins_at: f.joins_at,
+        });
+        gone_w[0].push((pos, f.weight));
+        if !f.hidden {
+            gone_w[1].push((pos, f.weight));
         }
     }
-    None
+    next.resize(ch.new_len);
+    next.serial = data.serial();
+    next.data = Arc::clone(&data);
+    let (mut came, mut came_w) = (Vec::new(), [Vec::new(), Vec::new()]);
+    let public = LayerView::new(&data, Audience::Public);
+    for &r in &ch.rows {
+        let p = prepare_row(&data, next.cluster_spec.as_ref(), &public, r, cfg);
+        envelopes.extend(p.facts.envelope);
+        came.push(Moved {
+            row: r,
+            pos: p.anchor,
+            joins_at: p.facts.joins_at,
+        });
+        came_w[0].push((p.anchor, p.facts.weight));
+        if !p.facts.hidden {
+            came_w[1].push((p.anchor, p.facts.weight));
+        }
+        next.put_row(r, p);
+    }
+    if let Some(s) = next.cluster_spec {
+        let mut levels = std::mem::take(&mut next.clusters);
+        update_clusters(&mut levels, &gone, &came, &|r| next.member(&s, r));
+        next.clusters = levels;
+    }
+    for (i, public) in [false, true].into_iter().enumerate() {
+        let mut load = std::mem::take(&mut next.load[i]);
+        load.update(&gone_w[i], &came_w[i], &|f| next.weights(public, f));
+        next.load[i] = load;
+    }
+    next.settle();
+    let global = |p: &PreparedLayer| (p.has_confidential, p.complete_from, p.complete_from_public);
+    let change = if global(prev) == global(&next) {
+        LayerChange::Rows(envelopes)
+    } else {
+        LayerChange::Everything
+    };
+    (next, change)
+}
+
+impl PreparedLayer {
+    /// Takes an old row's shapes and counts out (before the arrays change).
+    fn take_row(&mut self, r: u32, f: &RowFacts) {
+        for (z, level) in self.shapes.iter_mut().enumerate() {
+            if let Some(e) = shape_env(&self.world[r as usize], f, z as u8) {
+                let removed = level.tree.remove(&shape_entry(e, r));
+                debug_assert!(removed, "a drawn polygon is in its level's tree");
+            }
+        }
+        self.count_row(f, false);
+    }
+
+    fn resize(&mut self, n: usize) {
+        self.world.resize(n, WorldGeom::Empty);
+        self.anchor.resize(n, [0.0, 0.0]);
+        self.priority.resize(n, 0.0);
+        self.facts.resize(n, RowFacts::default());
+        self.simplified.resize(n, None);
+    }
+
+    /// Puts a new row in: arrays, shapes, counts.
+    fn put_row(&mut self, r: u32, p: PreparedRow) {
+        for (z, level) in self.shapes.iter_mut().enumerate() {
+            if let Some(e) = shape_env(&p.world, &p.facts, z as u8) {
+                level.tree.insert(shape_entry(e, r));
+            }
+        }
+        self.count_row(&p.facts, true);
+        let i = r as usize;
+        self.world.set(i, p.world);
+        self.anchor.set(i, p.anchor);
+        self.priority.set(i, p.priority);
+        self.facts.set(i, p.facts);
+        self.simplified.set(i, p.simplified);
+    }
 }
 
 #[cfg(test)]

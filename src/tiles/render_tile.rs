@@ -223,7 +223,7 @@ fn layer_candidates<'a>(
     let frame = Frame::new(t, cfg);
     let z = usize::from(t.z);
     if t.z <= cfg.generalise_max_zoom && z < pl.shapes.len() {
-        let mut out = shape_candidates(pl, &pl.shapes[z], filter, &frame);
+        let mut out = shape_candidates(pl, &pl.shapes[z], t.z, filter, &frame);
         if let (Some(spec), Some(level)) = (&pl.cluster_spec, pl.clusters.get(z)) {
             if filter.no_conditions() {
                 precomputed_clusters(pl, level, filter, &frame, &mut out);
@@ -240,21 +240,22 @@ fn layer_candidates<'a>(
 fn shape_candidates<'a>(
     pl: &'a PreparedLayer,
     level: &'a ShapeLevel,
+    z: u8,
     filter: VisibleFilter<'_>,
     frame: &Frame,
 ) -> Vec<Candidate<'a>> {
     let mut out = Vec::new();
     for e in level.tree.locate_in_envelope_intersecting(&frame.aabb(0.0)) {
-        let (row, simplified) = &level.geoms[e.data as usize];
-        if !filter.matches(*row) {
+        let row = e.data;
+        if !filter.matches(row) {
             continue;
         }
-        let geom = match (simplified, &pl.world[*row as usize]) {
+        let geom: &MultiPolygon<f64> = match (pl.simplified_at(row, z), &pl.world[row as usize]) {
             (Some(s), _) => s,
             (None, WorldGeom::Polygons(mp)) => mp,
             _ => continue,
         };
-        if let Some(c) = polygon_candidate(pl, *row, geom, frame) {
+        if let Some(c) = polygon_candidate(pl, row, geom, frame) {
             out.push(c);
         }
     }
@@ -274,7 +275,9 @@ fn precomputed_clusters<'a>(
     let public_view = !filter.view().sees_all() && pl.has_confidential;
     let grow = if public_view { level.cell_size } else { 0.0 };
     for e in level.tree.locate_in_envelope(&frame.aabb(grow)) {
-        let cell = &level.cells[e.data as usize];
+        let Some(cell) = level.cells.get(&e.data) else {
+            continue;
+        };
         let (agg, single) = cell.view(public_view);
         if agg.count == 0 {
             continue;
@@ -301,7 +304,9 @@ fn filtered_clusters<'a>(
     out: &mut Vec<Candidate<'a>>,
 ) {
     for e in level.tree.locate_in_envelope(&frame.aabb(level.cell_size)) {
-        let cell = &level.cells[e.data as usize];
+        let Some(cell) = level.cells.get(&e.data) else {
+            continue;
+        };
         let (agg, last) = filtered_aggregate(spec, cell, filter, |row| pl.anchor[row as usize]);
         let (Some(last), pos) = (last, agg.position()) else {
             continue;

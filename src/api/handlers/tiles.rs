@@ -35,7 +35,9 @@ async fn prepared(state: &AppState) -> Result<Arc<Prepared>, ApiError> {
     spawn_blocking("tile preparation", move || Ok(engine.prepared(&snap))).await
 }
 
-/// `Cache-Control`: a URL that names the data version (`?v=<generation>`) never changes.
+/// `Cache-Control`: a URL that names the data version (`?v=<generation>`, the generation
+/// TileJSON was made from) never changes. The server's own cache no longer keys on it: a write
+/// drops only the tiles it touches, and ETags hash the bytes.
 fn cache_control(params: &Params, generation: u64) -> HeaderValue {
     let versioned = params
         .0
@@ -66,13 +68,14 @@ pub async fn tile(
         access.audience(),
     )?;
     let prepared = prepared(&state).await?;
+    let generation = prepared.generation;
     let enc = accepted_encoding(&headers);
-    let etag = TileEngine::etag(prepared.generation, &set, coord, enc);
-    let mut common = common_headers(&params, prepared.generation, &etag);
+    let tile = cached_or_rendered(&state, prepared, set, coord, enc).await?;
+    let etag = TileEngine::etag(&tile, enc);
+    let mut common = common_headers(&params, generation, &etag);
     if if_none_match(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
-    let tile = cached_or_rendered(&state, prepared, set, coord, enc).await?;
     if tile.body.is_empty() {
         return Ok((StatusCode::NO_CONTENT, common).into_response());
     }
@@ -107,7 +110,7 @@ async fn cached_or_rendered(
     coord: TileCoord,
     enc: Encoding,
 ) -> Result<Arc<CachedTile>, ApiError> {
-    if let Some(t) = state.tiles.cached(&prepared, &set, coord, enc) {
+    if let Some(t) = state.tiles.cached(&set, coord, enc) {
         state.metrics.tile_cache_hit();
         return Ok(t);
     }
