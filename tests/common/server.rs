@@ -26,6 +26,16 @@ impl Server {
     /// `terriens serve --addr 127.0.0.1:0 ARGS…` with extra environment variables; waits until
     /// it is ready (listening, data loaded).
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_until(args, env, READY_LINE)
+    }
+
+    /// `terriens serve …`; waits until it listens (it may still be loading: 503).
+    pub fn start_listening(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_until(args, env, "listening on http://")
+    }
+
+    /// Waits for a log line holding `until` (after the listening line).
+    fn start_until(args: &[&str], env: &[(&str, &str)], until: &'static str) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .args(["--addr", "127.0.0.1:0"])
@@ -52,7 +62,7 @@ impl Server {
                     let rest = &line[i + "listening on http://".len()..];
                     addr = rest.split_whitespace().next().unwrap_or("").to_string();
                 }
-                if line.contains(READY_LINE) {
+                if line.contains(until) {
                     let _ = tx.send(addr.clone());
                 }
                 sink.lock().unwrap().push(line);
