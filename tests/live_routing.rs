@@ -202,6 +202,16 @@ fn persisted_snaps_are_used_when_they_match_and_rebuilt_otherwise() {
         );
     }
 
+    // The same features in another row order (as a compacted layer file loads): still used,
+    // each snap put back on its feature's row.
+    let mut reversed: Vec<Feature> = deposits.features().collect();
+    reversed.reverse();
+    let reordered = snap.with_layer(Arc::new(LayerData::build(Layer::WasteDeposits, reversed)));
+    let again = loaded(d);
+    let got = prepare(&again, d, &reordered);
+    assert!(got.values().all(|f| *f), "{got:?}");
+    assert_fresh(&again, &reordered);
+
     // Stale: the deposits changed (one moved) since the files were written.
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut next_id = 1 << 40;
@@ -253,8 +263,8 @@ fn persisted_snaps_are_used_when_they_match_and_rebuilt_otherwise() {
     )
     .unwrap();
     let key = SnapKey::new(ProfileId::Hgv, graph_id, snap.layer(Layer::WasteDeposits));
-    assert!(read_snaps(&body, &key).is_err());
+    assert!(read_snaps(&body, &key, snap.layer(Layer::WasteDeposits)).is_err());
     // Rewritten, it is good again.
     fourth.persist_snaps(d, &snap, &[Layer::WasteDeposits]);
-    assert!(read_snaps(&body, &key).is_ok());
+    assert!(read_snaps(&body, &key, snap.layer(Layer::WasteDeposits)).is_ok());
 }

@@ -7,7 +7,8 @@
 //! - the road graph's identity: its file's length and modification time, node and segment
 //!   counts and the snapping limit;
 //! - the layer's content: row count and a 64-bit fingerprint of every row's id, version and
-//!   geometry coordinates, in row order. This is computed from the layer *as loaded*, that is the
+//!   geometry coordinates, whatever the row order (the rows' snaps are stored with their
+//!   feature ids and put back by id: a compaction saves a layer file in an order of its own). This is computed from the layer *as loaded*, that is the
 //!   layer file with the write log replayed, so it binds the snaps to both at once, and more
 //!   exactly than the files' lengths and times would (a compaction that folds the log into the
 //!   layer file changes neither the content nor the fingerprint; a write does);
@@ -16,6 +17,7 @@
 //! A missing, stale, truncated or damaged file is ignored (logged) and the layer snapped again;
 //! files are written atomically (temporary file, fsync, rename, fsync of the directory).
 
+use std::collections::HashMap;
 use std::fs;
 use std::hash::Hasher;
 use std::io::Write;
@@ -34,9 +36,12 @@ use crate::model::Layer;
 /// First bytes of a snap file.
 const MAGIC: &[u8; 8] = b"TRNSNAPS";
 /// Version of the layout below; a file of another version is rebuilt.
-const FORMAT: u32 = 1;
-/// Bytes of one row: a presence byte, segment (u32), fraction, lon, lat, distance (f64).
-const ROW: usize = 1 + 4 + 8 * 4;
+const FORMAT: u32 = 2;
+/// Bytes of one row: the feature id (u64), a presence byte, segment (u32), fraction, lon, lat,
+/// distance (f64).
+const ROW: usize = 8 + 1 + 4 + 8 * 4;
+/// Bytes of a row's snap, after its id.
+const SNAP: usize = ROW - 8;
 /// Folder of derived files inside a data directory.
 pub const DERIVED_DIR: &str = "derived";
 
@@ -101,13 +106,15 @@ impl SnapKey {
     }
 }
 
-/// A fingerprint of a layer's content in row order: ids, versions, geometry coordinates.
-/// FxHash: this guards against stale files, not against an adversary, and it hashes the
-/// 1.4M features of scale 500 in tens of milliseconds.
+/// A fingerprint of a layer's content whatever its row order: the wrapping sum of a hash of
+/// each row's id, version and geometry coordinates. Order-independent because a compaction
+/// saves the layer file in its own order (and a replay appends in id order): the snaps are
+/// stored with their feature ids and put back by id. FxHash: this guards against stale files,
+/// not against an adversary, and it hashes the 1.4M features of scale 500 in tens of ms.
 pub fn layer_fingerprint(layer: &LayerData) -> u64 {
-    let mut h = FxHasher::default();
-    h.write_u64(layer.len() as u64);
+    let mut sum = layer.len() as u64;
     for row in 0..layer.len() as u32 {
+        let mut h = FxHasher::default();
         h.write_u64(layer.id(row));
         h.write_u64(layer.version(row));
         let g = layer.geometry(row);
@@ -116,8 +123,14 @@ pub fn layer_fingerprint(layer: &LayerData) -> u64 {
             h.write_u64(c.x.to_bits());
             h.write_u64(c.y.to_bits());
         }
+        // One more round, so that the sum of rows does not cancel structured differences.
+        sum = sum.wrapping_add(
+            h.finish()
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .rotate_left(29),
+        );
     }
-    h.finish()
+    sum
 }
 
 /// Where the snaps of a profile and layer live in a data directory.
@@ -126,9 +139,10 @@ pub fn snap_file_path(dir: &Path, profile: ProfileId, layer: Layer) -> PathBuf {
         .join(format!("snaps-{}-{}.bin", profile.id(), layer.id()))
 }
 
-fn encode(snaps: &FeatureSnaps) -> Vec<u8> {
+fn encode(layer: &LayerData, snaps: &FeatureSnaps) -> Vec<u8> {
     let mut body = Vec::with_capacity(snaps.len() * ROW);
-    for s in snaps.iter() {
+    for (row, s) in snaps.iter().enumerate() {
+        body.extend_from_slice(&layer.id(row as u32).to_le_bytes());
         match s {
             Some(s) => {
                 body.push(1);
@@ -137,7 +151,7 @@ fn encode(snaps: &FeatureSnaps) -> Vec<u8> {
                     body.extend_from_slice(&v.to_le_bytes());
                 }
             }
-            None => body.extend_from_slice(&[0; ROW]),
+            None => body.extend_from_slice(&[0; SNAP]),
         }
     }
     body
@@ -163,8 +177,14 @@ fn decode_row(r: &[u8]) -> Option<Snap> {
     })
 }
 
-/// Writes snaps atomically.
-pub fn write_snaps(path: &Path, key: &SnapKey, snaps: &FeatureSnaps) -> Result<(), SnapFileError> {
+/// Writes the snaps of a layer (by row, as [`super::RoutingEngine::feature_snaps`] gives them)
+/// atomically.
+pub fn write_snaps(
+    path: &Path,
+    key: &SnapKey,
+    layer: &LayerData,
+    snaps: &FeatureSnaps,
+) -> Result<(), SnapFileError> {
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
         move |source| SnapFileError::Io {
@@ -173,7 +193,7 @@ pub fn write_snaps(path: &Path, key: &SnapKey, snaps: &FeatureSnaps) -> Result<(
             source,
         }
     };
-    let body = encode(snaps);
+    let body = encode(layer, snaps);
     let header = key.header(&body);
     let parent = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io("create", parent))?;
@@ -194,8 +214,13 @@ pub fn write_snaps(path: &Path, key: &SnapKey, snaps: &FeatureSnaps) -> Result<(
         .map_err(io("fsync", parent))
 }
 
-/// Reads the snaps of a file whose header matches `key` exactly.
-pub fn read_snaps(path: &Path, key: &SnapKey) -> Result<FeatureSnaps, SnapFileError> {
+/// Reads the snaps of a file whose header matches `key` exactly, put back in the rows of
+/// `layer` by feature id.
+pub fn read_snaps(
+    path: &Path,
+    key: &SnapKey,
+    layer: &LayerData,
+) -> Result<FeatureSnaps, SnapFileError> {
     let rejected = |reason| SnapFileError::Rejected {
         path: path.to_path_buf(),
         reason,
@@ -208,7 +233,7 @@ pub fn read_snaps(path: &Path, key: &SnapKey) -> Result<FeatureSnaps, SnapFileEr
     let rows = usize::try_from(key.rows).map_err(|_| rejected("too many rows"))?;
     let body_len = rows * ROW;
     let header_len = key.header(&[]).len();
-    if bytes.len() != header_len + body_len {
+    if bytes.len() != header_len + body_len || rows != layer.len() {
         return Err(rejected("wrong length (truncated, or of other data)"));
     }
     let (header, body) = bytes.split_at(header_len);
@@ -220,7 +245,18 @@ pub fn read_snaps(path: &Path, key: &SnapKey) -> Result<FeatureSnaps, SnapFileEr
             "stale or damaged (format, graph, layer content or checksum differ)",
         ));
     }
-    Ok(body.chunks_exact(ROW).map(decode_row).collect())
+    let by_id: HashMap<u64, Option<Snap>> = body
+        .chunks_exact(ROW)
+        .map(|r| {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&r[..8]);
+            (u64::from_le_bytes(id), decode_row(&r[8..]))
+        })
+        .collect();
+    (0..layer.len() as u32)
+        .map(|row| by_id.get(&layer.id(row)).copied())
+        .collect::<Option<FeatureSnaps>>()
+        .ok_or_else(|| rejected("a feature of the layer is not in the file"))
 }
 
 /// One (profile, layer) pair whose snaps were prepared, and whether they came from a file.
@@ -275,7 +311,7 @@ impl super::Routing {
                                 _ => None,
                             };
                             let from_file = key.is_some_and(|(path, key)| {
-                                match read_snaps(&path, &key) {
+                                match read_snaps(&path, &key, layer) {
                                     Ok(snaps) => engine.install_snaps(layer, snaps),
                                     Err(e) => {
                                         tracing::info!(reason = %e, "snapping again: no usable snap file");
@@ -328,7 +364,7 @@ impl super::Routing {
                 };
                 let path = snap_file_path(dir, key.profile, *layer);
                 let snaps = engine.layer_snaps(data);
-                match write_snaps(&path, &key, &snaps) {
+                match write_snaps(&path, &key, data, &snaps) {
                     Ok(()) => written += 1,
                     Err(e) => tracing::warn!(error = %e, "cannot persist the feature snaps"),
                 }

@@ -55,7 +55,10 @@ pub struct WriterOptions {
 
 /// A callback run after each successful compaction (see [`WriterOptions::after_compaction`]).
 #[derive(Clone, Default)]
-pub struct AfterCompaction(pub Option<Arc<dyn Fn(&Snapshot, &[Layer]) + Send + Sync>>);
+pub struct AfterCompaction(pub Option<Arc<AfterCompactionFn>>);
+
+/// The callback of [`AfterCompaction`]: the snapshot saved and the layers saved.
+pub type AfterCompactionFn = dyn Fn(&Snapshot, &[Layer]) + Send + Sync;
 
 impl std::fmt::Debug for AfterCompaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
