@@ -261,6 +261,7 @@ impl WritesConfig {
             compact_after_bytes: self.compact_after_bytes,
             compact_interval: Duration::from_secs(self.compact_interval_s),
             compact_on_shutdown: self.compact_on_shutdown,
+            after_compaction: Default::default(),
         }
     }
 }

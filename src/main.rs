@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use terriens::api::{self, AppState};
 use terriens::auth::{self, KeyStore};
 use terriens::config::Config;
-use terriens::edit::{Recovery, Writer, recover};
+use terriens::edit::{AfterCompaction, Recovery, Writer, WriterOptions, recover};
 use terriens::geo_util::Crs;
 use terriens::index::{LayerData, SharedSnapshot, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
@@ -299,8 +299,11 @@ fn load_routing(dir: Option<&DataDir>) -> Result<Option<Routing>, BoxError> {
     })
 }
 
-/// `terriens serve`: configuration → keys → layers (write log replayed) → state with tiles,
-/// routing and the writer → the accept loop until shutdown, then the writer's last flush.
+/// `terriens serve`: configuration → keys → the listener bound (every request answered 503
+/// "loading" from then on) → layers (write log replayed) and road graphs in parallel → feature
+/// snaps (persisted ones loaded) → state with routing and the writer → the full router
+/// published; tiles are prepared and fresh snaps persisted in the background. Serves until
+/// shutdown, then the writer's last flush.
 fn serve(
     data: Option<PathBuf>,
     addr: Option<SocketAddr>,
@@ -313,22 +316,72 @@ fn serve(
         .addr
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let key_store = load_keys(&cfg)?;
-    let (snapshot, recovery) = load_layers(&cfg)?;
+    match api::raise_open_files_limit() {
+        Ok((old, new)) => tracing::info!(old, new, "open files soft limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let listener = rt.block_on(api::bind(addr))?;
+    let loading = Arc::new(api::Loading::default());
+    let app = api::AppSwitch::new(loading.clone());
+    let grace = Duration::from_secs(cfg.server.shutdown_grace_s);
+    let limits = Arc::new(cfg.limits.clone());
+    let server = rt.spawn(api::serve_switch(listener, limits, app.clone(), grace));
+    let (state, writer) = match load_state(&cfg, key_store, &loading) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            server.abort();
+            return Err(e);
+        }
+    };
+    app.ready(api::router(state.clone()));
+    loading.step("ready", None);
+    // Tiles are prepared off the request path; the first tile request would do it otherwise.
+    let tiles = (state.tiles.clone(), state.snapshot.clone());
+    std::thread::spawn(move || tiles.0.prepared(&tiles.1.load()));
+    run_until_shutdown(&rt, server, writer)
+}
+
+/// Everything `serve` loads before it is ready: layers and road graphs (in parallel), the
+/// feature snaps, the state and the writer.
+fn load_state(
+    cfg: &Config,
+    key_store: KeyStore,
+    loading: &api::Loading,
+) -> Result<(AppState, Option<Arc<Writer>>), BoxError> {
+    loading.step("layers", Some(Layer::ALL.len() as u64));
+    let (layers, routing) = std::thread::scope(|s| {
+        let roads = s.spawn(|| match cfg.server.data.clone() {
+            Some(path) => load_routing(Some(&DataDir::open(path)?)),
+            None => load_routing(None),
+        });
+        let layers = load_layers(cfg);
+        loading.step("roads", None);
+        let routing = roads
+            .join()
+            .unwrap_or_else(|_| Err("the road loading thread panicked".into()));
+        (layers, routing)
+    });
+    let (snapshot, recovery) = layers?;
+    let routing = routing?;
     let dir = recovery.as_ref().map(|r| r.dir.clone());
-    let routing = load_routing(dir.as_ref())?;
-    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir)
+    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir.clone())
         .with_limits(cfg.limits.clone())
         .with_keys(key_store, cfg.auth.policy())
         .with_tiles(cfg.tiles.tile_config());
-    // Prepare the tiles now rather than on the first map request.
-    state.tiles.prepared(&state.snapshot.load());
+    let mut options = cfg.writes.writer_options();
     if let Some(routing) = routing {
-        state = with_prepared_routing(state, routing, &snapshot);
+        let path = dir.as_ref().map(|d| d.path().to_path_buf());
+        state = with_prepared_routing(state, routing, &snapshot, path.as_deref(), loading);
+        if let (Some(routing), Some(path)) = (state.routing.clone(), path) {
+            let current = state.snapshot.clone();
+            options.after_compaction = AfterCompaction(Some(Arc::new(move |_, layers| {
+                routing.persist_snaps(&path, &current.load(), layers);
+            })));
+        }
     }
-    let (state, writer) = start_writer(state, recovery, &cfg)?;
-    run_until_shutdown(state, addr, &cfg, writer)
+    start_writer(state, recovery, options)
 }
-
 /// The configuration file and variables, with the command line flags winning over both.
 fn serve_config(
     data: Option<PathBuf>,
@@ -388,31 +441,54 @@ fn load_layers(cfg: &Config) -> Result<(Snapshot, Option<Recovery>), BoxError> {
 }
 
 /// The state with the road graphs, every feature snapped to the roads now rather than on the
-/// first drive-time query.
-fn with_prepared_routing(state: AppState, routing: Routing, snapshot: &Snapshot) -> AppState {
+/// first drive-time query: the snaps persisted in the data directory are loaded where they
+/// match the data, the rest snapped and persisted (in the background).
+fn with_prepared_routing(
+    state: AppState,
+    routing: Routing,
+    snapshot: &Snapshot,
+    dir: Option<&std::path::Path>,
+    loading: &api::Loading,
+) -> AppState {
     for p in routing.profiles() {
         if let Ok(e) = routing.engine(p) {
             let g = e.graph();
             tracing::info!(profile = %p, nodes = g.node_count(), segments = g.segment_count(), source = g.source(), "road graph loaded");
         }
     }
-    routing.prepare(snapshot);
-    state.with_routing(routing)
+    let pairs = routing.profiles().count() * snapshot.layers().count();
+    loading.step("snaps", Some(pairs as u64));
+    let prepared = routing.prepare_from(dir, snapshot, &|_| loading.advance());
+    let from_file = prepared.iter().filter(|p| p.from_file).count();
+    tracing::info!(
+        from_file,
+        snapped = prepared.len() - from_file,
+        "feature snaps ready"
+    );
+    let state = state.with_routing(routing);
+    let mut stale: Vec<Layer> = prepared
+        .iter()
+        .filter(|p| !p.from_file)
+        .map(|p| p.layer)
+        .collect();
+    stale.sort();
+    stale.dedup();
+    if let (Some(dir), Some(routing), false) = (dir, state.routing.clone(), stale.is_empty()) {
+        let (dir, snapshot) = (dir.to_path_buf(), snapshot.clone());
+        std::thread::spawn(move || routing.persist_snaps(&dir, &snapshot, &stale));
+    }
+    state
 }
 
 /// Starts the single writer on a recovered data directory (none on the demo data).
 fn start_writer(
     state: AppState,
     recovery: Option<Recovery>,
-    cfg: &Config,
+    options: WriterOptions,
 ) -> Result<(AppState, Option<Arc<Writer>>), BoxError> {
     Ok(match recovery {
         Some(rec) => {
-            let w = Arc::new(Writer::start(
-                rec,
-                state.snapshot.clone(),
-                cfg.writes.writer_options(),
-            )?);
+            let w = Arc::new(Writer::start(rec, state.snapshot.clone(), options)?);
             (state.with_writer(w.clone()), Some(w))
         }
         None => (state, None),
@@ -422,23 +498,16 @@ fn start_writer(
 /// Serves until shutdown; once requests are drained, stops the writer, which flushes the log
 /// (and compacts).
 fn run_until_shutdown(
-    state: AppState,
-    addr: SocketAddr,
-    cfg: &Config,
+    rt: &tokio::runtime::Runtime,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
     writer: Option<Arc<Writer>>,
 ) -> Result<(), BoxError> {
-    match api::raise_open_files_limit() {
-        Ok((old, new)) => tracing::info!(old, new, "open files soft limit"),
-        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
-    }
-    let rt = tokio::runtime::Runtime::new()?;
-    let grace = Duration::from_secs(cfg.server.shutdown_grace_s);
-    let served = rt.block_on(api::serve(state, addr, grace));
+    let served = rt.block_on(server);
     // Requests are drained: stop the writer, which flushes the log (and compacts).
     if let Some(w) = writer {
         w.shutdown();
     }
-    served?;
+    served??;
     Ok(())
 }
 

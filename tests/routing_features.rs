@@ -90,12 +90,18 @@ fn feature_snaps_are_cached_per_layer_snapshot() {
     let snapped = a.iter().filter(|s| s.is_some()).count();
     println!("{snapped} of {} plots within 1 km of a road", plots.len());
     assert!(snapped > plots.len() / 2);
-    // A new layer snapshot (same content, new Arc) is snapped anew; the old entry goes.
+    // The snaps are keyed by the layer's serial: a copy (same serial, same rows) shares them.
     let copy: Arc<LayerData> = Arc::new((**plots).clone());
-    let c = engine.feature_snaps(&copy);
+    assert!(Arc::ptr_eq(&a, &engine.feature_snaps(&copy)));
+    // A layer made by a change has its own snaps (updated from the old ones), equal to a
+    // fresh snapping, and cached in turn.
+    let first = plots.feature(0);
+    let changed: Arc<LayerData> = Arc::new(plots.with_changes([], &[first.id]));
+    let c = engine.feature_snaps(&changed);
     assert!(!Arc::ptr_eq(&a, &c));
-    assert_eq!(*a, *c);
-    assert!(Arc::ptr_eq(&c, &engine.feature_snaps(&copy)));
+    let fresh = terriens::routing::snap_features(engine, &changed);
+    assert!(c.iter().eq(fresh.iter()));
+    assert!(Arc::ptr_eq(&c, &engine.feature_snaps(&changed)));
 }
 
 /// Even–odd ray casting over every ring.

@@ -56,6 +56,8 @@ pub enum ApiError {
     Overloaded { limit: usize, retry_after_s: u64 },
     #[error("the request took longer than {timeout_ms} ms and was stopped; retry later")]
     Timeout { timeout_ms: u64 },
+    #[error("the server is starting and still loading its data ({step}); retry shortly")]
+    Loading { step: &'static str },
     #[error(
         "a geometry has {vertices} vertices, above the limit of this server ({limit}); simplify it"
     )]
@@ -164,6 +166,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "API key needed"),
             ApiError::Forbidden { .. } => (S::FORBIDDEN, "forbidden", "Role too low"),
             ApiError::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
+            ApiError::Loading { .. } => (S::SERVICE_UNAVAILABLE, "loading", "Loading"),
             ApiError::Timeout { .. } | ApiError::Cancelled => {
                 (S::SERVICE_UNAVAILABLE, "timeout", "Request timed out")
             }
@@ -355,9 +358,10 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::Overloaded { retry_after_s, .. } => Some(*retry_after_s),
-            ApiError::Timeout { .. } | ApiError::Cancelled | ApiError::Edit(EditError::Busy(_)) => {
-                Some(1)
-            }
+            ApiError::Timeout { .. }
+            | ApiError::Cancelled
+            | ApiError::Loading { .. }
+            | ApiError::Edit(EditError::Busy(_)) => Some(1),
             ApiError::Edit(EditError::Stopped(_)) => Some(30),
             ApiError::Edit(EditError::LogWrite { .. } | EditError::Compaction { .. }) => Some(10),
             _ => None,

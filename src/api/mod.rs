@@ -8,6 +8,7 @@ pub mod extract;
 pub mod geojson;
 pub mod handlers;
 pub mod limits;
+pub mod loading;
 pub mod metrics;
 mod serve;
 mod state;
@@ -23,8 +24,9 @@ use tower_http::trace::TraceLayer;
 pub use crate::config::{AuthPolicy, Limits};
 pub use error::ApiError;
 pub use limits::{HeavyGate, heavy};
+pub use loading::{AppSwitch, Loading, Progress};
 pub use metrics::Metrics;
-pub use serve::{raise_open_files_limit, serve};
+pub use serve::{bind, raise_open_files_limit, serve, serve_switch};
 pub use state::AppState;
 
 /// One route: method, path (OpenAPI syntax, which axum 0.8 shares) and handler.

@@ -9,18 +9,21 @@
 //! - hyper closes a connection that has not sent a complete request head within
 //!   `limits.header_read_timeout_ms` of its opening or of its previous answer;
 //! - an accept error (`EMFILE` and the like) pauses the loop briefly instead of spinning.
+//!
+//! [`serve_switch`] serves an [`AppSwitch`] on a listener bound beforehand: `terriens serve`
+//! binds first, answers 503 while it loads, then publishes the full router.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use super::loading::AppSwitch;
 use super::{AppState, Limits, router, shutdown_signal};
 
 /// Refusals being written at once; beyond, an excess connection is closed without an answer.
@@ -29,7 +32,7 @@ const MAX_REFUSALS: usize = 256;
 /// What every connection task needs.
 #[derive(Clone)]
 struct Conns {
-    app: Router,
+    app: AppSwitch,
     slots: Arc<Semaphore>,
     refusals: Arc<Semaphore>,
     limits: Arc<Limits>,
@@ -38,16 +41,32 @@ struct Conns {
 
 /// Serves until Ctrl-C or SIGTERM, then drains requests in flight for at most `grace`.
 pub async fn serve(state: AppState, addr: SocketAddr, grace: Duration) -> std::io::Result<()> {
+    let listener = bind(addr).await?;
+    let limits = state.limits.clone();
+    let app = AppSwitch::ready_with(router(state));
+    serve_switch(listener, limits, app, grace).await
+}
+
+/// Binds the listener (and logs its address).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let listener = TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    let max = state
-        .limits
-        .max_connections
-        .clamp(1, Semaphore::MAX_PERMITS);
+    Ok(listener)
+}
+
+/// Serves the router of the moment of `app` on a bound listener until Ctrl-C or SIGTERM, then
+/// drains requests in flight for at most `grace`.
+pub async fn serve_switch(
+    listener: TcpListener,
+    limits: Arc<Limits>,
+    app: AppSwitch,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let (stop_tx, stop_rx) = watch::channel(false);
     let conns = Conns {
-        limits: state.limits.clone(),
-        app: router(state),
+        limits,
+        app,
         slots: Arc::new(Semaphore::new(max)),
         refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
         stop: stop_rx,

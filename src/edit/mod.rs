@@ -11,7 +11,9 @@ pub mod parse;
 mod writer;
 
 pub use parse::{NewFeature, Patch, parse_features, parse_patch, parse_replacement};
-pub use writer::{Recovery, Writer, WriterOptions, WriterStats, lock_dir, recover, salvage_log};
+pub use writer::{
+    AfterCompaction, Recovery, Writer, WriterOptions, WriterStats, lock_dir, recover, salvage_log,
+};
 
 use crate::ingest::{IngestError, Rejection};
 use crate::model::{FeatureId, Layer};

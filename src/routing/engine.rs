@@ -7,13 +7,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
+use std::time::UNIX_EPOCH;
 
 use arc_swap::ArcSwap;
 
 use super::catchment_roads::CatchmentRoads;
 use super::direction::Direction;
 use super::error::RoutingError;
+use super::features::SnapCache;
 use super::graph::{BuildOptions, NO_EDGE, RoadGraph};
 use super::graph_file::read_graph;
 use super::network::RawNetwork;
@@ -21,6 +23,7 @@ use super::profile::ProfileId;
 use super::search::{SearchState, search};
 use super::snap::{DEFAULT_MAX_SNAP_M, Snap, SnapIndex};
 use crate::index::{LayerData, Snapshot};
+use crate::model::Layer;
 
 /// Largest number of idle search states kept for reuse.
 const POOL_MAX: usize = 16;
@@ -31,7 +34,7 @@ pub struct RoutingEngine {
     snap: SnapIndex,
     max_snap_m: f64,
     pool: Mutex<Vec<SearchState>>,
-    pub(crate) feature_snaps: LayerCache<Vec<Option<Snap>>>,
+    pub(crate) feature_snaps: SnapCache,
     pub(crate) catchment_roads: LayerCache<CatchmentRoads>,
 }
 
@@ -56,7 +59,7 @@ impl RoutingEngine {
             snap,
             max_snap_m: DEFAULT_MAX_SNAP_M,
             pool: Mutex::new(Vec::new()),
-            feature_snaps: LayerCache::default(),
+            feature_snaps: SnapCache::default(),
             catchment_roads: LayerCache::default(),
         }
     }
@@ -314,8 +317,8 @@ impl<'e> SearchTimes<'e> {
     }
 
     /// Travel times to (or from) the features of a layer, seconds, for those within the limit:
-    /// `(row, seconds)`, by row. Features are snapped once per layer snapshot (cached by the
-    /// engine); those farther than the snapping limit from a usable road are left out.
+    /// `(row, seconds)`, by row. Features are snapped once (cached by the engine, updated row
+    /// by row after a change); those farther than the snapping limit from a usable road are left out.
     pub fn to_features(&self, layer: &Arc<LayerData>) -> Vec<(u32, f64)> {
         let snaps = self.engine.feature_snaps(layer);
         snaps
@@ -326,11 +329,13 @@ impl<'e> SearchTimes<'e> {
     }
 }
 
-/// A value computed once per layer snapshot, keyed by the `Arc<LayerData>` it was computed
-/// from (held weakly, so a replaced layer is freed). Lookups never lock; a miss computes the
-/// value and publishes it with a compare-and-swap, so two concurrent misses may both compute.
+/// A value computed once per layer snapshot, keyed by the layer's kind and
+/// [`LayerData::serial`]: one entry per kind, replaced when a layer of another serial is asked
+/// for (rebuilt from scratch, not updated: used for small layers only, the catchments, where a
+/// rebuild costs a few milliseconds). Lookups never lock; a miss computes the value and
+/// publishes it with a compare-and-swap, so two concurrent misses may both compute.
 pub(crate) struct LayerCache<T> {
-    entries: ArcSwap<Vec<(Weak<LayerData>, Arc<T>)>>,
+    entries: ArcSwap<Vec<(Layer, u64, Arc<T>)>>,
 }
 
 impl<T> Default for LayerCache<T> {
@@ -347,27 +352,48 @@ impl<T> LayerCache<T> {
         layer: &Arc<LayerData>,
         compute: impl FnOnce() -> T,
     ) -> Arc<T> {
-        let ptr = Arc::as_ptr(layer);
-        if let Some((_, v)) = self
+        let (kind, serial) = (layer.layer(), layer.serial());
+        if let Some((_, _, v)) = self
             .entries
             .load()
             .iter()
-            .find(|(w, _)| w.as_ptr() == ptr && w.strong_count() > 0)
+            .find(|(k, s, _)| *k == kind && *s == serial)
         {
             return v.clone();
         }
         let value = Arc::new(compute());
-        let kind = layer.layer();
         self.entries.rcu(|old| {
-            let mut next: Vec<(Weak<LayerData>, Arc<T>)> = old
-                .iter()
-                .filter(|(w, _)| w.upgrade().is_some_and(|l| l.layer() != kind))
-                .cloned()
-                .collect();
-            next.push((Arc::downgrade(layer), value.clone()));
+            let mut next: Vec<(Layer, u64, Arc<T>)> =
+                old.iter().filter(|(k, _, _)| *k != kind).cloned().collect();
+            next.push((kind, serial, value.clone()));
             next
         });
         value
+    }
+}
+
+/// The identity of a road graph file, as far as a snap file is bound to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GraphIdentity {
+    pub file_len: u64,
+    pub mtime_ns: u64,
+    pub nodes: u64,
+    pub segments: u64,
+    pub max_snap_bits: u64,
+}
+
+impl GraphIdentity {
+    /// The identity of a graph file on disk with the engine's counts.
+    pub fn of_file(path: &Path, nodes: usize, segments: usize, max_snap_m: f64) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        Some(GraphIdentity {
+            file_len: meta.len(),
+            mtime_ns: u64::try_from(mtime.as_nanos()).unwrap_or(u64::MAX),
+            nodes: nodes as u64,
+            segments: segments as u64,
+            max_snap_bits: max_snap_m.to_bits(),
+        })
     }
 }
 
@@ -375,6 +401,8 @@ impl<T> LayerCache<T> {
 #[derive(Debug, Default, Clone)]
 pub struct Routing {
     engines: BTreeMap<ProfileId, Arc<RoutingEngine>>,
+    /// The identity of the graph file of each engine loaded from one (see `snap_file`).
+    graph_ids: BTreeMap<ProfileId, GraphIdentity>,
 }
 
 /// File name of a profile's graph in a data directory.
@@ -394,11 +422,15 @@ impl Routing {
             let graph = RoadGraph::build(net, p, opts)?;
             engines.insert(p, Arc::new(RoutingEngine::new(graph)));
         }
-        Ok(Routing { engines })
+        Ok(Routing {
+            engines,
+            graph_ids: BTreeMap::new(),
+        })
     }
 
-    /// Adds (or replaces) an engine.
+    /// Adds (or replaces) an engine (not bound to a graph file: its snaps are not persisted).
     pub fn insert(&mut self, engine: RoutingEngine) {
+        self.graph_ids.remove(&engine.profile());
         self.engines.insert(engine.profile(), Arc::new(engine));
     }
 
@@ -414,8 +446,19 @@ impl Routing {
     /// Loads every graph file of a data directory; `None` when there is none.
     pub fn load_dir(dir: &Path) -> Result<Option<Routing>, RoutingError> {
         let mut routing = Routing::default();
-        for (_, path) in Routing::graph_files(dir) {
-            routing.insert(RoutingEngine::new(read_graph(&path)?));
+        for (profile, path) in Routing::graph_files(dir) {
+            let engine = RoutingEngine::new(read_graph(&path)?);
+            let g = engine.graph();
+            let id = GraphIdentity::of_file(
+                &path,
+                g.node_count(),
+                g.segment_count(),
+                engine.max_snap_m(),
+            );
+            routing.insert(engine);
+            if let Some(id) = id {
+                routing.graph_ids.insert(profile, id);
+            }
         }
         Ok((!routing.engines.is_empty()).then_some(routing))
     }
@@ -433,9 +476,27 @@ impl Routing {
     }
 
     /// Snaps the features of a snapshot for every profile (see [`RoutingEngine::prepare`]).
+    /// The profiles run in parallel (one thread each): snapping is CPU-bound and the engines
+    /// share nothing.
     pub fn prepare(&self, snapshot: &Snapshot) {
-        for e in self.engines.values() {
-            e.prepare(snapshot);
-        }
+        std::thread::scope(|s| {
+            for e in self.engines.values() {
+                s.spawn(move || e.prepare(snapshot));
+            }
+        });
+    }
+
+    /// The engines of every loaded profile.
+    pub fn engines(&self) -> impl Iterator<Item = &Arc<RoutingEngine>> + '_ {
+        self.engines.values()
+    }
+
+    /// Each engine with the identity of the graph file it was read from, if any.
+    pub(crate) fn engines_with_ids(
+        &self,
+    ) -> impl Iterator<Item = (&RoutingEngine, Option<GraphIdentity>)> + '_ {
+        self.engines
+            .iter()
+            .map(|(p, e)| (&**e, self.graph_ids.get(p).copied()))
     }
 }

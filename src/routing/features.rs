@@ -1,39 +1,159 @@
 //! Drive-time filters: travel times from (or to) a point to every feature of a layer, read from
 //! the Dijkstra labels, never from isochrone polygons.
 //!
-//! Each feature is snapped once per layer snapshot: a point feature as it is, a polygon by its
-//! interior point (`geo::InteriorPoint`, inside the polygon even when it is not convex). The
-//! snaps are cached by the engine, keyed by the `Arc<LayerData>`, and computed at load by
-//! [`super::RoutingEngine::prepare`] (or at the first query of a new layer snapshot).
+//! Each feature is snapped once: a point feature as it is, a polygon by its interior point
+//! (`geo::InteriorPoint`, inside the polygon even when it is not convex). The snaps of a layer
+//! are a copy-on-write [`Chunked`] array mirroring the layer's rows, cached by the engine per
+//! layer kind and keyed by [`LayerData::serial`]. A layer made from the cached one by
+//! `with_changes` re-snaps only the rows that [`LayerData::changes_since`] names (a write costs
+//! O(change), not O(layer)); any other layer is snapped whole. The snaps are computed at load by
+//! [`super::RoutingEngine::prepare`] (or read from a persisted file, see `snap_file`), else at the
+//! first query of a new layer snapshot.
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use geo::InteriorPoint;
 
 use super::direction::Direction;
 use super::engine::RoutingEngine;
 use super::error::RoutingError;
 use super::snap::Snap;
-use crate::index::LayerData;
+use crate::index::{Chunked, LayerData};
+use crate::model::Layer;
 
-impl RoutingEngine {
-    /// The snap of every row of a layer (`None` for features farther than the snapping limit
-    /// from a usable road, or without a point), computed once per layer snapshot.
-    pub fn feature_snaps(&self, layer: &Arc<LayerData>) -> Arc<Vec<Option<Snap>>> {
-        self.feature_snaps
-            .get_or_compute(layer, || snap_features(self, layer))
+/// The snaps of every row of a layer, by row.
+pub type FeatureSnaps = Chunked<Option<Snap>>;
+
+/// Snap arrays kept per layer kind: the newest and the one before, so that a reader still
+/// holding the previous snapshot does not recompute it.
+const KEPT_PER_KIND: usize = 2;
+
+/// One cached snap array: the layer it mirrors (kind and serial) and the snaps.
+#[derive(Clone)]
+struct SnapEntry {
+    kind: Layer,
+    serial: u64,
+    snaps: Arc<FeatureSnaps>,
+}
+
+/// The feature snaps of an engine, per layer kind, keyed by layer serial. Lookups never lock;
+/// a miss computes (incrementally when it can) and publishes with a compare-and-swap, so two
+/// concurrent misses may both compute.
+#[derive(Default)]
+pub(crate) struct SnapCache {
+    entries: ArcSwap<Vec<SnapEntry>>,
+}
+
+impl SnapCache {
+    /// The cached snaps of exactly this layer (same serial), if any.
+    fn get(&self, layer: &LayerData) -> Option<Arc<FeatureSnaps>> {
+        let serial = layer.serial();
+        let entries = self.entries.load();
+        let hit = entries
+            .iter()
+            .find(|e| e.serial == serial && e.kind == layer.layer());
+        hit.map(|e| e.snaps.clone())
+    }
+
+    /// The newest cached entry of this layer's kind that the layer descends from, with the
+    /// rows changed since it.
+    fn ancestor(&self, layer: &LayerData) -> Option<(Arc<FeatureSnaps>, Vec<u32>)> {
+        let entries = self.entries.load();
+        entries
+            .iter()
+            .rev()
+            .filter(|e| e.kind == layer.layer())
+            .find_map(|e| {
+                let changes = layer.changes_since(e.serial)?;
+                (e.snaps.len() == changes.old_len).then(|| (e.snaps.clone(), changes.rows))
+            })
+    }
+
+    /// Publishes the snaps of a layer, keeping the newest [`KEPT_PER_KIND`] of its kind.
+    fn insert(&self, layer: &LayerData, snaps: Arc<FeatureSnaps>) {
+        let entry = SnapEntry {
+            kind: layer.layer(),
+            serial: layer.serial(),
+            snaps,
+        };
+        self.entries.rcu(|old| {
+            let mut next: Vec<SnapEntry> = old
+                .iter()
+                .filter(|e| e.serial != entry.serial)
+                .cloned()
+                .collect();
+            next.push(entry.clone());
+            let same = next.iter().filter(|e| e.kind == entry.kind).count();
+            let mut drop = same.saturating_sub(KEPT_PER_KIND);
+            next.retain(|e| {
+                let gone = drop > 0 && e.kind == entry.kind;
+                if gone {
+                    drop -= 1;
+                }
+                !gone
+            });
+            next
+        });
     }
 }
 
-/// Snaps every feature of a layer.
-fn snap_features(engine: &RoutingEngine, layer: &LayerData) -> Vec<Option<Snap>> {
-    layer
-        .geometries()
-        .iter()
-        .map(|g| {
-            let p = g.interior_point()?;
-            engine.snap(p.x(), p.y()).ok()
-        })
+impl RoutingEngine {
+    /// The snap of every row of a layer (`None` for features farther than the snapping limit
+    /// from a usable road, or without a point). Cached per layer serial; a layer made by
+    /// `with_changes` from a cached one re-snaps only its changed rows.
+    pub fn feature_snaps(&self, layer: &Arc<LayerData>) -> Arc<FeatureSnaps> {
+        self.layer_snaps(layer)
+    }
+
+    /// [`RoutingEngine::feature_snaps`] of a layer not behind an `Arc`.
+    pub fn layer_snaps(&self, layer: &LayerData) -> Arc<FeatureSnaps> {
+        if let Some(hit) = self.feature_snaps.get(layer) {
+            return hit;
+        }
+        let snaps = match self.feature_snaps.ancestor(layer) {
+            Some((old, rows)) => {
+                let mut snaps = (*old).clone();
+                snaps.resize(layer.len(), None);
+                for r in &rows {
+                    snaps.set(*r as usize, snap_row(self, layer, *r));
+                }
+                tracing::debug!(layer = %layer.layer(), profile = %self.profile(), rows = rows.len(), "feature snaps updated");
+                snaps
+            }
+            None => snap_features(self, layer),
+        };
+        let snaps = Arc::new(snaps);
+        self.feature_snaps.insert(layer, snaps.clone());
+        snaps
+    }
+
+    /// The cached snaps of exactly this layer, without computing.
+    pub fn cached_snaps(&self, layer: &LayerData) -> Option<Arc<FeatureSnaps>> {
+        self.feature_snaps.get(layer)
+    }
+
+    /// Installs snaps computed elsewhere (read from a persisted file) for a layer. The caller
+    /// vouches that they are those of [`snap_features`] on this layer; the length must match.
+    pub fn install_snaps(&self, layer: &LayerData, snaps: FeatureSnaps) -> bool {
+        if snaps.len() != layer.len() {
+            return false;
+        }
+        self.feature_snaps.insert(layer, Arc::new(snaps));
+        true
+    }
+}
+
+/// The snap of one row of a layer.
+fn snap_row(engine: &RoutingEngine, layer: &LayerData, row: u32) -> Option<Snap> {
+    let p = layer.geometry(row).interior_point()?;
+    engine.snap(p.x(), p.y()).ok()
+}
+
+/// Snaps every feature of a layer from scratch (the oracle of the incremental update).
+pub fn snap_features(engine: &RoutingEngine, layer: &LayerData) -> FeatureSnaps {
+    (0..layer.len() as u32)
+        .map(|row| snap_row(engine, layer, row))
         .collect()
 }
 

@@ -22,7 +22,8 @@
 //! has no cycle:
 //! `profile` → `error` → `network` → `osm`, `bdtopo`, `synthetic` → `read_roads` (picks the
 //! reader of a file) → `urban_density`, `islands`, `direction` → `graph` → `search`,
-//! `graph_file`, `snap`, `catchment_roads` → `engine` → `features`, `isochrone`, `workforce`.
+//! `graph_file`, `snap`, `catchment_roads` → `engine` → `features`, `isochrone`, `workforce` →
+//! `snap_file` (the snaps persisted beside the layer files).
 //!
 //! # Drive-time filtering API (for search endpoints)
 //!
@@ -70,15 +71,16 @@ pub mod profile;
 mod read_roads;
 pub mod search;
 pub mod snap;
+mod snap_file;
 pub mod synthetic;
 pub mod urban_density;
 pub mod workforce;
 
 pub use direction::{Direction, UnknownDirection};
 pub use embedded::{EMBEDDED_ROADS, ROADS_FILE, embedded_routing};
-pub use engine::{Routing, RoutingEngine, SearchTimes, graph_file_name};
+pub use engine::{GraphIdentity, Routing, RoutingEngine, SearchTimes, graph_file_name};
 pub use error::{GraphFileError, GraphPartsError, NetworkDefect, RoutingError};
-pub use features::travel_times_to_features;
+pub use features::{FeatureSnaps, snap_features, travel_times_to_features};
 pub use graph::{BuildOptions, Edge, NO_EDGE, RoadGraph, Segment};
 pub use graph_file::{read_graph, write_graph};
 pub use isochrone::{Contour, Isochrone, IsochroneOptions, isochrone};
@@ -86,4 +88,8 @@ pub use network::{RawNetwork, RawWay};
 pub use profile::{Oneway, Profile, ProfileId, RoadClass, UnknownProfile, WayAttrs};
 pub use search::{SearchState, search};
 pub use snap::{DEFAULT_MAX_SNAP_M, Snap, SnapIndex};
+pub use snap_file::{
+    DERIVED_DIR, Prepared, SnapFileError, SnapKey, layer_fingerprint, read_snaps, snap_file_path,
+    write_snaps,
+};
 pub use workforce::{CatchmentShare, Figures, ShareBasis, Workforce};

@@ -12,6 +12,9 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_terriens");
 
+/// What the server logs once every route is served.
+pub const READY_LINE: &str = "ready: serving every route";
+
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
@@ -21,8 +24,18 @@ pub struct Server {
 
 impl Server {
     /// `terriens serve --addr 127.0.0.1:0 ARGS…` with extra environment variables; waits until
-    /// it listens.
+    /// it is ready (listening, data loaded).
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_until(args, env, READY_LINE)
+    }
+
+    /// `terriens serve …`; waits until it listens (it may still be loading: 503).
+    pub fn start_listening(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_until(args, env, "listening on http://")
+    }
+
+    /// Waits for a log line holding `until` (after the listening line).
+    fn start_until(args: &[&str], env: &[(&str, &str)], until: &'static str) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .args(["--addr", "127.0.0.1:0"])
@@ -41,11 +54,16 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         let sink = log.clone();
         std::thread::spawn(move || {
+            // The server listens at once and answers 503 while it loads: report the address
+            // once it says it is ready.
+            let mut addr = String::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(i) = line.find("listening on http://") {
                     let rest = &line[i + "listening on http://".len()..];
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
+                    addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                }
+                if line.contains(until) {
+                    let _ = tx.send(addr.clone());
                 }
                 sink.lock().unwrap().push(line);
             }

@@ -149,11 +149,16 @@ impl WriterState {
         let snapshot = self.current.clone();
         let dir = self.dir.clone();
         let to_save = layers.clone();
+        let after = self.options.after_compaction.clone();
         let thread = std::thread::spawn(move || {
             for layer in &to_save {
                 dir.save_layer(snapshot.layer(*layer))?;
             }
-            WriteLog::remove_rotated(dir.path())
+            WriteLog::remove_rotated(dir.path())?;
+            if let Some(after) = after.0 {
+                after(&snapshot, &to_save.iter().copied().collect::<Vec<_>>());
+            }
+            Ok(())
         });
         self.compaction = Some(Compaction {
             layers,
@@ -225,6 +230,7 @@ mod tests {
 
     fn options() -> WriterOptions {
         WriterOptions {
+            after_compaction: Default::default(),
             compact_after_bytes: 1000,
             compact_interval: Duration::from_secs(60),
             ..WriterOptions::default()

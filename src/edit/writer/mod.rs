@@ -47,6 +47,27 @@ pub struct WriterOptions {
     pub compact_interval: Duration,
     /// Compact on shutdown, so the next start replays nothing.
     pub compact_on_shutdown: bool,
+    /// Called on the compaction thread once the layer files hold the log's records, with the
+    /// snapshot they were saved from and the layers saved (the server rewrites the derived files
+    /// of those layers there).
+    pub after_compaction: AfterCompaction,
+}
+
+/// A callback run after each successful compaction (see [`WriterOptions::after_compaction`]).
+#[derive(Clone, Default)]
+pub struct AfterCompaction(pub Option<Arc<AfterCompactionFn>>);
+
+/// The callback of [`AfterCompaction`]: the snapshot saved and the layers saved.
+pub type AfterCompactionFn = dyn Fn(&Snapshot, &[Layer]) + Send + Sync;
+
+impl std::fmt::Debug for AfterCompaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "AfterCompaction(set)"
+        } else {
+            "AfterCompaction(none)"
+        })
+    }
 }
 
 impl Default for WriterOptions {
@@ -57,6 +78,7 @@ impl Default for WriterOptions {
             compact_after_bytes: 64 << 20,
             compact_interval: Duration::from_secs(600),
             compact_on_shutdown: true,
+            after_compaction: AfterCompaction::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! what a layer file already holds changes nothing); and the offline checkpoint that saves
 //! the replayed layers and empties the log.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, TryLockError};
 use std::sync::Arc;
 
@@ -102,7 +102,9 @@ pub(super) fn apply_ops(
     base: &Snapshot,
     ops: impl IntoIterator<Item = Op>,
 ) -> (Snapshot, BTreeSet<Layer>) {
-    let mut last: HashMap<(Layer, FeatureId), Option<Feature>> = HashMap::new();
+    // Ordered, so that a replay gives the same rows in the same order every time (the snaps
+    // persisted beside the layer files are bound to the rows of the replayed layers).
+    let mut last: BTreeMap<(Layer, FeatureId), Option<Feature>> = BTreeMap::new();
     let mut touched = BTreeSet::new();
     for op in ops {
         touched.insert(op.layer());
