@@ -134,12 +134,19 @@ pub async fn spawn_blocking<T: Send + 'static>(
     let slot = work.slot.lock().ok().and_then(|s| s.clone());
     let token = work.cancel;
     tokio::task::spawn_blocking(move || {
-        let _running = slot.as_ref().map(|s| Running::start(&s.running));
+        let running = slot.as_ref().map(|s| Running::start(&s.running));
         let out = cancel::run_with(&token, f);
+        // A cancelled request's result is dropped here, while the work still counts as
+        // running and still holds the permit: the gauge never shows more computations than
+        // the cap (dropping a large result after the permit went back let a third one start).
+        let out = if token.is_cancelled() {
+            drop(out);
+            Err(ApiError::Cancelled)
+        } else {
+            out
+        };
+        drop(running);
         drop(slot);
-        if token.is_cancelled() {
-            return Err(ApiError::Cancelled);
-        }
         out
     })
     .await
