@@ -71,11 +71,14 @@ impl<T: Clone> Chunked<T> {
     }
 
     pub fn push(&mut self, v: T) {
-        if self.len & (CHUNK - 1) == 0 {
-            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
+        match self.chunks.last_mut() {
+            Some(last) if self.len & (CHUNK - 1) != 0 => Arc::make_mut(last).push(v),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(v);
+                self.chunks.push(Arc::new(chunk));
+            }
         }
-        let last = self.chunks.last_mut().expect("a chunk was pushed");
-        Arc::make_mut(last).push(v);
         self.len += 1;
     }
 
@@ -83,8 +86,7 @@ impl<T: Clone> Chunked<T> {
         if self.len == 0 {
             return None;
         }
-        let last = self.chunks.last_mut().expect("non-empty");
-        let v = Arc::make_mut(last).pop();
+        let v = Arc::make_mut(self.chunks.last_mut()?).pop();
         self.len -= 1;
         if self.len & (CHUNK - 1) == 0 {
             self.chunks.pop();

@@ -102,12 +102,7 @@ impl RoutingEngine {
     /// The snap of every row of a layer (`None` for features farther than the snapping limit
     /// from a usable road, or without a point). Cached per layer serial; a layer made by
     /// `with_changes` from a cached one re-snaps only its changed rows.
-    pub fn feature_snaps(&self, layer: &Arc<LayerData>) -> Arc<FeatureSnaps> {
-        self.layer_snaps(layer)
-    }
-
-    /// [`RoutingEngine::feature_snaps`] of a layer not behind an `Arc`.
-    pub fn layer_snaps(&self, layer: &LayerData) -> Arc<FeatureSnaps> {
+    pub fn feature_snaps(&self, layer: &LayerData) -> Arc<FeatureSnaps> {
         if let Some(hit) = self.feature_snaps.get(layer) {
             return hit;
         }

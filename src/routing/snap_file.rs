@@ -320,7 +320,7 @@ impl super::Routing {
                                 }
                             });
                             if !from_file {
-                                engine.layer_snaps(layer);
+                                engine.feature_snaps(layer);
                             }
                             let p = Prepared {
                                 profile,
@@ -363,7 +363,7 @@ impl super::Routing {
                     fingerprint,
                 };
                 let path = snap_file_path(dir, key.profile, *layer);
-                let snaps = engine.layer_snaps(data);
+                let snaps = engine.feature_snaps(data);
                 match write_snaps(&path, &key, data, &snaps) {
                     Ok(()) => written += 1,
                     Err(e) => tracing::warn!(error = %e, "cannot persist the feature snaps"),

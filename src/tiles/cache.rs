@@ -94,6 +94,11 @@ const SHARDS: usize = 16;
 /// Bookkeeping per entry (key, map slot), counted against the size bound.
 const ENTRY_OVERHEAD: usize = 128;
 
+/// What an entry counts against the size bound.
+fn cost(key: &TileKey, tile: &CachedTile) -> usize {
+    tile.body.len() + key.set.len() + ENTRY_OVERHEAD
+}
+
 impl TileCache {
     /// A cache holding at most about `max_bytes` of bodies.
     pub fn new(max_bytes: usize) -> TileCache {
@@ -203,7 +208,7 @@ impl TileCache {
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 let mut s = self.shard(key).lock();
                 if let Some(old) = s.lru.pop(key) {
-                    s.bytes -= old.body.len() + key.set.len() + ENTRY_OVERHEAD;
+                    s.bytes -= cost(key, &old);
                 }
                 None
             }
@@ -218,8 +223,8 @@ impl TileCache {
     /// larger than a shard's share is not kept, nor one rendered from data older than a
     /// change that touched its tile.
     pub fn insert(&self, key: TileKey, layers: &[Layer], tile: Arc<CachedTile>) {
-        let cost = tile.body.len() + key.set.len() + ENTRY_OVERHEAD;
-        if cost > self.shard_bytes {
+        let size = cost(&key, &tile);
+        if size > self.shard_bytes {
             return;
         }
         if !self.fresh(tile.generation, layers, key.coord) {
@@ -228,12 +233,12 @@ impl TileCache {
         }
         let mut s = self.shard(&key).lock();
         if let Some(old) = s.lru.put(key.clone(), tile) {
-            s.bytes -= old.body.len() + key.set.len() + ENTRY_OVERHEAD;
+            s.bytes -= cost(&key, &old);
         }
-        s.bytes += cost;
+        s.bytes += size;
         while s.bytes > self.shard_bytes {
             match s.lru.pop_lru() {
-                Some((k, v)) => s.bytes -= v.body.len() + k.set.len() + ENTRY_OVERHEAD,
+                Some((k, v)) => s.bytes -= cost(&k, &v),
                 None => break,
             }
         }
