@@ -2,7 +2,7 @@
 //! `Geodesic.WGS84.Polygon`, Karney's algorithm), values computed once and written here.
 //! Within 0.01 %.
 
-mod common;
+use crate::common;
 
 use geo_types::{Geometry, LineString, MultiPolygon, Polygon};
 use indicatif::ProgressBar;

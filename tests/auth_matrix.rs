@@ -3,7 +3,7 @@
 //! Rows are (route, expected status per caller); a new endpoint that reads confidential data
 //! (search, OGC items, tiles) adds its rows to `rows()`, with the same columns.
 
-mod common;
+use crate::common;
 
 use common::app::{App, CALLERS, deposit};
 use terriens::api::{AuthPolicy, Limits};

@@ -20,11 +20,9 @@
 //! and hold its position in their bounds for a partner only. The test
 //! checks that its requests cover every route of the router and of `openapi.yaml`.
 
-mod common;
-#[path = "common/openapi_doc.rs"]
-mod openapi_doc;
-#[path = "common/python.rs"]
-mod python;
+use crate::common;
+use crate::common::openapi_doc;
+use crate::common::python;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -7,7 +7,7 @@
 //! The oracle is the partners key's view of the data and the two answers compared with each
 //! other, not the server's rule.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

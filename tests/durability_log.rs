@@ -7,7 +7,7 @@
 //! The oracle for offsets is this file's own reading of the documented framing (8-byte header,
 //! then `[len u32 LE][crc32 u32 LE][payload]`), not the server's code.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -11,7 +11,7 @@
 //!
 //! The oracle is the clients' record of what was answered 201.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

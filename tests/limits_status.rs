@@ -2,7 +2,7 @@
 //! 503 with Retry-After for a full heavy-endpoint gate and for a request past the timeout, 400
 //! (`over-limit`) for a parameter above its cap; and the config file drives them.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 //! and a partner caller (confidential deposits are seen by partners only) — by ids and values,
 //! never by row numbers, which differ.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

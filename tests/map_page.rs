@@ -6,8 +6,7 @@
 //! `scripts/ensure-deps.sh --test`). Without them the test says so and passes, except under CI
 //! (`CI` set), where it fails.
 
-#[path = "common/world.rs"]
-mod world;
+use crate::common::world;
 
 use std::path::Path;
 use std::process::Command;

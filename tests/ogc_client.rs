@@ -3,7 +3,7 @@
 //! pages must hold every feature of the bbox exactly once. Also single items, `datetime`, and
 //! the content types.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -3,7 +3,7 @@
 //! compress and cache their own bodies, are not compressed twice, and their ETags and 304s
 //! still work.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

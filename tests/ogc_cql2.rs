@@ -6,7 +6,7 @@
 //! - malformed filters are 400s naming the line and column, unknown properties a 400 listing
 //!   the queryables.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! items, search and tiles; 401/403/412 as for the editing API; confidential deposits stay
 //! hidden from callers without the partners right.
 
-mod common;
+use crate::common;
 
 use common::app::{App, deposit};
 use serde_json::{Value, json};

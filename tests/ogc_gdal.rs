@@ -8,9 +8,8 @@
 //! - `crs=` answers (Lambert-93, Web Mercator, EPSG:4326) equal pyproj's transform of the CRS84
 //!   answers within 1 mm (GDAL 3.6 has no CRS open option; the request is made by hand).
 
-mod common;
-#[path = "common/python.rs"]
-mod python;
+use crate::common;
+use crate::common::python;
 
 use std::collections::BTreeSet;
 use std::path::Path;

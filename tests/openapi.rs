@@ -1,8 +1,7 @@
 //! `openapi.yaml` is the contract: every route of the router is documented there with its
 //! method, and every documented path exists in the router.
 
-#[path = "common/openapi_doc.rs"]
-mod openapi_doc;
+use crate::common::openapi_doc;
 
 use std::collections::BTreeSet;
 
@@ -52,9 +51,8 @@ fn openapi_yaml_is_valid() {
     );
 }
 
-mod common;
-#[path = "common/python.rs"]
-mod python;
+use crate::common;
+use crate::common::python;
 
 use common::server::Server;
 use common::wire::request;

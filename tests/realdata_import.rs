@@ -1,7 +1,7 @@
 //! The real files of `TERRIENS_REALDATA` import without a crash and with the right counts
 //! (the counts are those of the real data README).
 
-mod common;
+use crate::common;
 
 use indicatif::ProgressBar;
 use terriens::geo_util::area_ha;

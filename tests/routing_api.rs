@@ -3,7 +3,7 @@
 //! road gets a 400 with the snap distance), and a sea point off Le Havre when
 //! `TERRIENS_REALDATA` is set.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

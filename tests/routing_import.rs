@@ -3,7 +3,7 @@
 //! read with the right counts, reprojected as an independent implementation of IGN's
 //! Lambert-93 inverse formulas says, and its `sens_de_circulation` is honoured.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Command;

@@ -5,7 +5,7 @@
 //! separate unbounded search; the test is run on the demo network (both directions) and, when
 //! `TERRIENS_REALDATA` is set, on Le Havre and Monaco. Seeds are printed.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 //! sets identical; on the demo network always, on Le Havre (PBF and XML) and Monaco when
 //! `TERRIENS_REALDATA` is set. Seeds are printed.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::Write;

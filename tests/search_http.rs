@@ -2,7 +2,7 @@
 //! with cursors, site search semantics, the reverse deposit query, and malformed requests that
 //! must each be a 400 problem+json naming the parameter, never a 500.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use serde_json::Value as Json;

@@ -5,7 +5,7 @@
 //! (`fixtures/`), and more on a second, seeded synthetic set that also has point plots and
 //! buildings (the seed is printed).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,7 +4,7 @@
 //! (multipolygons, as catchments) and the Le Havre Seine Métropole boundary (the query polygon).
 //! The folder comes from `TERRIENS_REALDATA`; without it the test says so and skips.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

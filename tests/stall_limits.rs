@@ -13,7 +13,7 @@
 //! The expected answers come from how the inputs are built (a regular polygon is simple; two
 //! swapped vertices of it make crossing chords), never from terriens.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -5,7 +5,7 @@
 //! truncated and a half-written derived snap file, start-up rebuilds them and serves the same
 //! answers (catalog counts, drive-time searches) as a start with no derived file at all.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,8 +1,7 @@
 //! HTTP behaviour of the tile endpoints: 200/204/304/400/404, ETags, gzip and brotli, HEAD,
 //! CORS, filters in the cache key and ETag, TileJSON URLs behind proxies.
 
-#[path = "common/world.rs"]
-mod world;
+use crate::common::world;
 
 use std::io::Read;
 

@@ -3,10 +3,8 @@
 //! intersect the buffered tile; every coordinate lies in the buffered extent; polygons are
 //! valid with clockwise exteriors; ids and properties are stable across tiles and zooms.
 
-#[path = "common/python.rs"]
-mod python;
-#[path = "common/world.rs"]
-mod world;
+use crate::common::python;
+use crate::common::world;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,10 +1,8 @@
 //! The PMTiles export read back with the independent Python `pmtiles` reader: same tiles as
 //! the server renders, TileJSON metadata with `vector_layers`, a header that says gzip and MVT.
 
-#[path = "common/python.rs"]
-mod python;
-#[path = "common/world.rs"]
-mod world;
+use crate::common::python;
+use crate::common::world;
 
 use std::collections::BTreeSet;
 

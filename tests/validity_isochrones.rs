@@ -12,9 +12,8 @@
 //!   a road point reached within the contour's time (brute force over every graph edge, with
 //!   times from a separate unbounded search).
 
-mod common;
-#[path = "common/python.rs"]
-mod python;
+use crate::common;
+use crate::common::python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

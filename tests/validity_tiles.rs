@@ -10,9 +10,8 @@
 //! - The tile of issue 13, item 12 (`/tiles/territories/10/513/349.mvt`), whose EPCI ring ran
 //!   along x = −64 (the buffer edge) and back over itself.
 
-mod common;
-#[path = "common/python.rs"]
-mod python;
+use crate::common;
+use crate::common::python;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! feature, If-Match, patch, delete, read-your-writes, restart from the log, the demo mode's
 //! refusal.
 
-mod common;
+use crate::common;
 
 use common::app::{App, deposit};
 use serde_json::json;

@@ -10,7 +10,7 @@
 //! The oracle is the clients' own record of what the server acknowledged, not the server.
 //! `TERRIENS_CRASH_SEED` and `TERRIENS_CRASH_ROUNDS` replay or lengthen a run.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
