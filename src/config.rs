@@ -276,6 +276,12 @@ pub struct TilesConfig {
     pub budget_kb: usize,
     /// Buffer around each tile, in tile units (of 4096).
     pub buffer: u32,
+    /// Credit line of data without a credit of its own (default: the demo data's without
+    /// `--data`, `terriens` with it).
+    pub attribution: Option<String>,
+    /// Credit line per layer (`[tiles.layer_attribution]`, `plots = "…"`), over what the
+    /// territory manifest says.
+    pub layer_attribution: std::collections::BTreeMap<crate::model::Layer, String>,
 }
 
 impl Default for TilesConfig {
@@ -285,6 +291,8 @@ impl Default for TilesConfig {
             cache_mb: d.cache_bytes >> 20,
             budget_kb: d.budget_bytes / 1000,
             buffer: d.buffer,
+            attribution: None,
+            layer_attribution: Default::default(),
         }
     }
 }
@@ -295,6 +303,11 @@ impl TilesConfig {
             cache_bytes: self.cache_mb << 20,
             budget_bytes: self.budget_kb * 1000,
             buffer: self.buffer,
+            attribution: self
+                .attribution
+                .clone()
+                .unwrap_or_else(|| TileConfig::default().attribution),
+            layer_attribution: self.layer_attribution.clone(),
             ..TileConfig::default()
         }
     }

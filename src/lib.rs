@@ -17,6 +17,7 @@
 //! - [`edit`]: the editing API's engine: validation, the single writer, group commit, compaction;
 //! - [`query`]: radius, nearest, box and polygon search, site search, the sites–waste join;
 //! - [`routing`]: road graphs, travel times, isochrones, drive-time filters, workforce;
+//! - [`territory`]: a territory's data directory built from the national open data files;
 //! - [`tiles`]: vector tiles (generalisation, clipping, MVT), TileJSON, the tile cache, PMTiles;
 //! - [`auth`]: API keys (hashed keys file, constant-time checks);
 //! - [`config`]: the server's TOML configuration with environment overrides, and its limits;
@@ -36,4 +37,5 @@ pub mod query;
 pub mod request;
 pub mod routing;
 pub mod store;
+pub mod territory;
 pub mod tiles;

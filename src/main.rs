@@ -22,7 +22,7 @@ use terriens::routing::{
     BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, embedded_routing, graph_file_name,
     write_graph,
 };
-use terriens::store::{DataDir, embedded_snapshot};
+use terriens::store::{DataDir, Manifest, embedded_snapshot};
 use terriens::tiles::{ExportOptions, TileEngine, TileSet};
 
 #[derive(Parser)]
@@ -118,6 +118,11 @@ enum Command {
         #[command(subcommand)]
         action: LogAction,
     },
+    /// Build a territory's data directory from the national open data files.
+    Territory {
+        #[command(subcommand)]
+        action: TerritoryAction,
+    },
     /// Write the vector tiles of some layers as a PMTiles v3 archive, for static hosting.
     ExportPmtiles {
         /// Output file (.pmtiles).
@@ -133,6 +138,37 @@ enum Command {
         /// Data directory holding <layer>.fgb files; without it, the embedded demo data.
         #[arg(long, env = "TERRIENS_DATA")]
         data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TerritoryAction {
+    /// From a folder of national files (COG commune table, commune polygons, EPCI boundary,
+    /// Cartofriches, IREP, the BMO survey and its commune → bassin table, an OSM extract),
+    /// clip to the territory plus a buffer, import every layer and the road graphs, and
+    /// print what was imported, rejected and missing. Exits non-zero when nothing was imported.
+    Build {
+        /// The territory: an EPCI by its SIREN (e.g. 200084952).
+        #[arg(long, conflicts_with = "commune", required_unless_present = "commune")]
+        epci: Option<String>,
+        /// Or a list of communes by INSEE code (a group of EPCI, a PETR): 76351,76552,...
+        #[arg(long, value_delimiter = ',')]
+        commune: Vec<String>,
+        /// Name of the territory (default: the EPCI's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Folder holding the national files (recognised by content, not by name).
+        #[arg(long)]
+        from: PathBuf,
+        /// Data directory to create (must be empty or absent).
+        #[arg(long)]
+        out: PathBuf,
+        /// Kilometres the boundary is grown by for sites, deposits and catchments.
+        #[arg(long, default_value_t = 5.0)]
+        buffer_km: f64,
+        /// Road profiles to build: car, hgv, hgv_hazmat (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "car,hgv,hgv_hazmat")]
+        profile: Vec<ProfileId>,
     },
 }
 
@@ -244,6 +280,7 @@ fn main() -> ExitCode {
             crs,
         } => import_roads(&file, &data, &profile, crs.as_deref()),
         Command::Log { action } => return log_command(action),
+        Command::Territory { action } => return territory_command(action),
         Command::ExportPmtiles {
             out,
             minzoom,
@@ -365,10 +402,22 @@ fn load_state(
     let (snapshot, recovery) = layers?;
     let routing = routing?;
     let dir = recovery.as_ref().map(|r| r.dir.clone());
+    let manifest = dir
+        .as_ref()
+        .map(|d| Manifest::read(d.path()))
+        .transpose()?
+        .flatten();
+    let mut tiles = cfg.tiles.tile_config();
+    if dir.is_some() {
+        tiles = tiles.for_data_dir(manifest.as_ref());
+    }
     let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), dir.clone())
         .with_limits(cfg.limits.clone())
         .with_keys(key_store, cfg.auth.policy())
-        .with_tiles(cfg.tiles.tile_config());
+        .with_tiles(tiles);
+    if let Some(m) = manifest {
+        state = state.with_manifest(m);
+    }
     let mut options = cfg.writes.writer_options();
     if let Some(routing) = routing {
         let path = dir.as_ref().map(|d| d.path().to_path_buf());
@@ -704,6 +753,49 @@ fn import(
     Ok(())
 }
 
+fn territory_command(action: TerritoryAction) -> ExitCode {
+    let TerritoryAction::Build {
+        epci,
+        commune,
+        name,
+        from,
+        out,
+        buffer_km,
+        profile,
+    } = action;
+    let opts = terriens::territory::BuildOptions {
+        selection: match epci {
+            Some(s) => terriens::territory::Selection::Epci(s),
+            None => terriens::territory::Selection::Communes(commune),
+        },
+        name,
+        from,
+        out,
+        buffer_km,
+        profiles: profile,
+    };
+    let progress = ProgressBar::new_spinner();
+    progress.enable_steady_tick(Duration::from_millis(200));
+    let result = terriens::territory::build(&opts, &progress);
+    progress.finish_and_clear();
+    match result {
+        Ok(m) => {
+            print!("{}", terriens::territory::report_text(&m));
+            let imported: usize = m.layers.values().map(|l| l.imported).sum();
+            if imported == 0 {
+                eprintln!("error: nothing was imported");
+                return ExitCode::FAILURE;
+            }
+            println!("serve it: terriens serve --data {}", opts.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn export_pmtiles(
     out: PathBuf,
     minzoom: u8,
@@ -719,8 +811,12 @@ fn export_pmtiles(
         .into());
     }
     let set = TileSet::parse(layers, &[], &[], terriens::model::Audience::Public)?;
-    let (snapshot, _) = load(data)?;
-    let engine = TileEngine::new(Default::default());
+    let (snapshot, dir) = load(data)?;
+    let mut tiles = terriens::tiles::TileConfig::default();
+    if let Some(dir) = &dir {
+        tiles = tiles.for_data_dir(Manifest::read(dir.path())?.as_ref());
+    }
+    let engine = TileEngine::new(tiles);
     let spinner = ProgressBar::new_spinner()
         .with_message("preparing tiles (projection, generalisation, clusters)");
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));

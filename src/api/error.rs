@@ -28,6 +28,10 @@ pub enum ApiError {
     FeatureNotFound { layer: Layer, id: String },
     #[error("no route for {0}")]
     NoRoute(String),
+    #[error(
+        "no territory with SIREN {0} in the data: no feature of the territories layer has it, and no feature is tagged with it"
+    )]
+    TerritoryNotFound(String),
     #[error("{detail}")]
     BadParameter {
         /// The query parameter, path segment or body member at fault.
@@ -150,6 +154,9 @@ impl ApiError {
                 (S::NOT_FOUND, "feature-not-found", "Feature not found")
             }
             ApiError::NoRoute(_) => (S::NOT_FOUND, "not-found", "Not found"),
+            ApiError::TerritoryNotFound(_) => {
+                (S::NOT_FOUND, "territory-not-found", "Territory not found")
+            }
             ApiError::BadParameter { .. } => (S::BAD_REQUEST, "bad-parameter", "Invalid parameter"),
             ApiError::OverLimit { .. } => (S::BAD_REQUEST, "over-limit", "Above a server limit"),
             ApiError::BadBody(_) => (S::BAD_REQUEST, "bad-body", "Invalid request body"),

@@ -52,7 +52,7 @@ fn heavy_route(method: Method, path: &'static str, handler: MethodRouter<AppStat
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::{catalog, edit, map, ogc, routing, search, tiles};
+    use handlers::{catalog, edit, map, ogc, routing, search, territory, tiles};
     const FEATURE: &str = "/layers/{layer}/features/{id}";
     const OGC_ITEMS: &str = "/ogc/collections/{layer}/items";
     const OGC_ITEM: &str = "/ogc/collections/{layer}/items/{id}";
@@ -63,6 +63,12 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/tiles/{tilejson}", get(tiles::tilejson)),
         route(Method::GET, "/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile)),
         route(Method::GET, "/health", get(catalog::health)),
+        route(Method::GET, "/territories/{siren}", get(territory::page)),
+        heavy_route(
+            Method::GET,
+            "/territories/{siren}/diagnostic",
+            get(territory::diagnostic_handler),
+        ),
         route(Method::GET, "/catalog", get(catalog::catalog)),
         route(Method::GET, FEATURE, get(catalog::feature)),
         route(Method::POST, "/layers/{layer}/features", post(edit::create)),

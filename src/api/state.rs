@@ -10,7 +10,7 @@ use crate::config::{AuthPolicy, Limits};
 use crate::edit::{EditError, Writer};
 use crate::index::SharedSnapshot;
 use crate::routing::Routing;
-use crate::store::DataDir;
+use crate::store::{DataDir, Manifest};
 use crate::tiles::{TileConfig, TileEngine};
 
 /// Server state, cheap to clone.
@@ -32,6 +32,9 @@ pub struct AppState {
     /// Road graphs by profile; `None` when the server has none (routes that need one answer
     /// 404 `profile-not-loaded`).
     pub routing: Option<Arc<Routing>>,
+    /// What `territory build` made the data directory from (sources, vintages, reports);
+    /// `None` for the demo data or a directory filled by hand.
+    pub manifest: Option<Arc<Manifest>>,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             tiles: Arc::new(TileEngine::new(TileConfig::default())),
             routing: None,
+            manifest: None,
         }
     }
 
@@ -60,6 +64,12 @@ impl AppState {
     /// The same state with road graphs.
     pub fn with_routing(mut self, routing: Routing) -> AppState {
         self.routing = Some(Arc::new(routing));
+        self
+    }
+
+    /// The same state with the territory manifest of its data directory.
+    pub fn with_manifest(mut self, manifest: Manifest) -> AppState {
+        self.manifest = Some(Arc::new(manifest));
         self
     }
 

@@ -8,6 +8,7 @@
 //! to the data generation and to the query.
 
 mod bbox;
+mod diagnostic;
 mod distance;
 mod drive;
 mod error;
@@ -23,6 +24,10 @@ mod search;
 mod site_search;
 
 pub use bbox::bbox;
+pub use diagnostic::{
+    Buildings, Diagnostic, Group, LAND_CONSTRAINTS, LAND_SOURCE_BREAKDOWNS, Land, SIZE_CLASSES,
+    Tally, Waste, diagnostic, territory_known,
+};
 pub use distance::{box_lower_bound_m, distance_to_geometry_m};
 pub use drive::{DriveFrom, DriveGate, RowTimes, TravelTimes};
 pub use error::QueryError;

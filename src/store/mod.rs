@@ -6,6 +6,7 @@
 mod embedded;
 mod fgb;
 mod log;
+mod manifest;
 mod salvage;
 
 use std::fs;
@@ -18,6 +19,7 @@ pub use log::{
     LOG_FILE, LogContents, LogError, LogRecord, Op, ROTATED_LOG_FILE, RecordError, Recovered,
     Segment, WriteLog, feature_from_json, feature_to_json, read_log, scan_log,
 };
+pub use manifest::{Bassin, Commune, LayerReport, MANIFEST_FILE, Manifest, RoadsReport, Source};
 pub use salvage::{LogReport, check_logs, salvage_logs};
 
 use crate::index::{LayerData, Snapshot};

@@ -28,7 +28,7 @@ mod tilejson;
 pub use cache::{CachedTile, TileCache, TileKey};
 pub use clip::clip;
 pub use compress::{Encoding, compress, gzip, negotiate};
-pub use config::TileConfig;
+pub use config::{DEMO_ATTRIBUTION, TileConfig};
 pub use engine::TileEngine;
 pub use error::TileError;
 pub use pmtiles::{ExportOptions, ExportReport, export_pmtiles, tile_id};

@@ -128,7 +128,7 @@ pub fn tilejson(prepared: &Prepared, set: &TileSet, tiles_url: &str, cfg: &TileC
             set.layers.iter().map(|(l, _)| l.title()).collect::<Vec<_>>().join(", ")
         ),
         "version": format!("{}.0.0", prepared.generation),
-        "attribution": cfg.attribution,
+        "attribution": cfg.attribution_of(set.layers.iter().map(|(l, _)| *l)),
         "scheme": "xyz",
         "tiles": [tiles_url],
         "minzoom": 0,

@@ -22,6 +22,21 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/vendor/maplibre-gl.css"),
     ),
     (
+        "chart.umd.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/vendor/chart.umd.min.js"),
+    ),
+    (
+        "territory.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/territory.js"),
+    ),
+    (
+        "territory.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/territory.css"),
+    ),
+    (
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/app.js"),

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod ogc;
 pub mod routing;
 pub mod search;
+pub mod territory;
 pub mod tiles;
 
 use std::sync::Arc;
