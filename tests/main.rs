@@ -41,6 +41,7 @@ mod search_realdata;
 mod stall_limits;
 mod startup_loading;
 mod store_round_trip;
+mod territory_diagnostic;
 mod tiles_http;
 mod tiles_mvt;
 mod tiles_pmtiles;
