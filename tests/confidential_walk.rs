@@ -90,10 +90,13 @@ fn deposit_feature() -> String {
         "id": ID,
         "geometry": {"type": "Point", "coordinates": [LON, LAT]},
         "properties": {"material": "shells", "quantity": QUANTITY, "holder": "Conchyliculture confidentielle",
-                       "confidentiality": "partners"},
+                       "confidentiality": "partners", "territory": DEMO_SIREN},
     })
     .to_string()
 }
+
+/// The demo territory: the deposit is tagged with it, so its diagnostic would count it.
+const DEMO_SIREN: &str = "299000001";
 
 const AROUND: &str = r#"{"type":"Polygon","coordinates":[[[1.50,49.80],[1.56,49.80],[1.56,49.83],[1.50,49.83],[1.50,49.80]]]}"#;
 
@@ -104,6 +107,24 @@ fn read_probes() -> Vec<Probe> {
     vec![
         probe(("GET", "/health"), "/health".into(), 200, false),
         probe(("GET", "/catalog"), "/catalog".into(), 200, true),
+        probe(
+            ("GET", "/territories/{siren}/diagnostic"),
+            format!("/territories/{DEMO_SIREN}/diagnostic"),
+            200,
+            true,
+        ),
+        probe(
+            ("GET", "/territories/{siren}/diagnostic"),
+            format!("/territories/{DEMO_SIREN}/diagnostic?f=csv"),
+            200,
+            true,
+        ),
+        probe(
+            ("GET", "/territories/{siren}"),
+            format!("/territories/{DEMO_SIREN}"),
+            200,
+            false,
+        ),
         probe(("GET", "/metrics"), "/metrics".into(), 200, true),
         probe(("GET", "/layers/{layer}/features/{id}"), feature, 404, true),
         probe(
