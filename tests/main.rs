@@ -42,6 +42,7 @@ mod stall_limits;
 mod startup_loading;
 mod store_round_trip;
 mod territory_diagnostic;
+mod territory_page;
 mod tiles_http;
 mod tiles_mvt;
 mod tiles_pmtiles;

@@ -6,9 +6,9 @@
 //! `scripts/ensure-deps.sh --test`). Without them the test says so and passes, except under CI
 //! (`CI` set), where it fails.
 
+use crate::common;
 use crate::common::world;
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value as Json;
@@ -16,32 +16,11 @@ use serde_json::Value as Json;
 use terriens::api::{AppState, router};
 use terriens::index::SharedSnapshot;
 
-fn chromium() -> Option<String> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .map(str::to_string)
-}
-
 #[test]
 fn map_page_renders_every_layer_without_errors() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let missing = match chromium() {
-        None => Some("Chromium (/usr/bin/chromium)"),
-        Some(_) if !browser_dir.join("node_modules/playwright-core").exists() => {
-            Some("tests/browser/node_modules (npm ci --prefix tests/browser)")
-        }
-        Some(_) if Command::new("node").arg("--version").output().is_err() => Some("node"),
-        _ => None,
-    };
-    if let Some(what) = missing {
-        let msg = format!("map page test needs {what}: run scripts/ensure-deps.sh --test");
-        if std::env::var_os("CI").is_some() {
-            panic!("{msg}");
-        }
-        eprintln!("SKIPPED: {msg}");
+    let Some((browser_dir, chromium)) = common::browser("map page test") else {
         return;
-    }
+    };
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt
@@ -61,7 +40,7 @@ fn map_page_renders_every_layer_without_errors() {
         .arg(browser_dir.join("map_page.mjs"))
         .arg(format!("http://{addr}/"))
         .arg(&shot)
-        .arg(chromium().unwrap_or_default())
+        .arg(&chromium)
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -410,6 +410,40 @@ pub fn realdata(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// What a browser test needs: `tests/browser` (with `node_modules/playwright-core`), node and
+/// Chromium, as `(browser dir, chromium path)`. Without them the test says so and passes, except
+/// under CI (`CI` set), where it fails.
+pub fn browser(test: &str) -> Option<(PathBuf, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let missing = match chromium {
+        None => Some("Chromium (/usr/bin/chromium)"),
+        Some(_) if !dir.join("node_modules/playwright-core").exists() => {
+            Some("tests/browser/node_modules (npm ci --prefix tests/browser)")
+        }
+        Some(_)
+            if std::process::Command::new("node")
+                .arg("--version")
+                .output()
+                .is_err() =>
+        {
+            Some("node")
+        }
+        _ => None,
+    };
+    if let Some(what) = missing {
+        let msg = format!("{test} needs {what}: run scripts/ensure-deps.sh --test");
+        if std::env::var_os("CI").is_some() {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+        return None;
+    }
+    Some((dir, chromium.unwrap_or_default().to_string()))
+}
+
 pub mod app;
 pub mod openapi_doc;
 pub mod python;

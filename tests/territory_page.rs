@@ -1,0 +1,107 @@
+//! The diagnostic page of a real territory (CU Le Havre Seine Métropole, built from the
+//! national files) in headless Chromium (playwright-core): the page reports it has drawn, every
+//! chart canvas holds drawn pixels, no console error, nothing asked outside the server, and the
+//! print stylesheet hides the buttons. Set `TERRIENS_KEEP_SCREENSHOT=FILE.png` to keep the
+//! screenshot.
+
+use crate::common;
+
+use std::process::Command;
+
+use indicatif::ProgressBar;
+use serde_json::Value as Json;
+
+use terriens::api::{AppState, router};
+use terriens::edit::recover;
+use terriens::index::SharedSnapshot;
+use terriens::routing::ProfileId;
+use terriens::store::{DataDir, Manifest};
+use terriens::territory::{BuildOptions, Selection, build};
+use terriens::tiles::TileConfig;
+
+#[test]
+fn diagnostic_page_draws_its_charts_without_errors() {
+    let Some(realdata) = common::realdata("diagnostic_page") else {
+        return;
+    };
+    let Some((browser_dir, chromium)) = common::browser("diagnostic page test") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("lh");
+    let manifest = build(
+        &BuildOptions {
+            selection: Selection::Epci("200084952".into()),
+            name: None,
+            from: realdata,
+            out: out.clone(),
+            buffer_km: 5.0,
+            profiles: vec![ProfileId::Car],
+        },
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
+    assert_eq!(Manifest::read(&out).unwrap().as_ref(), Some(&manifest));
+    let dir = DataDir::open(&out).unwrap();
+    let rec = recover(dir.clone()).unwrap();
+    let state = AppState::new(SharedSnapshot::new(rec.snapshot.clone()), Some(dir))
+        .with_tiles(TileConfig::default().for_data_dir(Some(&manifest)))
+        .with_manifest(manifest);
+    state.tiles.prepared(&state.snapshot.load());
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, router(state)).await });
+
+    let shot = tmp.path().join("diagnostic.png");
+    let run = Command::new("node")
+        .arg(browser_dir.join("territory_page.mjs"))
+        .arg(format!("http://{addr}/territories/200084952"))
+        .arg(&shot)
+        .arg(&chromium)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "node failed: {}\n{stdout}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r: Json = serde_json::from_str(stdout.trim()).expect("json from territory_page.mjs");
+    if let Ok(keep) = std::env::var("TERRIENS_KEEP_SCREENSHOT") {
+        let _ = std::fs::copy(&shot, keep);
+    }
+    assert!(r["fatal"].is_null(), "{}", r["fatal"]);
+    assert_eq!(r["consoleErrors"], Json::Array(vec![]), "console errors");
+    assert_eq!(r["pageErrors"], Json::Array(vec![]), "page errors");
+    assert_eq!(
+        r["failedRequests"],
+        Json::Array(vec![]),
+        "requests outside the server"
+    );
+    assert_eq!(
+        r["status"]["errors"],
+        Json::Array(vec![]),
+        "errors seen by the page"
+    );
+    assert_eq!(r["status"]["ready"], true, "{r}");
+    assert!(
+        r["title"].as_str().unwrap().contains("Le Havre"),
+        "{}",
+        r["title"]
+    );
+    // The land and waste charts have data on this territory; each must hold drawn pixels.
+    for chart in ["chart-size", "chart-site-type"] {
+        let drawn = r["chartPixels"][chart].as_f64().unwrap_or(0.0);
+        assert!(drawn > 0.01, "{chart} not drawn: {}", r["chartPixels"]);
+    }
+    assert!(r["kpis"].as_u64().unwrap() >= 8, "{r}");
+    assert_eq!(r["printHidesButtons"], true);
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 20_000,
+        "screenshot too small"
+    );
+}
