@@ -192,16 +192,39 @@ fn app(dir: &Path) -> AppState {
     AppState::new(SharedSnapshot::new(snap), Some(data)).with_routing(routing)
 }
 
+/// Answers recorded for the contract check against openapi.yaml.
+static ANSWERS: std::sync::Mutex<Vec<Json>> = std::sync::Mutex::new(Vec::new());
+
 async fn get(state: AppState, uri: &str) -> (StatusCode, Json) {
     let resp = router(state)
         .oneshot(Request::get(uri).body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+    let body: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
+    let (route, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let names: Vec<&str> = query
+        .split('&')
+        .filter(|q| !q.is_empty())
+        .map(|q| q.split('=').next().unwrap())
+        .collect();
+    ANSWERS.lock().unwrap().push(serde_json::json!({
+        "method": "GET",
+        "route": route,
+        "query": names,
+        "status": status.as_u16(),
+        "content_type": content_type,
+        "body": body,
+    }));
+    (status, body)
 }
 
 /// The convex-hull coverage of Le Havre and Sainte-Adresse, by shapely over the graph's nodes.
@@ -315,6 +338,15 @@ async fn workforce_says_unknown_and_states_road_coverage() {
             .contains("population")
     );
     assert!(catalog["bmo"]["occupations"].as_array().unwrap().len() > 100);
+
+    // The answers (with their nulls) match openapi.yaml.
+    let file = dir.path().join("answers.json");
+    let answers = std::mem::take(&mut *ANSWERS.lock().unwrap());
+    std::fs::write(&file, serde_json::to_vec(&answers).unwrap()).unwrap();
+    let spec = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"));
+    let out = common::python::run("openapi_answers.py", "jsonschema", &[spec, &file]);
+    eprintln!("{out}");
+    assert!(out.contains(" 0 problems"), "{out}");
 }
 
 #[test]
