@@ -210,7 +210,12 @@ async fn get(state: AppState, uri: &str) -> (StatusCode, Json) {
         .await
         .unwrap();
     let body: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
-    let (route, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    // The path template of the operation.
+    let route = match path.strip_prefix("/layers/") {
+        Some(rest) if rest.ends_with("/search") => "/layers/{layer}/search",
+        _ => path,
+    };
     let names: Vec<&str> = query
         .split('&')
         .filter(|q| !q.is_empty())
@@ -327,6 +332,16 @@ async fn workforce_says_unknown_and_states_road_coverage() {
     assert!((le_havre["road_coverage"].as_f64().unwrap() - oracle["76351"]).abs() < 2e-3);
     let iso_share = cov["isochrone_share"].as_f64().unwrap();
     assert!(iso_share > 0.9, "{iso_share}");
+
+    // A drive-time search states the coverage of what it reached.
+    let (status, found) = get(
+        state.clone(),
+        "/layers/catchments/search?drive_to=0.1079,49.4944&drive_max_min=10",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["coverage"]["partial"], Json::Bool(true), "{found}");
+    assert!(found["coverage"]["catchments"].as_u64().unwrap() >= 2);
 
     // The catalog says how the survey is spread and names the occupations.
     let (_, catalog) = get(state, "/catalog").await;

@@ -517,3 +517,32 @@ fn catchment_share(
         weighted,
     }
 }
+
+impl RoutingEngine {
+    /// The road coverage of a drive-time search: the catchments holding a residential street
+    /// the search reached (or the origin's street), and their coverage ([`super::coverage`]).
+    pub fn reach_coverage(
+        &self,
+        times: &SearchTimes<'_>,
+        catchments: &Arc<LayerData>,
+    ) -> AnswerCoverage {
+        let graph = self.graph();
+        let roads = self
+            .catchment_roads
+            .get_or_compute(catchments, || CatchmentRoads::new(graph, catchments));
+        let direction = times.direction();
+        let mut rows = BTreeSet::new();
+        for &u in times.settled_nodes() {
+            if times.node_time_ms(u).is_none() {
+                continue;
+            }
+            for &seg in graph.edge_segments(u, direction) {
+                rows.extend(roads.catchment_of(seg));
+            }
+        }
+        for o in times.origins() {
+            rows.extend(roads.catchment_of(o.seg));
+        }
+        self.road_coverage(catchments).answer(rows)
+    }
+}
