@@ -113,6 +113,26 @@ enum Command {
         #[arg(long)]
         crs: Option<String>,
     },
+    /// Join France Travail's BMO survey (hiring projects `met`, difficult `xmet`, seasonal `smet`
+    /// per occupation and bassin) to the commune catchments of a data directory, through the
+    /// commune → bassin table; a bassin's figures are spread over its communes by population
+    /// (commune population / population of all the bassin's communes in the COG table).
+    /// Masked values (`*`) stay unknown. Writes the occupation labels to bmo_occupations.json.
+    ImportBmo {
+        /// BMO survey CSV (e.g. bmo_2024_france_travail_bassins.csv.gz; gzip or plain).
+        #[arg(long)]
+        bmo: PathBuf,
+        /// Commune → bassin table (code_commune_insee, code_bassin_BMO, lib_bassin_BMO).
+        #[arg(long)]
+        bassins: PathBuf,
+        /// COG communes table with populations (code_insee, population_municipale), for the
+        /// population of each whole bassin (e.g. communes_france_cog2021_attributs.csv).
+        #[arg(long)]
+        cog: PathBuf,
+        /// Data directory.
+        #[arg(long, default_value = "data", env = "TERRIENS_DATA")]
+        data: PathBuf,
+    },
     /// Inspect or salvage the write log of a data directory (when start-up refuses it).
     Log {
         #[command(subcommand)]
@@ -273,6 +293,12 @@ fn main() -> ExitCode {
             opts.as_holders = as_holders;
             import(&file, &data, opts, replace)
         })(),
+        Command::ImportBmo {
+            bmo,
+            bassins,
+            cog,
+            data,
+        } => import_bmo(&bmo, &bassins, &cog, &data),
         Command::ImportRoads {
             file,
             data,
@@ -794,6 +820,55 @@ fn territory_command(action: TerritoryAction) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn import_bmo(
+    bmo: &std::path::Path,
+    bassins: &std::path::Path,
+    cog: &std::path::Path,
+    data: &std::path::Path,
+) -> Result<(), BoxError> {
+    use terriens::ingest::bmo;
+    let survey = bmo::read_bmo(bmo)?;
+    let table = bmo::read_bassins(bassins)?;
+    let population = bmo::bassin_population_from_cog(cog, &table)?;
+    println!(
+        "{}: {} rows, {} occupations, year {}; {}: {} communes",
+        bmo.display(),
+        survey.rows.len(),
+        survey.occupations.len(),
+        survey.year.map_or("unknown".into(), |y| y.to_string()),
+        bassins.display(),
+        table.communes.len(),
+    );
+    let dir = DataDir::open(data)?;
+    let path = dir.path().to_path_buf();
+    let recovery = recover(dir)?;
+    let existing = recovery.snapshot.layer(Layer::Catchments).clone();
+    if existing.is_empty() {
+        return Err(format!(
+            "{}: the catchments layer is empty; import the communes first (terriens import --layer catchments FILE)",
+            path.display()
+        )
+        .into());
+    }
+    let mut features: Vec<_> = existing.features().collect();
+    let report = bmo::apply_to_catchments(&mut features, &survey, &table, &population);
+    for f in &mut features {
+        f.version += 1;
+    }
+    let snapshot = recovery
+        .snapshot
+        .with_layer(Arc::new(LayerData::build(Layer::Catchments, features)));
+    recovery.checkpoint(&snapshot, &[Layer::Catchments])?;
+    bmo::OccupationTable::of_survey(&survey).write(&path)?;
+    println!("{report}");
+    if report.communes_matched == 0 {
+        return Err(
+            "no catchment's zone_code is in the commune → bassin table: nothing joined".into(),
+        );
+    }
+    Ok(())
 }
 
 fn export_pmtiles(

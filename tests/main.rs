@@ -48,5 +48,6 @@ mod tiles_mvt;
 mod tiles_pmtiles;
 mod validity_isochrones;
 mod validity_tiles;
+mod workforce_bmo;
 mod writes_api;
 mod writes_crash;

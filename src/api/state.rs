@@ -9,6 +9,7 @@ use crate::auth::KeyStore;
 use crate::config::{AuthPolicy, Limits};
 use crate::edit::{EditError, Writer};
 use crate::index::SharedSnapshot;
+use crate::ingest::bmo::OccupationTable;
 use crate::routing::Routing;
 use crate::store::{DataDir, Manifest};
 use crate::tiles::{TileConfig, TileEngine};
@@ -35,12 +36,24 @@ pub struct AppState {
     /// What `territory build` made the data directory from (sources, vintages, reports);
     /// `None` for the demo data or a directory filled by hand.
     pub manifest: Option<Arc<Manifest>>,
+    /// Labels and families of the BMO occupation codes (`bmo_occupations.json` of the data
+    /// directory, written by `terriens import-bmo`); empty when there is none.
+    pub occupations: Arc<OccupationTable>,
 }
 
 impl AppState {
     pub fn new(snapshot: SharedSnapshot, data_dir: Option<DataDir>) -> AppState {
         let limits = Limits::default();
+        let occupations = match data_dir.as_ref().map(|d| OccupationTable::read(d.path())) {
+            Some(Ok(Some(t))) => t,
+            Some(Err(e)) => {
+                tracing::warn!("occupation labels not loaded: {e}");
+                OccupationTable::default()
+            }
+            _ => OccupationTable::default(),
+        };
         AppState {
+            occupations: Arc::new(occupations),
             snapshot: Arc::new(snapshot),
             data_dir,
             heavy: HeavyGate::new(&limits),

@@ -5,6 +5,7 @@
 //! ([`validate`]) → report every rejected feature with its index and reason. With `strict`,
 //! one rejection rejects the file.
 
+pub mod bmo;
 mod csv;
 mod fgb;
 mod geojson;

@@ -16,6 +16,7 @@ pub use feature::{Feature, FeatureId, MAX_FEATURE_ID, Value, geometry_to_json};
 pub use layer::{GeometryKind, Layer, UnknownLayer};
 pub use material::{MATERIALS, UNITS, material_unit, parse_waste_code};
 pub use schema::{
-    AREA_SOURCE, Alias, BUILDING_STATUS, CONFIDENTIALITY, FREQUENCIES, Field, FieldType,
-    ICPE_REGIMES, LayerSchema, Origin, PLOT_STATUS, TENURES, TextFormat, enum_variant, schema,
+    AREA_SOURCE, Alias, BMO_SPREAD, BUILDING_STATUS, CONFIDENTIALITY, FREQUENCIES, Field,
+    FieldType, ICPE_REGIMES, LayerSchema, Origin, PLOT_STATUS, TENURES, TextFormat, enum_variant,
+    schema,
 };

@@ -388,37 +388,78 @@ static WASTE_DEPOSITS: &[Field] = &[
 ];
 
 static CATCHMENTS: &[Field] = &[
-    Field::new("zone_code", T, "Code of the catchment zone")
+    Field::new("zone_code", T, "Code of the catchment zone (a commune's INSEE code)")
         .required()
-        .aliases(&[alias("code_insee"), alias("code"), alias("code_bassin_BMO")]),
-    Field::new("zone_name", T, "Name of the catchment zone").aliases(&[
-        alias("nom"),
-        alias("name"),
-        alias("lib_bassin_BMO"),
-    ]),
+        .aliases(&[alias("code_insee"), alias("code")]),
+    Field::new("zone_name", T, "Name of the catchment zone").aliases(&[alias("nom"), alias("name")]),
     SOURCE,
     TERRITORY,
     Field::new("population", I, "Inhabitants (population municipale)")
         .range(0.0, 1e9)
         .aliases(&[alias("population_municipale")]),
-    Field::new("job_seekers", I, "Registered job seekers").range(0.0, 1e9),
+    Field::new(
+        "job_seekers",
+        I,
+        "Registered job seekers; absent when no file provides them (unknown, not 0)",
+    )
+    .range(0.0, 1e9),
     Field::new(
         "candidates",
         FieldType::Counts,
-        "Job seekers by occupation (ROME / BMO code → count)",
+        "Job seekers by occupation (ROME / BMO code → count); absent when unknown",
     ),
+    Field::new("bassin_code", T, "France Travail BMO employment area (bassin) of the commune")
+        .aliases(&[alias("code_bassin_BMO"), alias("code_bassin")]),
+    Field::new("bassin_name", T, "Name of the BMO employment area (bassin)")
+        .aliases(&[alias("lib_bassin_BMO")]),
+    Field::new("bmo_year", I, "Year of the BMO survey the hiring figures come from")
+        .range(1900.0, 3000.0),
+    Field::new(
+        "bmo_share",
+        F,
+        BMO_SPREAD,
+    )
+    .range(0.0, 1.0),
     Field::new(
         "hiring_projects",
         FieldType::Counts,
-        "Hiring projects by occupation (BMO code → count)",
+        "Hiring projects by occupation (BMO code → count, BMO `met`, spread from the bassin by population share, see bmo_share); an occupation masked in the survey is absent and listed in hiring_masked",
+    ),
+    Field::new(
+        "difficult_projects",
+        FieldType::Counts,
+        "Hiring projects judged difficult by occupation (BMO `xmet`, spread like hiring_projects); masked ones listed in difficult_masked",
+    ),
+    Field::new(
+        "seasonal_projects",
+        FieldType::Counts,
+        "Seasonal hiring projects by occupation (BMO `smet`, spread like hiring_projects); masked ones listed in seasonal_masked",
+    ),
+    Field::new(
+        "hiring_masked",
+        T,
+        "Occupation codes (comma-separated) whose hiring projects the BMO survey masks (`*`): unknown, not 0",
+    ),
+    Field::new(
+        "difficult_masked",
+        T,
+        "Occupation codes (comma-separated) whose difficult projects are masked in the BMO survey: unknown, not 0",
+    ),
+    Field::new(
+        "seasonal_masked",
+        T,
+        "Occupation codes (comma-separated) whose seasonal projects are masked in the BMO survey: unknown, not 0",
     ),
     Field::new(
         "difficult_share",
         F,
-        "Share of hiring projects judged difficult (0 to 1)",
+        "Share of hiring projects judged difficult (0 to 1): Σ xmet / Σ met over the occupations where both are known",
     )
     .range(0.0, 1.0),
 ];
+
+/// How BMO figures are spread over communes (said in the catalog through `bmo_share`).
+pub const BMO_SPREAD: &str = "Share of its BMO bassin's figures given to the commune: the commune's population divided by the population of all the bassin's communes in the COG (nationally, not only those loaded), so a bassin partly inside a territory contributes only its loaded communes' share";
 
 static TERRITORIES: &[Field] = &[
     Field::new("siren", SIREN, "SIREN of the EPCI")

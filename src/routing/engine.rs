@@ -7,12 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::UNIX_EPOCH;
 
 use arc_swap::ArcSwap;
 
 use super::catchment_roads::CatchmentRoads;
+use super::coverage::{RoadCoverage, graph_hull};
 use super::direction::Direction;
 use super::error::RoutingError;
 use super::features::SnapCache;
@@ -36,6 +37,9 @@ pub struct RoutingEngine {
     pool: Mutex<Vec<SearchState>>,
     pub(crate) feature_snaps: SnapCache,
     pub(crate) catchment_roads: LayerCache<CatchmentRoads>,
+    /// The convex hull of the graph's nodes, computed on first use.
+    hull: OnceLock<Option<geo_types::Polygon<f64>>>,
+    pub(crate) road_coverage: LayerCache<RoadCoverage>,
 }
 
 impl std::fmt::Debug for RoutingEngine {
@@ -61,6 +65,8 @@ impl RoutingEngine {
             pool: Mutex::new(Vec::new()),
             feature_snaps: SnapCache::default(),
             catchment_roads: LayerCache::default(),
+            hull: OnceLock::new(),
+            road_coverage: LayerCache::default(),
         }
     }
 
@@ -76,6 +82,17 @@ impl RoutingEngine {
 
     pub fn profile(&self) -> ProfileId {
         self.graph.profile()
+    }
+
+    /// The graph's extent: the convex hull of its nodes (see [`super::coverage`]).
+    pub fn hull(&self) -> Option<&geo_types::Polygon<f64>> {
+        self.hull.get_or_init(|| graph_hull(&self.graph)).as_ref()
+    }
+
+    /// The road coverage of every catchment row, computed once per catchments snapshot.
+    pub fn road_coverage(&self, catchments: &Arc<LayerData>) -> Arc<RoadCoverage> {
+        self.road_coverage
+            .get_or_compute(catchments, || RoadCoverage::new(self.hull(), catchments))
     }
 
     pub fn max_snap_m(&self) -> f64 {

@@ -725,3 +725,52 @@ fn generalize(mp: &MultiPolygon<f64>, tol_m: f64, m_lon: f64, m_lat: f64) -> Mul
             .collect(),
     )
 }
+
+/// The road coverage of an isochrone: how much of the largest contour lies in the graph's
+/// extent, and the road coverage of the catchments it touches (see [`super::coverage`]).
+#[derive(Debug, Clone)]
+pub struct IsochroneCoverage {
+    /// Share of the largest contour's area inside the graph's extent, 0 to 1.
+    pub isochrone_share: f64,
+    /// (catchment row, road coverage) of the catchments the largest contour touches.
+    pub catchments: Vec<(u32, f64)>,
+    pub answer: super::coverage::AnswerCoverage,
+}
+
+impl RoutingEngine {
+    /// The coverage of an isochrone over a catchments layer.
+    pub fn isochrone_coverage(
+        &self,
+        iso: &Isochrone,
+        catchments: &std::sync::Arc<crate::index::LayerData>,
+    ) -> IsochroneCoverage {
+        use geo::{BoundingRect, Intersects};
+        let largest = iso
+            .contours
+            .iter()
+            .max_by(|a, b| a.minutes.total_cmp(&b.minutes));
+        let Some(contour) = largest else {
+            let cov = self.road_coverage(catchments);
+            return IsochroneCoverage {
+                isochrone_share: 0.0,
+                catchments: Vec::new(),
+                answer: cov.answer([]),
+            };
+        };
+        let geom = geo_types::Geometry::MultiPolygon(contour.geometry.clone());
+        let isochrone_share = super::coverage::covered_share(&geom, self.hull());
+        let cov = self.road_coverage(catchments);
+        let rows: Vec<u32> = match contour.geometry.bounding_rect() {
+            Some(r) => catchments
+                .rows_in_envelope([r.min().x, r.min().y, r.max().x, r.max().y])
+                .filter(|&row| catchments.geometry(row).intersects(&contour.geometry))
+                .collect(),
+            None => Vec::new(),
+        };
+        IsochroneCoverage {
+            isochrone_share,
+            answer: cov.answer(rows.iter().copied()),
+            catchments: rows.iter().map(|&r| (r, cov.of(r))).collect(),
+        }
+    }
+}

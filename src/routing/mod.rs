@@ -22,7 +22,7 @@
 //! has no cycle:
 //! `profile` → `error` → `network` → `osm`, `bdtopo`, `synthetic` → `read_roads` (picks the
 //! reader of a file) → `urban_density`, `islands`, `direction` → `graph` → `search`,
-//! `graph_file`, `snap`, `catchment_roads` → `engine` → `features`, `isochrone`, `workforce` →
+//! `graph_file`, `snap`, `catchment_roads`, `coverage` → `engine` → `features`, `isochrone`, `workforce` →
 //! `snap_file` (the snaps persisted beside the layer files).
 //!
 //! # Drive-time filtering API (for search endpoints)
@@ -55,6 +55,7 @@
 
 pub mod bdtopo;
 mod catchment_roads;
+pub mod coverage;
 pub mod direction;
 mod drive_from;
 mod embedded;
@@ -76,6 +77,7 @@ pub mod synthetic;
 pub mod urban_density;
 pub mod workforce;
 
+pub use coverage::{AnswerCoverage, FULL_COVERAGE, RoadCoverage};
 pub use direction::{Direction, UnknownDirection};
 pub use embedded::{EMBEDDED_ROADS, ROADS_FILE, embedded_routing};
 pub use engine::{GraphIdentity, Routing, RoutingEngine, SearchTimes, graph_file_name};
@@ -83,7 +85,7 @@ pub use error::{GraphFileError, GraphPartsError, NetworkDefect, RoutingError};
 pub use features::{FeatureSnaps, snap_features, travel_times_to_features};
 pub use graph::{BuildOptions, Edge, NO_EDGE, RoadGraph, Segment};
 pub use graph_file::{read_graph, write_graph};
-pub use isochrone::{Contour, Isochrone, IsochroneOptions, isochrone};
+pub use isochrone::{Contour, Isochrone, IsochroneCoverage, IsochroneOptions, isochrone};
 pub use network::{RawNetwork, RawWay};
 pub use profile::{Oneway, Profile, ProfileId, RoadClass, UnknownProfile, WayAttrs};
 pub use search::{SearchState, search};
@@ -92,4 +94,6 @@ pub use snap_file::{
     DERIVED_DIR, Prepared, SnapFileError, SnapKey, layer_fingerprint, read_snaps, snap_file_path,
     write_snaps,
 };
-pub use workforce::{CatchmentShare, Figures, ShareBasis, Workforce};
+pub use workforce::{
+    CatchmentShare, FamilyFigures, Figures, OccupationFigures, ShareBasis, TENSION_SHARE, Workforce,
+};

@@ -10,11 +10,21 @@
 //! reachable (interpolated along it, as the isochrones are). A catchment without such
 //! streets counts wholly if its interior point is reachable and not at all otherwise. The
 //! assignment of segments to catchments is computed once per catchments snapshot.
+//!
+//! **Unknown is not zero.** A figure a catchment lacks (no job seekers file, a masked BMO
+//! value) is `None` in its [`Figures`]; a total is `None` when no catchment counted has it,
+//! and names it in `incomplete` when only some have it (then it is a lower bound). Masked
+//! occupations are listed per figure.
+//!
+//! **Coverage.** Every catchment counted carries its road coverage, and the answer the
+//! coverage of them all ([`super::coverage`]): where the graph covers a catchment only in part,
+//! its share is over the streets the graph holds, and the answer says it is partial.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::catchment_roads::CatchmentRoads;
+use super::coverage::AnswerCoverage;
 use super::direction::Direction;
 use super::engine::{RoutingEngine, SearchTimes};
 use super::error::RoutingError;
@@ -41,47 +51,252 @@ impl ShareBasis {
     }
 }
 
-/// Catchment figures (weighted or not).
+/// Catchment figures (weighted or not). `None` is unknown: the catchment (or every catchment
+/// counted) lacks the field; never read as 0.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Figures {
-    pub population: f64,
-    pub job_seekers: f64,
+    pub population: Option<f64>,
+    pub job_seekers: Option<f64>,
     /// Occupation code → count.
-    pub candidates: BTreeMap<String, f64>,
-    /// Occupation code → count.
-    pub hiring_projects: BTreeMap<String, f64>,
+    pub candidates: Option<BTreeMap<String, f64>>,
+    /// Occupation code → hiring projects (BMO `met`).
+    pub hiring_projects: Option<BTreeMap<String, f64>>,
+    /// Occupation code → projects judged difficult (BMO `xmet`).
+    pub difficult_projects: Option<BTreeMap<String, f64>>,
+    /// Occupation code → seasonal projects (BMO `smet`).
+    pub seasonal_projects: Option<BTreeMap<String, f64>>,
+    /// Occupation codes whose hiring, difficult, seasonal figure is masked in the survey for a
+    /// catchment counted (so the count of that occupation is unknown, or a lower bound).
+    pub masked: [BTreeSet<String>; 3],
+    /// Totals only: the figures that some catchments counted lack while others have them (the
+    /// total is then over those that have them: a lower bound).
+    pub incomplete: BTreeSet<&'static str>,
+}
+
+/// The names of the optional figures, in [`Figures::present`] order.
+pub const FIGURE_NAMES: [&str; 6] = [
+    "population",
+    "job_seekers",
+    "candidates",
+    "hiring_projects",
+    "difficult_projects",
+    "seasonal_projects",
+];
+
+fn add_opt(total: &mut Option<f64>, v: Option<f64>, k: f64) {
+    if let Some(v) = v {
+        *total.get_or_insert(0.0) += v * k;
+    }
+}
+
+fn add_counts(
+    total: &mut Option<BTreeMap<String, f64>>,
+    v: &Option<BTreeMap<String, f64>>,
+    k: f64,
+) {
+    if let Some(m) = v {
+        let t = total.get_or_insert_with(BTreeMap::new);
+        for (code, n) in m {
+            *t.entry(code.clone()).or_insert(0.0) += n * k;
+        }
+    }
 }
 
 impl Figures {
     fn add_scaled(&mut self, other: &Figures, k: f64) {
-        self.population += other.population * k;
-        self.job_seekers += other.job_seekers * k;
-        for (code, n) in &other.candidates {
-            *self.candidates.entry(code.clone()).or_insert(0.0) += n * k;
-        }
-        for (code, n) in &other.hiring_projects {
-            *self.hiring_projects.entry(code.clone()).or_insert(0.0) += n * k;
+        add_opt(&mut self.population, other.population, k);
+        add_opt(&mut self.job_seekers, other.job_seekers, k);
+        add_counts(&mut self.candidates, &other.candidates, k);
+        add_counts(&mut self.hiring_projects, &other.hiring_projects, k);
+        add_counts(&mut self.difficult_projects, &other.difficult_projects, k);
+        add_counts(&mut self.seasonal_projects, &other.seasonal_projects, k);
+        for (mine, theirs) in self.masked.iter_mut().zip(&other.masked) {
+            mine.extend(theirs.iter().cloned());
         }
     }
 
+    /// Which of [`FIGURE_NAMES`] are known.
+    pub fn present(&self) -> [bool; 6] {
+        [
+            self.population.is_some(),
+            self.job_seekers.is_some(),
+            self.candidates.is_some(),
+            self.hiring_projects.is_some(),
+            self.difficult_projects.is_some(),
+            self.seasonal_projects.is_some(),
+        ]
+    }
+
     fn of_row(layer: &LayerData, row: u32) -> Figures {
-        let num = |name| {
-            layer
-                .value_by_name(row, name)
-                .and_then(ValueRef::as_f64)
-                .unwrap_or(0.0)
-        };
+        let num = |name| layer.value_by_name(row, name).and_then(ValueRef::as_f64);
         let counts = |name| match layer.value_by_name(row, name) {
-            Some(ValueRef::Counts(m)) => m.clone(),
-            _ => BTreeMap::new(),
+            Some(ValueRef::Counts(m)) => Some(m.clone()),
+            _ => None,
+        };
+        let codes = |name| match layer.value_by_name(row, name) {
+            Some(ValueRef::Text(s)) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect(),
+            _ => BTreeSet::new(),
         };
         Figures {
             population: num("population"),
             job_seekers: num("job_seekers"),
             candidates: counts("candidates"),
             hiring_projects: counts("hiring_projects"),
+            difficult_projects: counts("difficult_projects"),
+            seasonal_projects: counts("seasonal_projects"),
+            masked: [
+                codes("hiring_masked"),
+                codes("difficult_masked"),
+                codes("seasonal_masked"),
+            ],
+            incomplete: BTreeSet::new(),
         }
     }
+}
+
+/// A family is "in tension" when at least this share of its hiring projects (over the
+/// occupations where both counts are known) is judged difficult.
+pub const TENSION_SHARE: f64 = 0.5;
+
+/// The figures of one occupation over the catchments within reach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OccupationFigures {
+    pub code: String,
+    /// Σ weighted `met` over the catchments where it is known; `None` when masked in all.
+    pub hiring: Option<f64>,
+    pub difficult: Option<f64>,
+    pub seasonal: Option<f64>,
+    /// Masked in at least one catchment counted: the figure is a lower bound (or unknown).
+    pub hiring_masked: bool,
+    pub difficult_masked: bool,
+    pub seasonal_masked: bool,
+    /// Σ xmet / Σ met over the catchments where both are known.
+    pub difficult_share: Option<f64>,
+    /// (Σ met, Σ xmet) over the catchments where both are known.
+    pub known_pair: (f64, f64),
+}
+
+/// Hiring figures of a family of occupations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyFigures {
+    pub family: String,
+    /// Σ known hiring projects of its occupations.
+    pub hiring: f64,
+    /// Σ xmet / Σ met over its occupations where both are known.
+    pub difficult_share: Option<f64>,
+    /// `difficult_share >= TENSION_SHARE`.
+    pub in_tension: bool,
+}
+
+/// Per occupation, over the catchments counted: largest known hiring projects first.
+pub fn occupation_figures(catchments: &[CatchmentShare]) -> Vec<OccupationFigures> {
+    let mut by_code: BTreeMap<&str, (OccupationFigures, f64, f64)> = BTreeMap::new();
+    for c in catchments {
+        let w = &c.weighted;
+        let codes = [
+            &w.hiring_projects,
+            &w.difficult_projects,
+            &w.seasonal_projects,
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m.keys())
+        .chain(w.masked.iter().flatten())
+        .map(String::as_str);
+        for code in codes {
+            by_code.entry(code).or_insert_with(|| {
+                (
+                    OccupationFigures {
+                        code: code.to_string(),
+                        hiring: None,
+                        difficult: None,
+                        seasonal: None,
+                        hiring_masked: false,
+                        difficult_masked: false,
+                        seasonal_masked: false,
+                        difficult_share: None,
+                        known_pair: (0.0, 0.0),
+                    },
+                    0.0,
+                    0.0,
+                )
+            });
+        }
+    }
+    for c in catchments {
+        let w = &c.weighted;
+        let get = |m: &Option<BTreeMap<String, f64>>, code: &str| {
+            m.as_ref().and_then(|m| m.get(code).copied())
+        };
+        for (code, (o, both_met, both_xmet)) in by_code.iter_mut() {
+            let (met, xmet, smet) = (
+                get(&w.hiring_projects, code),
+                get(&w.difficult_projects, code),
+                get(&w.seasonal_projects, code),
+            );
+            add_opt(&mut o.hiring, met, 1.0);
+            add_opt(&mut o.difficult, xmet, 1.0);
+            add_opt(&mut o.seasonal, smet, 1.0);
+            o.hiring_masked |= w.masked[0].contains(*code);
+            o.difficult_masked |= w.masked[1].contains(*code);
+            o.seasonal_masked |= w.masked[2].contains(*code);
+            if let (Some(m), Some(x)) = (met, xmet) {
+                *both_met += m;
+                *both_xmet += x;
+            }
+        }
+    }
+    let mut out: Vec<OccupationFigures> = by_code
+        .into_values()
+        .map(|(mut o, m, x)| {
+            o.difficult_share = (m > 0.0).then(|| (x / m).min(1.0));
+            o.known_pair = (m, x);
+            o
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.hiring
+            .unwrap_or(-1.0)
+            .total_cmp(&a.hiring.unwrap_or(-1.0))
+            .then_with(|| a.code.cmp(&b.code))
+    });
+    out
+}
+
+/// Per family (`family_of` maps an occupation code to its family), largest hiring first.
+pub fn family_figures(
+    occupations: &[OccupationFigures],
+    family_of: impl Fn(&str) -> Option<String>,
+) -> Vec<FamilyFigures> {
+    let mut fams: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+    for o in occupations {
+        let Some(fam) = family_of(&o.code) else {
+            continue;
+        };
+        let e = fams.entry(fam).or_insert((0.0, 0.0, 0.0));
+        e.0 += o.hiring.unwrap_or(0.0);
+        e.1 += o.known_pair.0;
+        e.2 += o.known_pair.1;
+    }
+    let mut out: Vec<FamilyFigures> = fams
+        .into_iter()
+        .map(|(family, (hiring, m, x))| {
+            let difficult_share = (m > 0.0).then(|| (x / m).min(1.0));
+            FamilyFigures {
+                family,
+                hiring,
+                difficult_share,
+                in_tension: difficult_share.is_some_and(|s| s >= TENSION_SHARE),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.hiring.total_cmp(&a.hiring).then(a.family.cmp(&b.family)));
+    out
 }
 
 /// One catchment within reach.
@@ -96,6 +311,8 @@ pub struct CatchmentShare {
     pub basis: ShareBasis,
     pub street_km: f64,
     pub reachable_street_km: f64,
+    /// Share of the catchment's area the road graph covers (see [`super::coverage`]).
+    pub road_coverage: f64,
     /// The catchment's figures × share.
     pub weighted: Figures,
 }
@@ -109,6 +326,10 @@ pub struct Workforce {
     /// Catchments with a share above 0, largest weighted population first.
     pub catchments: Vec<CatchmentShare>,
     pub totals: Figures,
+    /// Per occupation over the catchments counted, largest known hiring projects first.
+    pub occupations: Vec<OccupationFigures>,
+    /// The road coverage of the catchments counted.
+    pub coverage: AnswerCoverage,
 }
 
 impl RoutingEngine {
@@ -138,11 +359,18 @@ impl RoutingEngine {
                 .and_then(|s| times.time_at(s))
                 .is_some()
         };
-        let (out, totals) = shares(catchments, &roads, &reachable_m, interior_reached);
+        let (mut out, totals) = shares(catchments, &roads, &reachable_m, interior_reached);
+        let coverage = self.road_coverage(catchments);
+        for c in &mut out {
+            c.road_coverage = coverage.of(c.row);
+        }
+        let occupations = occupation_figures(&out);
         Ok(Workforce {
             minutes,
             direction,
             site,
+            coverage: coverage.answer(out.iter().map(|c| c.row)),
+            occupations,
             catchments: out,
             totals,
         })
@@ -217,6 +445,7 @@ fn shares(
 ) -> (Vec<CatchmentShare>, Figures) {
     let mut out = Vec::new();
     let mut totals = Figures::default();
+    let mut lacking = [false; 6];
     for row in 0..catchments.len() as u32 {
         let (street_m, reached_m) = (roads.street_m(row), reachable_m[row as usize]);
         let (share, basis) = share_of(street_m, reached_m, || interior_reached(row));
@@ -225,13 +454,19 @@ fn shares(
         }
         let c = catchment_share(catchments, row, share, basis, street_m, reached_m);
         totals.add_scaled(&c.weighted, 1.0);
+        for (l, p) in lacking.iter_mut().zip(c.weighted.present()) {
+            *l |= !p;
+        }
         out.push(c);
     }
+    for ((name, l), p) in FIGURE_NAMES.iter().zip(lacking).zip(totals.present()) {
+        if l && p {
+            totals.incomplete.insert(name);
+        }
+    }
     out.sort_by(|a, b| {
-        b.weighted
-            .population
-            .total_cmp(&a.weighted.population)
-            .then(a.row.cmp(&b.row))
+        let pop = |c: &CatchmentShare| c.weighted.population.unwrap_or(-1.0);
+        pop(b).total_cmp(&pop(a)).then(a.row.cmp(&b.row))
     });
     (out, totals)
 }
@@ -278,6 +513,36 @@ fn catchment_share(
         basis,
         street_km: street_m / 1000.0,
         reachable_street_km: reachable_m / 1000.0,
+        road_coverage: 0.0,
         weighted,
+    }
+}
+
+impl RoutingEngine {
+    /// The road coverage of a drive-time search: the catchments holding a residential street
+    /// the search reached (or the origin's street), and their coverage ([`super::coverage`]).
+    pub fn reach_coverage(
+        &self,
+        times: &SearchTimes<'_>,
+        catchments: &Arc<LayerData>,
+    ) -> AnswerCoverage {
+        let graph = self.graph();
+        let roads = self
+            .catchment_roads
+            .get_or_compute(catchments, || CatchmentRoads::new(graph, catchments));
+        let direction = times.direction();
+        let mut rows = BTreeSet::new();
+        for &u in times.settled_nodes() {
+            if times.node_time_ms(u).is_none() {
+                continue;
+            }
+            for &seg in graph.edge_segments(u, direction) {
+                rows.extend(roads.catchment_of(seg));
+            }
+        }
+        for o in times.origins() {
+            rows.extend(roads.catchment_of(o.seg));
+        }
+        self.road_coverage(catchments).answer(rows)
     }
 }

@@ -11,7 +11,8 @@ use crate::api::extract::{ApiPath, Caller, etag, if_none_match};
 use crate::api::handlers::visible_row;
 use crate::api::{ApiError, AppState};
 use crate::index::LayerView;
-use crate::model::{Field, FieldType, Layer, Origin};
+use crate::ingest::bmo::OccupationTable;
+use crate::model::{BMO_SPREAD, Field, FieldType, Layer, Origin};
 
 /// `GET /health`: the server is up and holds data of a generation.
 pub async fn health(State(state): State<AppState>) -> Json<Json_> {
@@ -63,7 +64,23 @@ pub async fn catalog(State(state): State<AppState>, Caller(access): Caller) -> J
     let snap = state.snapshot.load();
     let view = snap.view(&access);
     let layers: Vec<Json_> = view.layers().map(|l| layer_entry(&l)).collect();
-    Json(json!({ "generation": snap.generation, "layers": layers }))
+    let mut body = json!({ "generation": snap.generation, "layers": layers });
+    if !state.occupations.occupations.is_empty() {
+        body["bmo"] = bmo_entry(&state.occupations);
+    }
+    Json(body)
+}
+
+/// The BMO survey behind the catchments' hiring figures: its year, how a bassin's figures are
+/// spread over communes, and the occupation codes with their labels and families.
+fn bmo_entry(table: &OccupationTable) -> Json_ {
+    json!({
+        "year": table.year,
+        "source": "France Travail, enquête Besoins en Main-d'Œuvre (BMO)",
+        "spread_rule": BMO_SPREAD,
+        "masked": "Values masked in the survey (`*`) are unknown, never 0: absent from the counts and listed in hiring_masked, difficult_masked, seasonal_masked.",
+        "occupations": table.occupations.values().collect::<Vec<_>>(),
+    })
 }
 
 /// `GET /layers/{layer}/features/{id}`: one feature as GeoJSON, with its version as ETag

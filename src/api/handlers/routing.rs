@@ -1,6 +1,7 @@
 //! `/isochrone` (GET and POST) and `/workforce`: parse and check the request against the
 //! limits, run the routing engine on a blocking thread, serialise.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -13,14 +14,20 @@ use serde_json::{Map, Value as Json, json};
 use crate::api::extract::{ApiJson, Params};
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState, Limits};
+use crate::index::{LayerData, ValueRef};
+use crate::ingest::bmo::OccupationTable;
 use crate::model::{Layer, geometry_to_json};
 use crate::request::search::parse_profile;
+use crate::routing::workforce::family_figures;
 use crate::routing::{
-    Direction, Figures, Isochrone, IsochroneOptions, ProfileId, RoutingEngine, RoutingError,
-    Workforce,
+    AnswerCoverage, Direction, Figures, Isochrone, IsochroneCoverage, IsochroneOptions, ProfileId,
+    RoutingEngine, RoutingError, TENSION_SHARE, Workforce,
 };
 
 /// What the workforce weighting is, said in every response.
+/// How road coverage is measured, said in every drive-time answer.
+pub(crate) const COVERAGE_METHOD: &str = "road_coverage is the share of a catchment's area inside the road graph's extent (the convex hull of its nodes), geodesic areas; the answer's share is the area-weighted mean over the catchments counted, partial when one of them is covered less than 0.99.";
+
 const WORKFORCE_WEIGHTING: &str = "Each catchment counts for the share of its residential street length (primary to residential roads, motorways, trunks, links and service roads excluded) reachable within the time; a catchment without such streets counts wholly if its interior point is reachable, not at all otherwise.";
 
 /// A checked isochrone request.
@@ -148,7 +155,7 @@ pub async fn workforce(
             .map_err(ApiError::routing("lon"))
     })
     .await?;
-    Ok(axum::Json(workforce_json(&wf, [lon, lat], profile)).into_response())
+    Ok(axum::Json(workforce_json(&wf, [lon, lat], profile, &state.occupations)).into_response())
 }
 
 fn missing(param: &str, example: &str) -> ApiError {
@@ -298,13 +305,17 @@ async fn run_isochrone(state: &AppState, req: IsochroneRequest) -> Result<Respon
         opts,
     } = req;
     let inputs = locations.clone();
-    let iso = spawn_blocking("routing", move || {
-        engine
+    let catchments = state.snapshot.load().layer(Layer::Catchments).clone();
+    let (iso, coverage, body_catchments) = spawn_blocking("routing", move || {
+        let iso = engine
             .isochrone(&locations, direction, &opts)
-            .map_err(ApiError::routing("locations"))
+            .map_err(ApiError::routing("locations"))?;
+        let coverage = engine.isochrone_coverage(&iso, &catchments);
+        Ok((iso, coverage, catchments))
     })
     .await?;
-    let body = isochrone_geojson(&iso, &inputs, profile);
+    let mut body = isochrone_geojson(&iso, &inputs, profile);
+    body["coverage"] = isochrone_coverage_json(&coverage, &body_catchments);
     let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -387,23 +398,150 @@ fn isochrone_geojson(iso: &Isochrone, inputs: &[[f64; 2]], profile: ProfileId) -
     })
 }
 
-fn figures_json(f: &Figures) -> Map<String, Json> {
-    let counts = |m: &std::collections::BTreeMap<String, f64>| {
-        Json::Object(
+/// How many occupations `/workforce` lists (largest known hiring projects first).
+const TOP_OCCUPATIONS: usize = 20;
+
+fn counts_json(m: &Option<BTreeMap<String, f64>>) -> Json {
+    match m {
+        None => Json::Null,
+        Some(m) => Json::Object(
             m.iter()
                 .map(|(k, v)| (k.clone(), json!(round(*v, 1))))
                 .collect(),
-        )
+        ),
+    }
+}
+
+fn opt_json(v: Option<f64>, digits: i32) -> Json {
+    v.map_or(Json::Null, |v| json!(round(v, digits)))
+}
+
+/// The figures of a catchment or of the totals: `null` where unknown, never 0.
+/// The coverage member of an isochrone answer: the answer's coverage, the share of the
+/// largest contour inside the graph's extent, and the catchments it touches.
+fn isochrone_coverage_json(c: &IsochroneCoverage, catchments: &LayerData) -> Json {
+    let mut out = coverage_json(&c.answer);
+    out["isochrone_share"] = json!(round(c.isochrone_share, 4));
+    let text = |row: u32, name: &str| match catchments.value_by_name(row, name) {
+        Some(ValueRef::Text(s)) => Some(s.to_string()),
+        _ => None,
     };
-    let mut out = Map::new();
-    out.insert("population".into(), json!(round(f.population, 1)));
-    out.insert("job_seekers".into(), json!(round(f.job_seekers, 1)));
-    out.insert("candidates".into(), counts(&f.candidates));
-    out.insert("hiring_projects".into(), counts(&f.hiring_projects));
+    out["catchments_touched"] = Json::Array(
+        c.catchments
+            .iter()
+            .map(|&(row, share)| {
+                json!({
+                    "id": catchments.id(row),
+                    "zone_code": text(row, "zone_code"),
+                    "zone_name": text(row, "zone_name"),
+                    "road_coverage": round(share, 4),
+                })
+            })
+            .collect(),
+    );
     out
 }
 
-fn workforce_json(wf: &Workforce, input: [f64; 2], profile: ProfileId) -> Json {
+fn figures_json(f: &Figures) -> Map<String, Json> {
+    let mut out = Map::new();
+    out.insert("population".into(), opt_json(f.population, 1));
+    out.insert("job_seekers".into(), opt_json(f.job_seekers, 1));
+    out.insert("candidates".into(), counts_json(&f.candidates));
+    out.insert("hiring_projects".into(), counts_json(&f.hiring_projects));
+    out.insert(
+        "difficult_projects".into(),
+        counts_json(&f.difficult_projects),
+    );
+    out.insert(
+        "seasonal_projects".into(),
+        counts_json(&f.seasonal_projects),
+    );
+    out.insert(
+        "masked".into(),
+        json!({
+            "hiring_projects": f.masked[0],
+            "difficult_projects": f.masked[1],
+            "seasonal_projects": f.masked[2],
+        }),
+    );
+    out
+}
+
+/// Top occupations with labels and families (from the occupations table when loaded).
+fn occupations_json(wf: &Workforce, table: &OccupationTable) -> Json {
+    let list: Vec<Json> = wf
+        .occupations
+        .iter()
+        .take(TOP_OCCUPATIONS)
+        .map(|o| {
+            let occ = table.occupations.get(&o.code);
+            let masked: Vec<&str> = [
+                (o.hiring_masked, "hiring_projects"),
+                (o.difficult_masked, "difficult_projects"),
+                (o.seasonal_masked, "seasonal_projects"),
+            ]
+            .into_iter()
+            .filter_map(|(m, name)| m.then_some(name))
+            .collect();
+            json!({
+                "code": o.code,
+                "label": occ.map(|o| o.label.as_str()),
+                "family": occ.map(|o| o.family.as_str()),
+                "family_label": occ.map(|o| o.family_label.as_str()),
+                "hiring_projects": opt_json(o.hiring, 1),
+                "difficult_projects": opt_json(o.difficult, 1),
+                "seasonal_projects": opt_json(o.seasonal, 1),
+                "difficult_share": opt_json(o.difficult_share, 4),
+                "masked": masked,
+            })
+        })
+        .collect();
+    Json::Array(list)
+}
+
+fn families_json(wf: &Workforce, table: &OccupationTable) -> Json {
+    let fams = family_figures(&wf.occupations, |code| {
+        table.occupations.get(code).map(|o| o.family.clone())
+    });
+    let label = |fam: &str| {
+        table
+            .occupations
+            .values()
+            .find(|o| o.family == fam)
+            .map(|o| o.family_label.clone())
+    };
+    Json::Array(
+        fams.iter()
+            .map(|f| {
+                json!({
+                    "family": f.family,
+                    "label": label(&f.family),
+                    "hiring_projects": round(f.hiring, 1),
+                    "difficult_share": opt_json(f.difficult_share, 4),
+                    "in_tension": f.in_tension,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The road coverage of an answer, as every drive-time answer states it.
+pub(crate) fn coverage_json(c: &AnswerCoverage) -> Json {
+    json!({
+        "share": round(c.share, 4),
+        "partial": c.partial,
+        "catchments": c.catchments,
+        "method": COVERAGE_METHOD,
+        "note": c.note(),
+    })
+}
+
+fn workforce_json(
+    wf: &Workforce,
+    input: [f64; 2],
+    profile: ProfileId,
+    table: &OccupationTable,
+) -> Json {
     let catchments: Vec<Json> = wf
         .catchments
         .iter()
@@ -419,10 +557,13 @@ fn workforce_json(wf: &Workforce, input: [f64; 2], profile: ProfileId) -> Json {
                 "reachable_street_km".into(),
                 json!(round(c.reachable_street_km, 3)),
             );
+            m.insert("road_coverage".into(), json!(round(c.road_coverage, 4)));
             m.extend(figures_json(&c.weighted));
             Json::Object(m)
         })
         .collect();
+    let mut totals = figures_json(&wf.totals);
+    totals.insert("incomplete".into(), json!(wf.totals.incomplete));
     json!({
         "site": {
             "input": input,
@@ -436,7 +577,12 @@ fn workforce_json(wf: &Workforce, input: [f64; 2], profile: ProfileId) -> Json {
             "method": "reachable_street_length",
             "description": WORKFORCE_WEIGHTING,
         },
-        "totals": Json::Object(figures_json(&wf.totals)),
+        "coverage": coverage_json(&wf.coverage),
+        "totals": Json::Object(totals),
+        "occupations": occupations_json(wf, table),
+        "occupations_count": wf.occupations.len(),
+        "families": families_json(wf, table),
+        "tension_rule": format!("A family is in tension when at least {:.0} % of its hiring projects (over the occupations and catchments where both met and xmet are known) are judged difficult.", TENSION_SHARE * 100.0),
         "catchments": catchments,
     })
 }

@@ -12,7 +12,7 @@ use crate::api::extract::{ApiJson, ApiPath, Caller, Params, check_vertices};
 use crate::api::geojson::{
     GEOJSON, Props, base_url, feature_collection, page_links, respond, write_feature,
 };
-use crate::api::handlers::routing::engine as routing_engine;
+use crate::api::handlers::routing::{coverage_json, engine as routing_engine};
 use crate::api::handlers::{run, visible_row};
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
@@ -23,6 +23,7 @@ use crate::query::{
     self, DepositDriveTimes, DepositLink, DriveGate, Hit, Page, RowTimes, Scope, SiteHit, WasteSite,
 };
 use crate::request::{self, DriveSpec, search as sp};
+use crate::routing::AnswerCoverage;
 use geo_types::MultiPolygon;
 
 /// `GET /layers/{layer}/search`: radius, nearest, box or whole-layer search with filters.
@@ -66,6 +67,7 @@ async fn layer_search_impl(
     let area = sp::area(&params.0, &state.limits, &snap.view(&access), polygon)?;
     let q = sp::layer_query(layer, &params.0, area)?;
     let times = drive_times(&state, drive, &snap, &[layer]).await?;
+    let coverage = coverage_member(&times);
     let cheap = is_cheap(&q.scope);
     let (snap, result) = run(cheap, snap, move |s| {
         query::search(&s.view(&access), &q, gate(&times))
@@ -76,7 +78,7 @@ async fn layer_search_impl(
         &result,
         |out, hit| write_hit(out, &snap, hit, |_| {}),
         &links,
-        &[],
+        &coverage,
     );
     Ok(respond(body, GEOJSON))
 }
@@ -117,13 +119,19 @@ async fn site_search_impl(
     let area = sp::area(&params.0, &state.limits, &snap.view(&access), polygon)?;
     let q = request::site_search::plan(&params, area)?;
     let times = drive_times(&state, drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
+    let coverage = coverage_member(&times);
     let cheap = is_cheap(&q.scope);
     let (snap, result) = run(cheap, snap, move |s| {
         query::site_search(&s.view(&access), &q, gate(&times))
     })
     .await?;
     let links = page_links(&base_url(headers), uri.path(), &params.0, &result);
-    let body = feature_collection(&result, |out, s| write_site(out, &snap, s), &links, &[]);
+    let body = feature_collection(
+        &result,
+        |out, s| write_site(out, &snap, s),
+        &links,
+        &coverage,
+    );
     Ok(respond(body, GEOJSON))
 }
 
@@ -139,6 +147,7 @@ pub async fn near_waste(
     let view = snap.view(&access);
     let plan = request::near_waste::plan(&params, &state.limits, &view, snap_m(&state))?;
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
+    let mut members = coverage_member(&times);
     let deposits = &plan.query.deposits;
     let pairs = match plan.max_drive_s {
         None => None,
@@ -154,7 +163,10 @@ pub async fn near_waste(
         &result,
         |out, w| write_waste_site(out, &snap, w, unit),
         &links,
-        &[("unit", json!(unit))],
+        &{
+            members.insert(0, ("unit", json!(unit)));
+            members
+        },
     );
     Ok(respond(body, GEOJSON))
 }
@@ -181,6 +193,7 @@ pub async fn deposit_sites(
     let snap = state.snapshot.load();
     let (id, _) = visible_row(&snap, &access, Layer::WasteDeposits, &id)?;
     let times = drive_times(&state, plan.drive, &snap, &[Layer::Plots, Layer::Buildings]).await?;
+    let coverage = coverage_member(&times);
     let p = plan;
     let (snap, (row, result)) = run(p.within_m <= 20_000.0, snap, move |s| {
         let view = s.view(&access);
@@ -188,7 +201,7 @@ pub async fn deposit_sites(
     })
     .await?;
     let links = page_links(&base_url(&headers), uri.path(), &params.0, &result);
-    deposit_sites_body(&snap, row, &result, &links)
+    deposit_sites_body(&snap, row, &result, &links, coverage)
 }
 
 /// The sites around a deposit, with the deposit itself as the `deposit` member.
@@ -197,15 +210,14 @@ fn deposit_sites_body(
     row: u32,
     result: &Page<SiteHit>,
     links: &[Json],
+    mut members: Vec<(&'static str, Json)>,
 ) -> Result<Response, ApiError> {
     let deposit: Json = serde_json::from_str(snap.layer(Layer::WasteDeposits).feature_text(row))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = feature_collection(
-        result,
-        |out, s| write_site(out, snap, s),
-        links,
-        &[("deposit", deposit)],
-    );
+    let body = feature_collection(result, |out, s| write_site(out, snap, s), links, &{
+        members.insert(0, ("deposit", deposit));
+        members
+    });
     Ok(respond(body, GEOJSON))
 }
 
@@ -302,12 +314,12 @@ async fn polygon_of(
     .await
 }
 
-/// Travel times of a drive-time search, and its budget.
-type Times = Option<(Arc<RowTimes>, f64)>;
+/// Travel times of a drive-time search, its budget and the road coverage of its reach.
+type Times = Option<(Arc<RowTimes>, f64, AnswerCoverage)>;
 
 /// The gate of a query from the travel times computed for it.
 fn gate(times: &Times) -> Option<DriveGate<'_>> {
-    times.as_ref().map(|(t, max_s)| DriveGate {
+    times.as_ref().map(|(t, max_s, _)| DriveGate {
         times: t.as_ref(),
         max_s: *max_s,
     })
@@ -328,7 +340,7 @@ async fn drive_times(
     let engine = routing_engine(state, spec.profile)?;
     let snap = Arc::clone(snap);
     let layers = layers.to_vec();
-    let times = spawn_blocking("drive-time", move || -> Result<RowTimes, ApiError> {
+    let (times, coverage) = spawn_blocking("drive-time", move || {
         let tt = engine
             .travel_times(&[spec.origin], spec.direction, spec.max_s)
             .map_err(ApiError::routing(spec.param))?;
@@ -337,10 +349,19 @@ async fn drive_times(
             let data = snap.layer(layer);
             out.insert(layer, data.len(), tt.to_features(data));
         }
-        Ok(out)
+        let coverage = engine.reach_coverage(&tt, snap.layer(Layer::Catchments));
+        Ok((out, coverage))
     })
     .await?;
-    Ok(Some((Arc::new(times), spec.max_s)))
+    Ok(Some((Arc::new(times), spec.max_s, coverage)))
+}
+
+/// The `coverage` member of a drive-time search answer (none without a drive time).
+fn coverage_member(times: &Times) -> Vec<(&'static str, Json)> {
+    times
+        .iter()
+        .map(|(_, _, c)| ("coverage", coverage_json(c)))
+        .collect()
 }
 
 /// Drive times from each deposit admitted by `deposits` to the plots and buildings within
