@@ -23,6 +23,10 @@ pub enum CrsError {
         "cannot read the CRS name `{0}`; write it as EPSG:NNNN, urn:ogc:def:crs:EPSG::NNNN or an OGC URL"
     )]
     Unparsable(String),
+    #[error(
+        "the CRS definition is not WKT (expected PROJCS[…], GEOGCS[…], PROJCRS[…] or GEOGCRS[…]); it starts with `{0}`"
+    )]
+    NotWkt(String),
     #[error("unknown CRS {crs}: PROJ says: {reason}")]
     Unknown { crs: String, reason: String },
     #[error("cannot reproject ({x}, {y}) from {crs} to WGS84: {reason}")]
@@ -104,6 +108,38 @@ impl Crs {
             return Ok(Crs::Wgs84);
         }
         Ok(Crs::Code { authority, code })
+    }
+
+    /// A WKT definition (WKT1, ESRI's WKT1 of `.prj` files, or WKT2), for PROJ to read; a
+    /// definition PROJ does not know fails later, in [`Reprojector::to_wgs84`].
+    ///
+    /// ```
+    /// use terriens::geo_util::Crs;
+    /// assert!(Crs::parse_wkt("PROJCS[\"RGF93_Lambert_93\",GEOGCS[\"GCS_RGF_1993\"]]").is_ok());
+    /// assert!(Crs::parse_wkt("Lambert 93").is_err());
+    /// ```
+    pub fn parse_wkt(wkt: &str) -> Result<Crs, CrsError> {
+        const KEYWORDS: &[&str] = &[
+            "PROJCS[",
+            "GEOGCS[",
+            "GEOCCS[",
+            "COMPD_CS[",
+            "LOCAL_CS[",
+            "PROJCRS[",
+            "GEOGCRS[",
+            "GEODCRS[",
+            "BOUNDCRS[",
+            "COMPOUNDCRS[",
+            "PROJECTEDCRS[",
+            "GEOGRAPHICCRS[",
+        ];
+        let t = wkt.trim().trim_start_matches('\u{feff}').trim();
+        let upper = t.to_ascii_uppercase();
+        if KEYWORDS.iter().any(|k| upper.starts_with(k)) {
+            Ok(Crs::Definition(t.to_string()))
+        } else {
+            Err(CrsError::NotWkt(t.chars().take(40).collect()))
+        }
     }
 
     /// An EPSG code as a `Crs`.
