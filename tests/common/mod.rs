@@ -411,10 +411,10 @@ pub fn realdata(test: &str) -> Option<PathBuf> {
 }
 
 pub mod app;
-pub mod server;
-pub mod wire;
 pub mod openapi_doc;
 pub mod python;
+pub mod server;
+pub mod wire;
 pub mod world;
 
 // ---------------------------------------------------------------- oracles
