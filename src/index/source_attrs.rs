@@ -241,4 +241,52 @@ mod tests {
         let attrs = LayerView::new(&changed, Audience::Public).source_attrs();
         assert_eq!(attrs.get("n").map(|a| a.ty), Some(AttrType::Text));
     }
+
+    /// What a confidential deposit keeps from its source is not shown to the public: neither
+    /// the attribute (catalog, error lists) nor the row (a filter on it).
+    #[test]
+    fn hidden_rows_lend_no_attributes_and_match_no_filter() {
+        let s = schema(Layer::WasteDeposits);
+        let deposit = |id: u64, confidentiality: &str, extra: Json| {
+            let mut props = vec![None; s.fields.len()];
+            let (i, _) = s.field("confidentiality").unwrap();
+            props[i] = Some(crate::model::Value::Text(confidentiality.into()));
+            Feature {
+                id,
+                version: 1,
+                geometry: geo_types::Point::new(0.1, 49.5).into(),
+                props,
+                extra: extra.as_object().cloned().unwrap_or_default(),
+            }
+        };
+        let data = Arc::new(LayerData::build(
+            Layer::WasteDeposits,
+            vec![
+                deposit(1, "public", json!({"site": "quai"})),
+                deposit(2, "partners", json!({"site": "usine", "contract": "C-17"})),
+            ],
+        ));
+        let public = LayerView::new(&data, Audience::Public);
+        let full = LayerView::new(&data, Audience::Full);
+        assert!(public.source_attrs().get("contract").is_none());
+        assert_eq!(public.source_attrs().get("site").unwrap().rows, 1);
+        assert!(full.source_attrs().get("contract").is_some());
+        let p = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let err = crate::index::Filter::parse_in(&public, &p("contract", "C-17"), &[]);
+        assert!(
+            err.is_err(),
+            "an attribute of hidden rows only is unknown to the public"
+        );
+        let f = crate::index::Filter::parse_in(&full, &p("contract", "C-17"), &[]).unwrap();
+        let rows: Vec<u32> = public
+            .visible_rows(0..2)
+            .filter(|&r| f.matches(&data, r))
+            .collect();
+        assert!(rows.is_empty(), "the hidden row stays hidden: {rows:?}");
+        let rows: Vec<u32> = full
+            .visible_rows(0..2)
+            .filter(|&r| f.matches(&data, r))
+            .collect();
+        assert_eq!(rows.len(), 1);
+    }
 }

@@ -521,3 +521,50 @@ pub fn resolve_id(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_formats_are_told_by_their_magic() {
+        assert_eq!(
+            Format::sniff(b"SQLite format 3\0\x10\0"),
+            Format::GeoPackage
+        );
+        assert_eq!(Format::sniff(b"PK\x03\x04\x14\0"), Format::Shapefile);
+        assert_eq!(Format::sniff(&[0, 0, 0x27, 0x0a, 0, 0]), Format::Shapefile);
+        assert_eq!(Format::sniff(b"fgb\x03fgb\0"), Format::FlatGeobuf);
+        assert_eq!(Format::sniff(b" {\"type\""), Format::GeoJson);
+        assert_eq!(Format::sniff(b"lon,lat\n"), Format::Csv);
+        let p = |s: &str| Format::from_path(Path::new(s));
+        assert_eq!(p("a/communes.GPKG"), Some(Format::GeoPackage));
+        assert_eq!(p("communes.shp"), Some(Format::Shapefile));
+        assert_eq!(p("communes.zip"), Some(Format::Shapefile));
+    }
+
+    #[test]
+    fn catchments_take_their_insee_code_as_id() {
+        let raw = |code: &str| RawFeature {
+            index: 0,
+            id: None,
+            geometry: Err(Reject::NoGeometry),
+            properties: serde_json::json!({ "code_insee": code })
+                .as_object()
+                .cloned()
+                .unwrap(),
+        };
+        let mut r = raw("76351");
+        assert_eq!(
+            resolve_id(&mut r, None, Layer::Catchments),
+            Ok(Some(76_351))
+        );
+        // Corsica: not a number, so hashed by the one rule of string ids; the code stays.
+        let mut r = raw("2A004");
+        assert_eq!(
+            resolve_id(&mut r, None, Layer::Catchments),
+            Ok(Some(string_id("2A004")))
+        );
+        assert!(r.properties.contains_key("code_insee"));
+    }
+}
