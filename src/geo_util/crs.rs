@@ -43,12 +43,30 @@ impl fmt::Display for Crs {
         match self {
             Crs::Wgs84 => f.write_str("EPSG:4326"),
             Crs::Code { authority, code } => write!(f, "{authority}:{code}"),
-            Crs::Definition(d) => {
-                let short: String = d.chars().take(60).collect();
-                write!(f, "{short}")
-            }
+            Crs::Definition(d) => match wkt_name(d) {
+                // `PROJCS["RGF_1993_Lambert_93",…]` → `WKT "RGF_1993_Lambert_93"`
+                Some(name) => write!(f, "WKT \"{name}\""),
+                None => {
+                    let short: String = d.chars().take(60).collect();
+                    write!(f, "{short}")
+                }
+            },
         }
     }
+}
+
+/// The name of a WKT definition: the first quoted string, when the text opens with
+/// `KEYWORD["`.
+fn wkt_name(d: &str) -> Option<&str> {
+    let open = d.find('[')?;
+    if !d[..open]
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    let rest = d[open + 1..].strip_prefix('"')?;
+    rest.split_once('"').map(|(name, _)| name)
 }
 
 impl Crs {
@@ -117,6 +135,8 @@ impl Crs {
     /// use terriens::geo_util::Crs;
     /// assert!(Crs::parse_wkt("PROJCS[\"RGF93_Lambert_93\",GEOGCS[\"GCS_RGF_1993\"]]").is_ok());
     /// assert!(Crs::parse_wkt("Lambert 93").is_err());
+    /// let l93 = Crs::parse_wkt("PROJCS[\"RGF_1993_Lambert_93\",GEOGCS[\"GCS_RGF_1993\"]]").unwrap();
+    /// assert_eq!(l93.to_string(), "WKT \"RGF_1993_Lambert_93\"");
     /// ```
     pub fn parse_wkt(wkt: &str) -> Result<Crs, CrsError> {
         const KEYWORDS: &[&str] = &[
