@@ -711,6 +711,42 @@ async fn source_attributes_filter_like_fields() {
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("must be a number"), "{body}");
 
+    // Tiles of the layer filter on them too: tile 10/512/349 holds Le Havre, whose
+    // brownfields include industrial ones (the oracle says how many in the tile's box).
+    let tile_box = |x: f64, y: f64| {
+        let n = 1024.0;
+        let lon = |x: f64| x / n * 360.0 - 180.0;
+        let lat = |y: f64| {
+            (std::f64::consts::PI * (1.0 - 2.0 * y / n))
+                .sinh()
+                .atan()
+                .to_degrees()
+        };
+        (lon(x), lat(y + 1.0), lon(x + 1.0), lat(y))
+    };
+    let (w, so, e, no) = tile_box(512.0, 349.0);
+    let (status, _, body) = common::http::get(
+        &router,
+        &format!(
+            "/layers/plots/search?site_type=friche%20industrielle&bbox={w},{so},{e},{no}&limit=1000"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !source_ids(&body).is_empty(),
+        "industrial brownfields in the tile"
+    );
+    for (query, want) in [
+        ("site_type=friche%20industrielle", 200),
+        ("site_type=nothing%20of%20the%20kind", 204),
+        ("site_typ=mixte", 400),
+    ] {
+        let (status, _, body) =
+            common::http::get(&router, &format!("/tiles/plots/10/512/349.mvt?{query}")).await;
+        assert_eq!(status, want, "tile ?{query}: {body}");
+    }
+
     // The catalog lists them, typed and marked as source attributes.
     let (status, _, catalog) = common::http::get(&router, "/catalog").await;
     assert_eq!(status, 200);
