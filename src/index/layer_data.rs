@@ -415,7 +415,7 @@ pub struct LayerData {
     serial: u64,
     /// How this layer was made from earlier ones, newest step first.
     history: Option<Arc<Step>>,
-    /// The source attributes inferred from `extra`, on first use (empty again in a copy).
+    /// The source attributes inferred from `extra`: on first use, or kept through a change.
     source_attrs: SourceAttrsCache,
 }
 
@@ -565,22 +565,27 @@ impl LayerData {
     ) -> LayerData {
         let mut next = self.clone();
         let mut extents = ExtentsUpdate::new(self);
+        let mut attrs = self.source_attrs.update();
         let mut rows = Vec::new();
         for f in puts {
             if let Some(row) = next.row_of(f.id) {
                 extents.take_out(&next, row);
+                attrs.take_out(&next, row);
             }
             let row = next.put(f);
             extents.put_in(&next, row);
+            attrs.put_in(&next, row);
             rows.push(row);
         }
         for id in deletes {
             if let Some(row) = next.row_of(*id) {
                 extents.take_out(&next, row);
+                attrs.take_out(&next, row);
             }
             rows.extend(next.delete(*id));
         }
         next.extents = extents.finish(&next);
+        next.source_attrs = attrs.finish();
         next.record_step(self, rows);
         next
     }

@@ -8,8 +8,11 @@
 //! objects is not listed.
 //!
 //! Cost: a layer infers once, on first use (a filter naming an attribute that is not a field,
-//! or the catalog), and keeps the answer for its lifetime; a write makes a new layer whose
-//! cache starts empty ([`SourceAttrsCache`]'s `Clone`), so writes never pay for inference.
+//! or the catalog), and keeps the answer — per-attribute counts of what its values look like —
+//! for its lifetime. The counts are sums over rows, so a layer made by a change from one that
+//! had inferred gets its own in O(change): the parent's counts, less the rows taken out, plus
+//! the rows put in ([`AttrsUpdate`], driven by `LayerData::with_changes`). A layer whose parent
+//! never inferred starts empty and infers on first use, so a write never scans the layer.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -17,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value as Json};
 
 use super::LayerData;
+use super::visibility::Visibility;
 use crate::model::Audience;
 
 /// The inferred type of a source attribute.
@@ -53,47 +57,76 @@ pub struct SourceAttrs {
     attrs: Vec<SourceAttr>,
 }
 
-/// What the values of one attribute looked like so far.
-#[derive(Default)]
+/// What the values of one attribute look like, as counts of rows (signed: an update adds and
+/// takes out).
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Seen {
-    rows: usize,
-    numbers: usize,
-    bools: usize,
-    scalars: usize,
+    /// Rows holding the attribute, null included.
+    present: i64,
+    /// Rows holding a value that is not null (nor blank text).
+    rows: i64,
+    numbers: i64,
+    bools: i64,
+    scalars: i64,
+}
+
+/// Per attribute name, what its values look like.
+type Counts = BTreeMap<String, Seen>;
+
+/// Adds (`sign` 1) or takes out (-1) one row's extras.
+fn count(counts: &mut Counts, extra: &Map<String, Json>, sign: i64) {
+    for (k, v) in extra {
+        if !counts.contains_key(k) {
+            counts.insert(k.clone(), Seen::default());
+        }
+        let Some(s) = counts.get_mut(k) else {
+            continue;
+        };
+        s.present += sign;
+        match v {
+            Json::Null => {}
+            Json::String(t) if t.trim().is_empty() => {}
+            Json::Array(_) | Json::Object(_) => s.rows += sign,
+            scalar => {
+                s.rows += sign;
+                s.scalars += sign;
+                if as_number(scalar).is_some() {
+                    s.numbers += sign;
+                }
+                if as_bool(scalar).is_some() {
+                    s.bools += sign;
+                }
+            }
+        }
+        if s.present == 0 {
+            counts.remove(k);
+        }
+    }
+}
+
+/// The counts of `rows` of `data`.
+fn counts_of(data: &LayerData, rows: impl Iterator<Item = u32>) -> Counts {
+    let mut counts = Counts::new();
+    for row in rows {
+        if let Some(extra) = data.extra(row) {
+            count(&mut counts, extra, 1);
+        }
+    }
+    counts
 }
 
 impl SourceAttrs {
     /// Infers the attributes of `rows` of `data`.
     pub fn infer(data: &LayerData, rows: impl Iterator<Item = u32>) -> SourceAttrs {
-        let mut seen: BTreeMap<&str, Seen> = BTreeMap::new();
-        for row in rows {
-            let Some(extra) = data.extra(row) else {
-                continue;
-            };
-            for (k, v) in extra {
-                let s = seen.entry(k.as_str()).or_default();
-                match v {
-                    Json::Null => {}
-                    Json::String(t) if t.trim().is_empty() => {}
-                    Json::Array(_) | Json::Object(_) => s.rows += 1,
-                    scalar => {
-                        s.rows += 1;
-                        s.scalars += 1;
-                        if as_number(scalar).is_some() {
-                            s.numbers += 1;
-                        }
-                        if as_bool(scalar).is_some() {
-                            s.bools += 1;
-                        }
-                    }
-                }
-            }
-        }
-        let attrs = seen
-            .into_iter()
-            .filter(|(_, s)| s.scalars > 0 || s.rows == 0)
+        SourceAttrs::from_counts(&counts_of(data, rows))
+    }
+
+    fn from_counts(counts: &Counts) -> SourceAttrs {
+        let attrs = counts
+            .iter()
+            .filter(|(_, s)| s.present > 0 && (s.scalars > 0 || s.rows == 0))
             .map(|(name, s)| SourceAttr {
-                name: name.to_string(),
+                name: name.clone(),
                 ty: if s.scalars > 0 && s.numbers == s.scalars {
                     AttrType::Number
                 } else if s.scalars > 0 && s.bools == s.scalars {
@@ -101,7 +134,7 @@ impl SourceAttrs {
                 } else {
                     AttrType::Text
                 },
-                rows: s.rows,
+                rows: s.rows.max(0) as usize,
             })
             .collect();
         SourceAttrs { attrs }
@@ -163,12 +196,27 @@ pub fn value<'a>(extra: Option<&'a Map<String, Json>>, name: &str) -> Option<&'a
     extra?.get(name)
 }
 
-/// A layer's inferred source attributes, per audience, made on first use. A clone (what
-/// `LayerData::with_changes` starts from) is empty: the changed layer infers anew if asked.
+/// What a layer inferred for one audience: the counts and the attributes made from them.
+#[derive(Debug)]
+struct Inferred {
+    counts: Counts,
+    attrs: Arc<SourceAttrs>,
+}
+
+impl Inferred {
+    fn new(counts: Counts) -> Arc<Inferred> {
+        let attrs = Arc::new(SourceAttrs::from_counts(&counts));
+        Arc::new(Inferred { counts, attrs })
+    }
+}
+
+/// A layer's inferred source attributes, per audience (every row, and the rows of the public
+/// where the layer hides some), made on first use. A clone is empty; `with_changes` fills the
+/// changed layer's from its parent's through [`AttrsUpdate`].
 #[derive(Debug, Default)]
 pub(super) struct SourceAttrsCache {
-    full: OnceLock<Arc<SourceAttrs>>,
-    public: OnceLock<Arc<SourceAttrs>>,
+    full: OnceLock<Arc<Inferred>>,
+    public: OnceLock<Arc<Inferred>>,
 }
 
 impl Clone for SourceAttrsCache {
@@ -178,16 +226,80 @@ impl Clone for SourceAttrsCache {
 }
 
 impl SourceAttrsCache {
+    fn slot(&self, audience: Audience) -> &OnceLock<Arc<Inferred>> {
+        match audience {
+            Audience::Full => &self.full,
+            Audience::Public => &self.public,
+        }
+    }
+
+    /// The attributes for `audience` (whose rows `data` and `rows` are), inferred if needed.
     pub(super) fn get_or_init(
         &self,
         audience: Audience,
-        init: impl FnOnce() -> SourceAttrs,
+        data: &LayerData,
+        rows: impl Iterator<Item = u32>,
     ) -> Arc<SourceAttrs> {
-        let slot = match audience {
-            Audience::Full => &self.full,
-            Audience::Public => &self.public,
+        self.slot(audience)
+            .get_or_init(|| Inferred::new(counts_of(data, rows)))
+            .attrs
+            .clone()
+    }
+
+    /// An update of the counts this cache holds, for a layer made from this one by changes.
+    pub(super) fn update(&self) -> AttrsUpdate {
+        AttrsUpdate {
+            full: self.full.get().map(|i| i.counts.clone()),
+            public: self.public.get().map(|i| i.counts.clone()),
+        }
+    }
+}
+
+/// The counts of a parent layer adjusted row by row as a change takes rows out and puts rows
+/// in (O(change)); nothing to do for an audience the parent never inferred for.
+pub(super) struct AttrsUpdate {
+    full: Option<Counts>,
+    public: Option<Counts>,
+}
+
+impl AttrsUpdate {
+    /// Takes out a row's contribution (before it is overwritten or deleted).
+    pub(super) fn take_out(&mut self, data: &LayerData, row: u32) {
+        self.apply(data, row, -1);
+    }
+
+    /// Puts in a row's contribution (after it was written).
+    pub(super) fn put_in(&mut self, data: &LayerData, row: u32) {
+        self.apply(data, row, 1);
+    }
+
+    fn apply(&mut self, data: &LayerData, row: u32, sign: i64) {
+        if self.full.is_none() && self.public.is_none() {
+            return;
+        }
+        let Some(extra) = data.extra(row) else {
+            return;
         };
-        slot.get_or_init(|| Arc::new(init())).clone()
+        if let Some(c) = &mut self.full {
+            count(c, extra, sign);
+        }
+        if let Some(c) = &mut self.public
+            && Visibility::new(Audience::Public, data).row_visible(row)
+        {
+            count(c, extra, sign);
+        }
+    }
+
+    /// The changed layer's cache.
+    pub(super) fn finish(self) -> SourceAttrsCache {
+        let cache = SourceAttrsCache::default();
+        if let Some(c) = self.full {
+            let _ = cache.full.set(Inferred::new(c));
+        }
+        if let Some(c) = self.public {
+            let _ = cache.public.set(Inferred::new(c));
+        }
+        cache
     }
 }
 
@@ -234,12 +346,40 @@ mod tests {
         assert_eq!(ty("csv"), Some(AttrType::Number));
         assert_eq!(ty("list"), None);
         assert_eq!(ty("only_null"), Some(AttrType::Text));
-        // Cached: the same Arc on a second ask; a changed layer infers anew.
+        // Cached: the same Arc on a second ask.
         let again = LayerView::new(&data, Audience::Public).source_attrs();
         assert!(Arc::ptr_eq(&attrs, &again));
+        // A changed layer's attributes follow from its parent's and the changed rows, and
+        // equal a fresh inference over the changed layer.
         let changed = Arc::new(data.with_changes([plot(4, json!({"n": "many"}))], &[]));
         let attrs = LayerView::new(&changed, Audience::Public).source_attrs();
         assert_eq!(attrs.get("n").map(|a| a.ty), Some(AttrType::Text));
+        let steps: Vec<(Vec<Feature>, Vec<u64>)> = vec![
+            (vec![], vec![4]),
+            (vec![plot(2, json!({"t": "c"}))], vec![1]),
+            (vec![plot(5, json!({"list": [2], "csv": "x"}))], vec![3]),
+            (vec![], vec![2, 5]),
+        ];
+        let mut layer = changed;
+        for (puts, deletes) in steps {
+            layer = Arc::new(layer.with_changes(puts, &deletes));
+            let kept = layer
+                .source_attrs_cache()
+                .full
+                .get()
+                .map(|i| i.attrs.clone());
+            let fresh = SourceAttrs::infer(&layer, 0..layer.len() as u32);
+            assert_eq!(kept.as_deref(), Some(&fresh), "kept through the change");
+        }
+        assert!(
+            layer
+                .source_attrs_cache()
+                .full
+                .get()
+                .unwrap()
+                .attrs
+                .is_empty()
+        );
     }
 
     /// What a confidential deposit keeps from its source is not shown to the public: neither
@@ -288,5 +428,37 @@ mod tests {
             .filter(|&r| f.matches(&data, r))
             .collect();
         assert_eq!(rows.len(), 1);
+        // Made public by an edit: its attributes reach the public, kept through the change.
+        let published = Arc::new(data.with_changes(
+            [deposit(
+                2,
+                "public",
+                json!({"site": "usine", "contract": "C-17"}),
+            )],
+            &[],
+        ));
+        let kept = published
+            .source_attrs_cache()
+            .public
+            .get()
+            .unwrap()
+            .attrs
+            .clone();
+        let public = LayerView::new(&published, Audience::Public);
+        assert_eq!(kept.get("contract").map(|a| a.rows), Some(1));
+        assert_eq!(*kept, SourceAttrs::infer(&published, public.rows()));
+        // And hidden again.
+        let hidden = Arc::new(
+            published.with_changes([deposit(2, "partners", json!({"contract": "C-18"}))], &[]),
+        );
+        let kept = hidden
+            .source_attrs_cache()
+            .public
+            .get()
+            .unwrap()
+            .attrs
+            .clone();
+        assert!(kept.get("contract").is_none());
+        assert_eq!(kept.get("site").map(|a| a.rows), Some(1));
     }
 }

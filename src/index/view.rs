@@ -145,7 +145,7 @@ impl<'a> LayerView<'a> {
         };
         self.data
             .source_attrs_cache()
-            .get_or_init(audience, || SourceAttrs::infer(self.data, self.rows()))
+            .get_or_init(audience, self.data, self.rows())
     }
 
     /// The layer's columns, for rows this view has already admitted.
