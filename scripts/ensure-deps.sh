@@ -24,7 +24,8 @@ if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
-  # GDAL's OGC API – Features client (ogr2ogr), driven by tests/ogc_gdal.rs
+  # GDAL: the OGC API – Features client of tests/ogc_gdal.rs, and ogr2ogr/ogrinfo making and
+  # reading the GeoPackages and Shapefiles of tests/import_formats.rs
   command -v ogr2ogr >/dev/null || missing+=(gdal-bin)
 fi
 

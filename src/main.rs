@@ -68,7 +68,9 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Import a GeoJSON, FlatGeobuf or CSV file (optionally .gz) into a layer.
+    /// Import a GeoJSON, FlatGeobuf or CSV file (optionally .gz), a GeoPackage, or a Shapefile
+    /// (.shp with its .dbf/.prj/.cpg, or a .zip of them) into a layer. Exits non-zero when
+    /// nothing was imported (every feature rejected, or none read) and when --strict rejects.
     Import {
         /// Target layer: plots, buildings, waste_deposits, catchments, territories.
         #[arg(long)]
@@ -97,6 +99,9 @@ enum Command {
         /// material and quantity are not known yet; import them with those left unknown.
         #[arg(long)]
         as_holders: bool,
+        /// GeoPackage: the feature table to read (default: the first); zip: the shapefile.
+        #[arg(long)]
+        table: Option<String>,
     },
     /// Build road graphs from an OSM (.osm.pbf, .osm, .osm.gz) or IGN BD TOPO troncon_de_route
     /// (.geojson) file into the data directory, one per profile (roads-<profile>.graph).
@@ -284,6 +289,7 @@ fn main() -> ExitCode {
             set,
             id_field,
             as_holders,
+            table,
         } => (|| {
             let mut opts = ImportOptions::new(layer);
             opts.crs = crs.map(|c| Crs::parse(&c)).transpose()?;
@@ -291,6 +297,7 @@ fn main() -> ExitCode {
             opts.set = set;
             opts.id_field = id_field;
             opts.as_holders = as_holders;
+            opts.table = table;
             import(&file, &data, opts, replace)
         })(),
         Command::ImportBmo {
@@ -749,6 +756,24 @@ fn import(
         );
     }
     let imported = outcome.features.len();
+    if imported == 0 {
+        // Nothing to write: the layer stays as it was, and the exit status says so.
+        return Err(if report.read == 0 {
+            format!(
+                "{layer}: nothing imported: {} holds no features ({:?})",
+                file.display(),
+                report.format
+            )
+        } else {
+            format!(
+                "{layer}: nothing imported: all {} features of {} were rejected (first: {})",
+                report.read,
+                file.display(),
+                report.rejected[0]
+            )
+        }
+        .into());
+    }
     let (added, updated, total) = {
         let mut features: Vec<_> = if replace {
             Vec::new()

@@ -17,6 +17,7 @@ mod durability_ids;
 mod durability_log;
 mod durability_tmpfs;
 mod fixtures;
+mod import_formats;
 mod limits_status;
 mod live_queries;
 mod live_routing;

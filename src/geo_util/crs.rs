@@ -23,6 +23,10 @@ pub enum CrsError {
         "cannot read the CRS name `{0}`; write it as EPSG:NNNN, urn:ogc:def:crs:EPSG::NNNN or an OGC URL"
     )]
     Unparsable(String),
+    #[error(
+        "the CRS definition is not WKT (expected PROJCS[…], GEOGCS[…], PROJCRS[…] or GEOGCRS[…]); it starts with `{0}`"
+    )]
+    NotWkt(String),
     #[error("unknown CRS {crs}: PROJ says: {reason}")]
     Unknown { crs: String, reason: String },
     #[error("cannot reproject ({x}, {y}) from {crs} to WGS84: {reason}")]
@@ -39,12 +43,30 @@ impl fmt::Display for Crs {
         match self {
             Crs::Wgs84 => f.write_str("EPSG:4326"),
             Crs::Code { authority, code } => write!(f, "{authority}:{code}"),
-            Crs::Definition(d) => {
-                let short: String = d.chars().take(60).collect();
-                write!(f, "{short}")
-            }
+            Crs::Definition(d) => match wkt_name(d) {
+                // `PROJCS["RGF_1993_Lambert_93",…]` → `WKT "RGF_1993_Lambert_93"`
+                Some(name) => write!(f, "WKT \"{name}\""),
+                None => {
+                    let short: String = d.chars().take(60).collect();
+                    write!(f, "{short}")
+                }
+            },
         }
     }
+}
+
+/// The name of a WKT definition: the first quoted string, when the text opens with
+/// `KEYWORD["`.
+fn wkt_name(d: &str) -> Option<&str> {
+    let open = d.find('[')?;
+    if !d[..open]
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return None;
+    }
+    let rest = d[open + 1..].strip_prefix('"')?;
+    rest.split_once('"').map(|(name, _)| name)
 }
 
 impl Crs {
@@ -104,6 +126,40 @@ impl Crs {
             return Ok(Crs::Wgs84);
         }
         Ok(Crs::Code { authority, code })
+    }
+
+    /// A WKT definition (WKT1, ESRI's WKT1 of `.prj` files, or WKT2), for PROJ to read; a
+    /// definition PROJ does not know fails later, in [`Reprojector::to_wgs84`].
+    ///
+    /// ```
+    /// use terriens::geo_util::Crs;
+    /// assert!(Crs::parse_wkt("PROJCS[\"RGF93_Lambert_93\",GEOGCS[\"GCS_RGF_1993\"]]").is_ok());
+    /// assert!(Crs::parse_wkt("Lambert 93").is_err());
+    /// let l93 = Crs::parse_wkt("PROJCS[\"RGF_1993_Lambert_93\",GEOGCS[\"GCS_RGF_1993\"]]").unwrap();
+    /// assert_eq!(l93.to_string(), "WKT \"RGF_1993_Lambert_93\"");
+    /// ```
+    pub fn parse_wkt(wkt: &str) -> Result<Crs, CrsError> {
+        const KEYWORDS: &[&str] = &[
+            "PROJCS[",
+            "GEOGCS[",
+            "GEOCCS[",
+            "COMPD_CS[",
+            "LOCAL_CS[",
+            "PROJCRS[",
+            "GEOGCRS[",
+            "GEODCRS[",
+            "BOUNDCRS[",
+            "COMPOUNDCRS[",
+            "PROJECTEDCRS[",
+            "GEOGRAPHICCRS[",
+        ];
+        let t = wkt.trim().trim_start_matches('\u{feff}').trim();
+        let upper = t.to_ascii_uppercase();
+        if KEYWORDS.iter().any(|k| upper.starts_with(k)) {
+            Ok(Crs::Definition(t.to_string()))
+        } else {
+            Err(CrsError::NotWkt(t.chars().take(40).collect()))
+        }
     }
 
     /// An EPSG code as a `Crs`.

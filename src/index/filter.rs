@@ -14,6 +14,11 @@
 //! | `available_from_before=2027-06-30`, `available_from_after=…` | date | upper / lower bound |
 //! | `available_before=2027-06-30`, `available_after=…` | date field `X_from` | short forms of the two above |
 //!
+//! Source attributes (properties kept from the source file that are not fields, see
+//! [`super::source_attrs`]) are filtered the same way by their inferred type — number: ranges
+//! and `_min`/`_max`; boolean: equality; text: one of the values — when the filter is parsed
+//! against the layer ([`Filter::parse_in`]); they are read per candidate row from its extras.
+//!
 //! Unknown fields, values of the wrong type, unknown enum values and empty ranges are errors
 //! that name the parameter and list what is valid.
 
@@ -23,7 +28,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::cql2::Cql2Filter;
-use super::{Column, LayerData};
+use super::source_attrs::{self, AttrType, SourceAttrs};
+use super::{Column, LayerData, LayerView};
 use crate::model::{FieldType, Layer, LayerSchema, schema};
 
 /// Why a filter parameter is invalid. Every variant names the parameter.
@@ -100,11 +106,20 @@ pub struct Condition {
     pub cond: Cond,
 }
 
+/// A condition on a source attribute, by name (`Range`, `Bool` or `Text`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraCondition {
+    pub name: String,
+    pub cond: Cond,
+}
+
 /// A parsed filter for one layer: all conditions must hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     layer: Layer,
     conditions: Vec<Condition>,
+    /// Conditions on source attributes (read from each row's extras).
+    extras: Vec<ExtraCondition>,
     /// A CQL2 filter (OGC API – Features Part 3), ANDed with the conditions.
     cql2: Option<Arc<Cql2Filter>>,
 }
@@ -115,6 +130,7 @@ impl Filter {
         Filter {
             layer,
             conditions: Vec::new(),
+            extras: Vec::new(),
             cql2: None,
         }
     }
@@ -125,7 +141,7 @@ impl Filter {
 
     /// Whether the filter keeps every row.
     pub fn is_empty(&self) -> bool {
-        self.conditions.is_empty() && self.cql2.is_none()
+        self.conditions.is_empty() && self.extras.is_empty() && self.cql2.is_none()
     }
 
     /// The same filter, also requiring a CQL2 filter (translated onto the same conditions by
@@ -137,6 +153,87 @@ impl Filter {
 
     pub fn conditions(&self) -> &[Condition] {
         &self.conditions
+    }
+
+    /// The conditions on source attributes.
+    pub fn extra_conditions(&self) -> &[ExtraCondition] {
+        &self.extras
+    }
+
+    /// Like [`Filter::parse`], and a parameter that names no field may name a source
+    /// attribute of the rows `view` sees (inferred on first need, see
+    /// [`LayerView::source_attrs`]), filtered by its inferred type.
+    pub fn parse_in(
+        view: &LayerView,
+        params: &[(String, String)],
+        reserved: &[&str],
+    ) -> Result<Filter, FilterError> {
+        let layer = view.layer();
+        let s = schema(layer);
+        let mut f = Filter::all(layer);
+        let mut attrs: Option<std::sync::Arc<SourceAttrs>> = None;
+        for (name, value) in params {
+            if reserved.contains(&name.as_str()) {
+                continue;
+            }
+            match f.push(s, name, value) {
+                Err(FilterError::UnknownField {
+                    param,
+                    layer,
+                    valid,
+                }) => {
+                    let attrs = attrs.get_or_insert_with(|| view.source_attrs());
+                    f.push_extra(attrs, name, value).unwrap_or_else(|| {
+                        Err(FilterError::UnknownField {
+                            param,
+                            layer,
+                            valid: with_source_attrs(valid, attrs),
+                        })
+                    })?;
+                }
+                other => other?,
+            }
+        }
+        Ok(f)
+    }
+
+    /// The condition of a parameter naming a source attribute (`name`, or `name_min` /
+    /// `name_max` for a number); `None` when it names none.
+    fn push_extra(
+        &mut self,
+        attrs: &SourceAttrs,
+        param: &str,
+        value: &str,
+    ) -> Option<Result<(), FilterError>> {
+        let (attr, bound) = match attrs.get(param) {
+            Some(a) => (a, Bound::Exact),
+            None => [("_min", Bound::Min), ("_max", Bound::Max)]
+                .into_iter()
+                .find_map(|(suffix, bound)| {
+                    let a = attrs.get(param.strip_suffix(suffix)?)?;
+                    (a.ty == AttrType::Number).then_some((a, bound))
+                })?,
+        };
+        let value = value.trim();
+        let cond = match attr.ty {
+            AttrType::Number => {
+                let open = (f64::NEG_INFINITY, f64::INFINITY);
+                parse_range(param, value, bound, open, parse_number)
+                    .map(|(lo, hi)| Cond::Range { lo, hi })
+            }
+            AttrType::Bool => match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(Cond::Bool(true)),
+                "false" | "0" | "no" => Ok(Cond::Bool(false)),
+                _ => Err(wrong_type(param, value, "true or false")),
+            },
+            AttrType::Text => parse_text_values(param, value).map(Cond::Text),
+        };
+        Some(cond.map(|cond| {
+            self.extras.push(ExtraCondition {
+                name: attr.name.clone(),
+                cond,
+            })
+        }))
     }
 
     /// Parses the filter parameters among `params`, skipping those named in `reserved` (the
@@ -248,7 +345,28 @@ impl Filter {
     #[inline]
     pub fn matches(&self, data: &LayerData, row: u32) -> bool {
         self.conditions.iter().all(|c| matches_one(data, row, c))
+            && (self.extras.is_empty() || self.extras_match(data, row))
             && self.cql2.as_ref().is_none_or(|f| f.matches(data, row))
+    }
+
+    /// Whether a row's extras satisfy every source-attribute condition (an absent or null
+    /// value satisfies none, as for fields).
+    fn extras_match(&self, data: &LayerData, row: u32) -> bool {
+        let extra = data.extra(row);
+        self.extras.iter().all(|c| {
+            let Some(v) = source_attrs::value(extra, &c.name) else {
+                return false;
+            };
+            match &c.cond {
+                Cond::Range { lo, hi } => {
+                    source_attrs::as_number(v).is_some_and(|x| x >= *lo && x <= *hi)
+                }
+                Cond::Bool(b) => source_attrs::as_bool(v) == Some(*b),
+                Cond::Text(values) => source_attrs::as_text(v)
+                    .is_some_and(|t| values.iter().any(|x| x.as_str() == t.trim())),
+                Cond::Dates { .. } | Cond::Enum(_) => false,
+            }
+        })
     }
 
     /// A canonical text of the filter (sorted, normalised), for cache keys and ETags: two
@@ -300,6 +418,26 @@ impl Filter {
                 out
             })
             .collect();
+        for c in &self.extras {
+            let mut out = format!("{}=", c.name);
+            match &c.cond {
+                Cond::Range { lo, hi } => {
+                    if lo.is_finite() {
+                        let _ = write!(out, "{lo}");
+                    }
+                    out.push_str("..");
+                    if hi.is_finite() {
+                        let _ = write!(out, "{hi}");
+                    }
+                }
+                Cond::Bool(b) => {
+                    let _ = write!(out, "{b}");
+                }
+                Cond::Text(values) => out.push_str(&values.join(",")),
+                Cond::Dates { .. } | Cond::Enum(_) => {}
+            }
+            parts.push(out);
+        }
         parts.sort();
         if let Some(f) = &self.cql2 {
             parts.push(format!("~cql2={}", f.canonical()));
@@ -350,6 +488,18 @@ fn resolve(s: &LayerSchema, param: &str) -> Option<(usize, Bound)> {
         }
     }
     None
+}
+
+/// The list of filterable fields, followed by the source attributes of the layer.
+fn with_source_attrs(valid: String, attrs: &SourceAttrs) -> String {
+    if attrs.is_empty() {
+        return valid;
+    }
+    let names: Vec<String> = attrs
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.ty.name()))
+        .collect();
+    format!("{valid}; source attributes: {}", names.join(", "))
 }
 
 /// Field names that can be filtered, for error messages.

@@ -14,6 +14,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, Envelope};
 use serde_json::{Map, Value as Json};
 
+use super::source_attrs::SourceAttrsCache;
 use super::visibility::{Extents, ExtentsUpdate};
 use super::{Chunked, Forest};
 use crate::model::{Feature, FeatureId, FieldType, Layer, LayerSchema, Value, schema};
@@ -267,6 +268,7 @@ impl LayerBuilder {
             extents: Extents::default(),
             serial: next_serial(),
             history: None,
+            source_attrs: SourceAttrsCache::default(),
         };
         data.extents = Extents::of(&data);
         data
@@ -413,6 +415,8 @@ pub struct LayerData {
     serial: u64,
     /// How this layer was made from earlier ones, newest step first.
     history: Option<Arc<Step>>,
+    /// The source attributes inferred from `extra`: on first use, or kept through a change.
+    source_attrs: SourceAttrsCache,
 }
 
 /// The rows of a layer that may differ from an earlier layer of the same lineage, row by row
@@ -561,22 +565,27 @@ impl LayerData {
     ) -> LayerData {
         let mut next = self.clone();
         let mut extents = ExtentsUpdate::new(self);
+        let mut attrs = self.source_attrs.update();
         let mut rows = Vec::new();
         for f in puts {
             if let Some(row) = next.row_of(f.id) {
                 extents.take_out(&next, row);
+                attrs.take_out(&next, row);
             }
             let row = next.put(f);
             extents.put_in(&next, row);
+            attrs.put_in(&next, row);
             rows.push(row);
         }
         for id in deletes {
             if let Some(row) = next.row_of(*id) {
                 extents.take_out(&next, row);
+                attrs.take_out(&next, row);
             }
             rows.extend(next.delete(*id));
         }
         next.extents = extents.finish(&next);
+        next.source_attrs = attrs.finish();
         next.record_step(self, rows);
         next
     }
@@ -746,6 +755,11 @@ impl LayerData {
     }
 
     /// Extra (non-schema) properties of a row.
+    /// The cache of inferred source attributes (read through `LayerView::source_attrs`).
+    pub(super) fn source_attrs_cache(&self) -> &SourceAttrsCache {
+        &self.source_attrs
+    }
+
     pub fn extra(&self, row: u32) -> Option<&Map<String, Json>> {
         self.extra[row as usize].as_deref()
     }

@@ -8,13 +8,15 @@ mod filter;
 mod forest;
 mod layer_data;
 mod snapshot;
+pub mod source_attrs;
 mod view;
 mod visibility;
 
 pub use chunked::{CHUNK, Chunked};
-pub use filter::{Cond, Condition, Filter, FilterError, filterable_names};
+pub use filter::{Cond, Condition, ExtraCondition, Filter, FilterError, filterable_names};
 pub use forest::{Forest, TREE_ENTRIES};
 pub use layer_data::{Column, Entry, LayerBuilder, LayerData, RowChanges, TextColumn, ValueRef};
 pub use snapshot::{SharedSnapshot, Snapshot};
+pub use source_attrs::{AttrType, SourceAttr, SourceAttrs};
 pub use view::{LayerView, View, VisibleFilter};
 pub use visibility::Extent;

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use super::visibility::Visibility;
-use super::{Extent, Filter, LayerData, Snapshot};
+use super::{Extent, Filter, LayerData, Snapshot, SourceAttrs};
 use crate::model::{Audience, Feature, FeatureId, Layer};
 
 /// A snapshot as one audience sees it. Cheap to build and copy; build it once per request.
@@ -132,6 +132,20 @@ impl<'a> LayerView<'a> {
     pub fn filter(self, filter: &'a Filter) -> VisibleFilter<'a> {
         debug_assert_eq!(filter.layer(), self.layer());
         VisibleFilter { view: self, filter }
+    }
+
+    /// The source attributes of the rows the caller may see (kept from the source files,
+    /// not fields of the schema), with their inferred types; inferred once per layer and
+    /// audience (see `index::source_attrs`).
+    pub fn source_attrs(&self) -> Arc<SourceAttrs> {
+        let audience = if self.audience.restricts(self.layer()) {
+            Audience::Public
+        } else {
+            Audience::Full
+        };
+        self.data
+            .source_attrs_cache()
+            .get_or_init(audience, self.data, self.rows())
     }
 
     /// The layer's columns, for rows this view has already admitted.

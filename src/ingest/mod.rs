@@ -1,6 +1,7 @@
 //! Reading resource files into typed, valid, WGS84 features.
 //!
-//! Pipeline: detect the format (GeoJSON, FlatGeobuf, CSV; gzip-compressed or not) → read raw
+//! Pipeline: detect the format (GeoJSON, FlatGeobuf, CSV, gzip-compressed or not; GeoPackage;
+//! Shapefile, as a `.shp` with its siblings or a `.zip`) → read raw
 //! features in the source CRS → resolve ids → validate and reproject each feature
 //! ([`validate`]) → report every rejected feature with its index and reason. With `strict`,
 //! one rejection rejects the file.
@@ -9,8 +10,10 @@ pub mod bmo;
 mod csv;
 mod fgb;
 mod geojson;
+mod gpkg;
 mod raw;
 mod reject;
+mod shp;
 pub mod validate;
 pub mod validity;
 
@@ -24,6 +27,8 @@ use serde_json::Value as Json;
 pub use self::csv::read_csv;
 pub use self::fgb::{JsonProps, read_fgb};
 pub use self::geojson::read_geojson;
+pub use self::gpkg::{GpkgDoc, read_gpkg};
+pub use self::shp::{ShpDoc, read_shapefile, read_shapefile_zip};
 pub use raw::{RawFeature, RawId, geometry_from_geojson};
 pub use reject::Reject;
 pub use validate::{Rules, validate_feature, validate_geometry};
@@ -37,10 +42,15 @@ pub enum Format {
     GeoJson,
     FlatGeobuf,
     Csv,
+    /// An OGC GeoPackage (SQLite): one feature table.
+    GeoPackage,
+    /// An ESRI Shapefile: a `.shp` with its `.dbf`/`.prj`/`.cpg`, or a `.zip` of them.
+    Shapefile,
 }
 
 impl Format {
-    /// From a file name (`.geojson`, `.json`, `.fgb`, `.csv`, `.tsv`, `.txt`; `.gz` stripped).
+    /// From a file name (`.geojson`, `.json`, `.fgb`, `.csv`, `.tsv`, `.txt`, `.gpkg`, `.shp`,
+    /// `.zip`; `.gz` stripped).
     pub fn from_path(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
         let name = name.strip_suffix(".gz").unwrap_or(&name);
@@ -49,14 +59,31 @@ impl Format {
             "geojson" | "json" => Some(Format::GeoJson),
             "fgb" => Some(Format::FlatGeobuf),
             "csv" | "tsv" | "txt" => Some(Format::Csv),
+            "gpkg" => Some(Format::GeoPackage),
+            "shp" | "zip" => Some(Format::Shapefile),
             _ => None,
+        }
+    }
+
+    /// A binary format recognised by its magic bytes: FlatGeobuf `fgb`, SQLite's
+    /// `SQLite format 3\0` (a GeoPackage), a zip's `PK\x03\x04` (a zipped shapefile), the
+    /// shapefile file code 9994 (big-endian). These win over a misleading extension.
+    pub fn from_magic(bytes: &[u8]) -> Option<Format> {
+        if bytes.starts_with(b"fgb") {
+            Some(Format::FlatGeobuf)
+        } else if bytes.starts_with(b"SQLite format 3\0") {
+            Some(Format::GeoPackage)
+        } else if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0, 0, 0x27, 0x0a]) {
+            Some(Format::Shapefile)
+        } else {
+            None
         }
     }
 
     /// From the first bytes.
     pub fn sniff(bytes: &[u8]) -> Format {
-        if bytes.starts_with(b"fgb") {
-            return Format::FlatGeobuf;
+        if let Some(f) = Format::from_magic(bytes) {
+            return f;
         }
         match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') | Some(b'[') => Format::GeoJson,
@@ -81,6 +108,8 @@ pub struct ImportOptions {
     pub as_holders: bool,
     /// First id given to features that carry none.
     pub first_free_id: FeatureId,
+    /// The GeoPackage table (or the shapefile of a zip) to read, when there are several.
+    pub table: Option<String>,
 }
 
 impl ImportOptions {
@@ -93,6 +122,7 @@ impl ImportOptions {
             id_field: None,
             as_holders: false,
             first_free_id: 1,
+            table: None,
         }
     }
 }
@@ -165,6 +195,12 @@ pub enum IngestError {
     NoGeometryColumns { headers: String },
     #[error("FlatGeobuf: {0}")]
     Fgb(String),
+    #[error("GeoPackage: {0}")]
+    GeoPackage(String),
+    #[error("Shapefile: {0}")]
+    Shapefile(String),
+    #[error("{0} cannot be read from memory: import it from its file")]
+    NeedsFile(&'static str),
     #[error(transparent)]
     Crs(#[from] CrsError),
     #[error("--set {0}: expected FIELD=VALUE with a field of the layer ({1})")]
@@ -191,6 +227,30 @@ pub fn import_file(
         path: path.display().to_string(),
         source,
     };
+    let mut head = Vec::with_capacity(16);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(16).read_to_end(&mut head))
+        .map_err(io)?;
+    let by_name = Format::from_path(path);
+    match Format::from_magic(&head).or(by_name) {
+        Some(Format::GeoPackage) => {
+            if head.is_empty() {
+                return Err(IngestError::Empty);
+            }
+            let doc = read_gpkg(path, opts.table.as_deref())?;
+            let outcome = import_raws(doc.crs, doc.features, Format::GeoPackage, opts, progress)?;
+            return Ok(with_warnings_first(doc.warnings, outcome));
+        }
+        Some(Format::Shapefile) if !head.starts_with(b"PK") => {
+            if head.is_empty() {
+                return Err(IngestError::Empty);
+            }
+            let doc = read_shapefile(path)?;
+            let outcome = import_raws(doc.crs, doc.features, Format::Shapefile, opts, progress)?;
+            return Ok(with_warnings_first(doc.warnings, outcome));
+        }
+        _ => {}
+    }
     let mut bytes = std::fs::read(path).map_err(io)?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -199,7 +259,9 @@ pub fn import_file(
             .map_err(io)?;
         bytes = out;
     }
-    let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&bytes));
+    let format = Format::from_magic(&bytes)
+        .or(by_name)
+        .unwrap_or_else(|| Format::sniff(&bytes));
     import_bytes(&bytes, format, opts, progress)
 }
 
@@ -212,10 +274,29 @@ pub fn import_bytes(
     opts: &ImportOptions,
     progress: &ProgressBar,
 ) -> Result<ImportOutcome, IngestError> {
+    let (declared, raws, warnings) = read_document(bytes, format, opts.table.as_deref())?;
+    let outcome = import_raws(declared, raws, format, opts, progress)?;
+    Ok(with_warnings_first(warnings, outcome))
+}
+
+/// The reader's warnings (e.g. which table was read), then those of validation.
+fn with_warnings_first(mut first: Vec<String>, mut outcome: ImportOutcome) -> ImportOutcome {
+    first.append(&mut outcome.report.warnings);
+    outcome.report.warnings = first;
+    outcome
+}
+
+/// Validates the raw features of a document read in `format`, whose CRS is `declared`.
+fn import_raws(
+    declared: Option<Crs>,
+    raws: Vec<RawFeature>,
+    format: Format,
+    opts: &ImportOptions,
+    progress: &ProgressBar,
+) -> Result<ImportOutcome, IngestError> {
     if opts.as_holders && opts.layer != Layer::WasteDeposits {
         return Err(IngestError::HoldersOnly(opts.layer));
     }
-    let (declared, raws) = read_document(bytes, format)?;
     let mut warnings = Vec::new();
     let crs = choose_crs(opts.crs.as_ref(), declared, &mut warnings);
     let reprojector = Reprojector::to_wgs84(&crs)?;
@@ -244,23 +325,41 @@ pub fn import_bytes(
     })
 }
 
-/// The raw features of a document, and the CRS it declares (if its format can).
+/// What a reader gives: the CRS the document declares (if its format can), its raw features,
+/// and warnings.
+type Document = (Option<Crs>, Vec<RawFeature>, Vec<String>);
+
+/// The raw features of a document, the CRS it declares (if its format can), and warnings.
+/// A GeoPackage (SQLite reads a file) and a bare `.shp` (its siblings are files) cannot be
+/// read from memory; a zipped shapefile can.
 fn read_document(
     bytes: &[u8],
     format: Format,
-) -> Result<(Option<Crs>, Vec<RawFeature>), IngestError> {
+    table: Option<&str>,
+) -> Result<Document, IngestError> {
     Ok(match format {
         Format::GeoJson => {
             let doc = read_geojson(bytes)?;
-            (doc.crs, doc.features)
+            (doc.crs, doc.features, Vec::new())
         }
-        Format::Csv => (None, read_csv(bytes)?),
+        Format::Csv => (None, read_csv(bytes)?, Vec::new()),
         Format::FlatGeobuf => {
             if bytes.is_empty() {
                 return Err(IngestError::Empty);
             }
             let doc = read_fgb(std::io::Cursor::new(bytes), None)?;
-            (doc.crs, doc.features)
+            (doc.crs, doc.features, Vec::new())
+        }
+        Format::GeoPackage => return Err(IngestError::NeedsFile("a GeoPackage")),
+        Format::Shapefile if bytes.starts_with(b"PK") => {
+            let doc = read_shapefile_zip(bytes, table)?;
+            (doc.crs, doc.features, doc.warnings)
+        }
+        Format::Shapefile if bytes.is_empty() => return Err(IngestError::Empty),
+        Format::Shapefile => {
+            return Err(IngestError::NeedsFile(
+                "a .shp (its attributes are in the .dbf next to it)",
+            ));
         }
     })
 }
@@ -356,9 +455,20 @@ pub fn string_id(s: &str) -> FeatureId {
     (h ^ (h >> 53)) & MAX_FEATURE_ID
 }
 
+/// The field of a layer holding the source's own identifier of a feature, from which an id is
+/// taken when the feature has none: `zone_code` for catchments (the INSEE code of a commune,
+/// the code of a BMO bassin), `source_id` (Cerema `site_id`, IREP, BD TOPO `cleabs`) elsewhere.
+pub fn source_id_field(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Catchments => "zone_code",
+        _ => "source_id",
+    }
+}
+
 /// The id of a raw feature: `id_field`, else the feature's own id, else an `id` property, else
-/// the layer's source identifier (e.g. Cerema `site_id`). String ids are hashed with
-/// [`string_id`] and kept as `source_id`. `None`: the feature has no id.
+/// the layer's source identifier ([`source_id_field`], under its name or an alias). Numeric
+/// strings are the number (INSEE 76351 → id 76351); other strings are hashed with
+/// [`string_id`] (2A004) and kept as `source_id` where the layer has one. `None`: no id.
 pub fn resolve_id(
     raw: &mut RawFeature,
     id_field: Option<&str>,
@@ -377,7 +487,7 @@ pub fn resolve_id(
             .or_else(|| raw.properties.remove("id").and_then(from_prop)),
     };
     let candidate = candidate.or_else(|| {
-        let (_, field) = schema(layer).field("source_id")?;
+        let (_, field) = schema(layer).field(source_id_field(layer))?;
         std::iter::once(field.name)
             .chain(field.aliases.iter().map(|a| a.name))
             .find_map(|n| raw.properties.get(n).cloned().and_then(from_prop))
@@ -410,5 +520,52 @@ pub fn resolve_id(
             }
             Ok(Some(string_id(t)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_formats_are_told_by_their_magic() {
+        assert_eq!(
+            Format::sniff(b"SQLite format 3\0\x10\0"),
+            Format::GeoPackage
+        );
+        assert_eq!(Format::sniff(b"PK\x03\x04\x14\0"), Format::Shapefile);
+        assert_eq!(Format::sniff(&[0, 0, 0x27, 0x0a, 0, 0]), Format::Shapefile);
+        assert_eq!(Format::sniff(b"fgb\x03fgb\0"), Format::FlatGeobuf);
+        assert_eq!(Format::sniff(b" {\"type\""), Format::GeoJson);
+        assert_eq!(Format::sniff(b"lon,lat\n"), Format::Csv);
+        let p = |s: &str| Format::from_path(Path::new(s));
+        assert_eq!(p("a/communes.GPKG"), Some(Format::GeoPackage));
+        assert_eq!(p("communes.shp"), Some(Format::Shapefile));
+        assert_eq!(p("communes.zip"), Some(Format::Shapefile));
+    }
+
+    #[test]
+    fn catchments_take_their_insee_code_as_id() {
+        let raw = |code: &str| RawFeature {
+            index: 0,
+            id: None,
+            geometry: Err(Reject::NoGeometry),
+            properties: serde_json::json!({ "code_insee": code })
+                .as_object()
+                .cloned()
+                .unwrap(),
+        };
+        let mut r = raw("76351");
+        assert_eq!(
+            resolve_id(&mut r, None, Layer::Catchments),
+            Ok(Some(76_351))
+        );
+        // Corsica: not a number, so hashed by the one rule of string ids; the code stays.
+        let mut r = raw("2A004");
+        assert_eq!(
+            resolve_id(&mut r, None, Layer::Catchments),
+            Ok(Some(string_id("2A004")))
+        );
+        assert!(r.properties.contains_key("code_insee"));
     }
 }

@@ -26,17 +26,17 @@ pub use reserved::Endpoint;
 pub use search::DriveSpec;
 
 use crate::config::Limits;
-use crate::index::Filter;
-use crate::model::Layer;
+use crate::index::{Filter, LayerView};
 
-/// The attribute filter of `layer` read from `pairs` (skipping the names `endpoint`
-/// reserves). What the caller may see is the view's business, not the filter's.
+/// The attribute filter of a layer read from `pairs` (skipping the names `endpoint`
+/// reserves): fields of the schema, and the source attributes of the rows `view` sees. Which
+/// rows the caller may see is still the view's business when the filter runs.
 pub fn filter(
-    layer: Layer,
+    view: &LayerView,
     pairs: &[(String, String)],
     endpoint: Endpoint,
 ) -> Result<Filter, RequestError> {
-    Ok(Filter::parse(layer, pairs, &endpoint.reserved())?)
+    Ok(Filter::parse_in(view, pairs, &endpoint.reserved())?)
 }
 
 /// A drive budget in minutes: above 0 (`got` is how the value is quoted in the error) and at

@@ -293,11 +293,16 @@ pub fn area(
 }
 
 /// The query of a layer search over `area`: its filters are the parameters the search does
-/// not reserve.
-pub fn layer_query(layer: Layer, params: &Pairs, area: Area) -> Result<LayerQuery, RequestError> {
+/// not reserve (fields, and source attributes of the layer as `view` sees it).
+pub fn layer_query(
+    view: &View,
+    layer: Layer,
+    params: &Pairs,
+    area: Area,
+) -> Result<LayerQuery, RequestError> {
     Ok(LayerQuery {
         layer,
-        filter: super::filter(layer, params, super::Endpoint::LayerSearch)?,
+        filter: super::filter(&view.layer(layer), params, super::Endpoint::LayerSearch)?,
         scope: area.scope,
         origin: area.origin,
         page: area.page,

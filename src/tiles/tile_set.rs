@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use super::TileError;
-use crate::index::Filter;
+use crate::index::{Filter, View};
 use crate::model::{Audience, Layer};
 
 /// The layer list a request names: `plots`, `plots,buildings` or `all`.
@@ -66,10 +66,35 @@ impl TileSet {
         reserved: &[&str],
         audience: Audience,
     ) -> Result<TileSet, TileError> {
+        TileSet::parse_with(list, params, reserved, audience, None)
+    }
+
+    /// Like [`TileSet::parse`] for the caller of `view`: the tiles of one layer also filter on
+    /// the source attributes of the rows the caller sees (`Filter::parse_in`).
+    pub fn parse_in(
+        list: &str,
+        params: &[(String, String)],
+        reserved: &[&str],
+        view: &View,
+    ) -> Result<TileSet, TileError> {
+        TileSet::parse_with(list, params, reserved, view.audience(), Some(view))
+    }
+
+    fn parse_with(
+        list: &str,
+        params: &[(String, String)],
+        reserved: &[&str],
+        audience: Audience,
+        view: Option<&View>,
+    ) -> Result<TileSet, TileError> {
         let layers = parse_layers(list)?;
         let mut out = Vec::with_capacity(layers.len());
         if let [layer] = layers.as_slice() {
-            out.push((*layer, Filter::parse(*layer, params, reserved)?));
+            let filter = match view {
+                Some(v) => Filter::parse_in(&v.layer(*layer), params, reserved)?,
+                None => Filter::parse(*layer, params, reserved)?,
+            };
+            out.push((*layer, filter));
         } else {
             let mut unknown_everywhere: Option<Vec<String>> = None;
             for layer in &layers {

@@ -13,6 +13,7 @@ use crate::api::{ApiError, AppState};
 use crate::index::LayerView;
 use crate::ingest::bmo::OccupationTable;
 use crate::model::{BMO_SPREAD, Field, FieldType, Layer, Origin};
+use crate::request::Endpoint;
 
 /// `GET /health`: the server is up and holds data of a generation.
 pub async fn health(State(state): State<AppState>) -> Json<Json_> {
@@ -24,12 +25,27 @@ pub async fn health(State(state): State<AppState>) -> Json<Json_> {
     }))
 }
 
-/// The catalog entry of one layer: count and bounds of what `access` may see, typed fields.
+/// The catalog entry of one layer: count and bounds of what `access` may see, typed fields,
+/// and the source attributes of the rows it may see (inferred types; filterable on
+/// `/layers/{layer}/search` unless the search reserves the name).
 pub fn layer_entry(view: &LayerView) -> Json_ {
     let data = view.data();
     let layer = data.layer();
     let fields: Vec<Json_> = data.schema().fields.iter().map(field_entry).collect();
     let extent = view.extent();
+    let source: Vec<Json_> = view
+        .source_attrs()
+        .iter()
+        .map(|a| {
+            json!({
+                "name": a.name,
+                "type": a.ty.name(),
+                "source": true,
+                "rows": a.rows,
+                "filterable": !Endpoint::LayerSearch.reserves(&a.name),
+            })
+        })
+        .collect();
     json!({
         "id": layer.id(),
         "title": layer.title(),
@@ -37,6 +53,7 @@ pub fn layer_entry(view: &LayerView) -> Json_ {
         "count": extent.count,
         "bounds": extent.bbox(),
         "fields": fields,
+        "source_attributes": source,
     })
 }
 

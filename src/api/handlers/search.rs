@@ -64,8 +64,9 @@ async fn layer_search_impl(
     let drive = sp::drive(&params.0, &state.limits)?;
     let polygon = polygon_of(&state, body, &params).await?;
     let snap = state.snapshot.load();
-    let area = sp::area(&params.0, &state.limits, &snap.view(&access), polygon)?;
-    let q = sp::layer_query(layer, &params.0, area)?;
+    let view = snap.view(&access);
+    let area = sp::area(&params.0, &state.limits, &view, polygon)?;
+    let q = sp::layer_query(&view, layer, &params.0, area)?;
     let times = drive_times(&state, drive, &snap, &[layer]).await?;
     let coverage = coverage_member(&times);
     let cheap = is_cheap(&q.scope);

@@ -61,11 +61,11 @@ pub async fn tile(
 ) -> Result<Response, ApiError> {
     parse_layers(&layers)?;
     let coord = TileCoord::parse(&z, &x, &y)?;
-    let set = TileSet::parse(
+    let set = TileSet::parse_in(
         &layers,
         &params.0,
         &Endpoint::Tiles.reserved(),
-        access.audience(),
+        &state.snapshot.load().view(&access),
     )?;
     let prepared = prepared(&state).await?;
     let generation = prepared.generation;
@@ -146,11 +146,11 @@ pub async fn tilejson(
     let Some(layers) = name.strip_suffix(".json") else {
         return Err(ApiError::NoRoute(format!("/tiles/{name}")));
     };
-    let set = TileSet::parse(
+    let set = TileSet::parse_in(
         layers,
         &params.0,
         &Endpoint::Tiles.reserved(),
-        access.audience(),
+        &state.snapshot.load().view(&access),
     )?;
     let prepared = prepared(&state).await?;
     let url = tile_url(&base_url(&headers), layers, prepared.generation, &params);

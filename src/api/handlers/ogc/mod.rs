@@ -167,7 +167,7 @@ pub async fn items(
     let q = LayerQuery {
         layer,
         scope,
-        filter: items_filter(layer, &params)?,
+        filter: items_filter(&state.snapshot.load().view(&access).layer(layer), &params)?,
         origin: None,
         page,
     };
@@ -224,9 +224,10 @@ fn items_body(
 /// The attribute filter of an items request: property parameters, `datetime`, and a CQL2
 /// `filter` (in `filter-lang`, its geometries in `filter-crs`); the search applies the
 /// caller's view.
-fn items_filter(layer: Layer, params: &Params) -> Result<Filter, ApiError> {
+fn items_filter(view: &LayerView, params: &Params) -> Result<Filter, ApiError> {
+    let layer = view.layer();
     let filter_params = request::ogc::filter_pairs(layer, params)?;
-    let mut filter = Filter::parse(layer, &filter_params, &Endpoint::OgcItems.reserved())?;
+    let mut filter = request::filter(view, &filter_params, Endpoint::OgcItems)?;
     let lang = match params.get("filter-lang")? {
         None => FilterLang::Text,
         Some(l) => FilterLang::parse(l).ok_or_else(|| {
