@@ -210,12 +210,14 @@ impl RoutingEngine {
         }
     }
 
-    /// Snaps the features of every layer of a snapshot, so drive-time filters find them ready.
-    /// Call it when a snapshot is published; layers already snapped are skipped.
+    /// Snaps the features of every layer of a snapshot, so drive-time filters find them ready,
+    /// and measures the road coverage of its catchments. Call it when a snapshot is published;
+    /// layers already done are skipped.
     pub fn prepare(&self, snapshot: &Snapshot) {
         for layer in snapshot.layers() {
             self.feature_snaps(layer);
         }
+        self.road_coverage(snapshot.layer(Layer::Catchments));
     }
 }
 

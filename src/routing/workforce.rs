@@ -546,3 +546,77 @@ impl RoutingEngine {
         self.road_coverage(catchments).answer(rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn share(row: u32, weighted: Figures) -> CatchmentShare {
+        CatchmentShare {
+            row,
+            id: u64::from(row),
+            zone_code: None,
+            zone_name: None,
+            share: 1.0,
+            basis: ShareBasis::Streets,
+            street_km: 1.0,
+            reachable_street_km: 1.0,
+            road_coverage: 1.0,
+            weighted,
+        }
+    }
+
+    fn counts(pairs: &[(&str, f64)]) -> Option<BTreeMap<String, f64>> {
+        Some(pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())
+    }
+
+    #[test]
+    fn unknown_stays_unknown_in_totals() {
+        let mut t = Figures::default();
+        let a = Figures {
+            population: Some(10.0),
+            ..Figures::default()
+        };
+        t.add_scaled(&a, 0.5);
+        t.add_scaled(&Figures::default(), 1.0);
+        assert_eq!(t.population, Some(5.0));
+        assert_eq!(
+            t.job_seekers, None,
+            "no catchment has job seekers: unknown, not 0"
+        );
+        assert_eq!(t.candidates, None);
+    }
+
+    #[test]
+    fn occupations_and_families_keep_masked_apart() {
+        let mut masked_b = BTreeSet::new();
+        masked_b.insert("B".to_string());
+        let a = Figures {
+            hiring_projects: counts(&[("A", 10.0), ("B", 4.0)]),
+            difficult_projects: counts(&[("A", 6.0)]),
+            ..Figures::default()
+        };
+        let b = Figures {
+            hiring_projects: counts(&[("A", 10.0)]),
+            difficult_projects: counts(&[("A", 2.0), ("B", 1.0)]),
+            masked: [masked_b, BTreeSet::new(), BTreeSet::new()],
+            ..Figures::default()
+        };
+        let occ = occupation_figures(&[share(0, a), share(1, b)]);
+        assert_eq!(occ[0].code, "A");
+        assert_eq!(occ[0].hiring, Some(20.0));
+        assert_eq!(occ[0].difficult_share, Some(0.4));
+        assert!(!occ[0].hiring_masked);
+        let b = &occ[1];
+        assert_eq!(b.hiring, Some(4.0), "a lower bound: masked in the second");
+        assert!(b.hiring_masked);
+        // Only the first catchment has both met and xmet of B: it has no xmet → no pair.
+        assert_eq!(b.difficult_share, None);
+        let fams = family_figures(&occ, |c| Some(if c == "A" { "F" } else { "G" }.into()));
+        let f = fams.iter().find(|f| f.family == "F").unwrap();
+        assert_eq!(f.difficult_share, Some(0.4));
+        assert!(!f.in_tension);
+        let g = fams.iter().find(|f| f.family == "G").unwrap();
+        assert_eq!((g.difficult_share, g.in_tension), (None, false));
+    }
+}
