@@ -103,6 +103,62 @@ fn check_land(land: &Json, want: &Json) {
     }
 }
 
+/// BMO figures per occupation: the oracle's spread of each bassin's met/xmet/smet by the
+/// population share of the territory's communes; masked values unknown, never 0.
+fn check_workforce(wf: &Json, want: &Json) {
+    assert!(
+        wf["job_seekers"].is_null(),
+        "no file gives job seekers: unknown"
+    );
+    assert!(wf["candidates"].is_null());
+    let want_occ = want["occupations"].as_object().unwrap();
+    let got: Vec<&Json> = wf["occupations"].as_array().unwrap().iter().collect();
+    assert_eq!(got.len(), want_occ.len(), "occupations");
+    let mut known = 0.0;
+    for o in got {
+        let code = o["code"].as_str().unwrap();
+        let w = &want_occ[code];
+        // Labels as published, the trailing no-break spaces of the survey trimmed.
+        assert_eq!(
+            o["label"].as_str().unwrap(),
+            w["label"].as_str().unwrap().trim(),
+            "{code}"
+        );
+        let masked: Vec<&str> = o["masked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        for (field, k) in [
+            ("hiring_projects", "met"),
+            ("difficult_projects", "xmet"),
+            ("seasonal_projects", "smet"),
+        ] {
+            let is_masked = w["masked"][k].as_bool().unwrap();
+            assert_eq!(masked.contains(&field), is_masked, "{code} {field} masked");
+            let expected = w[k].as_f64().unwrap();
+            match o[field].as_f64() {
+                // Masked in every bassin: unknown, not 0.
+                None => assert!(
+                    is_masked && expected == 0.0,
+                    "{code} {field}: null against {expected}"
+                ),
+                Some(v) => assert!(
+                    (v - expected).abs() <= 0.051,
+                    "{code} {field}: {v} against {expected}"
+                ),
+            }
+        }
+        known += w["met"].as_f64().unwrap();
+    }
+    let total = wf["hiring_projects"].as_f64().unwrap();
+    assert!(
+        (total - known).abs() <= 0.05 * want_occ.len() as f64,
+        "{total} against {known}"
+    );
+}
+
 #[test]
 fn le_havre_built_from_the_national_files_and_its_diagnostic_equals_the_oracle() {
     let Some(realdata) = common::realdata("le_havre_diagnostic") else {
@@ -138,6 +194,7 @@ fn le_havre_built_from_the_national_files_and_its_diagnostic_equals_the_oracle()
     assert_eq!(d["waste"]["not_characterised"], want["waste"]["deposits"]);
     assert_eq!(d["waste"]["tonnes_per_year"], 0.0);
     assert!(d["waste"].get("partners_only").is_none(), "anonymous");
+    check_workforce(&d["workforce"], &want["workforce"]);
     // Sources and vintages come from the files read.
     let vintages: Vec<(String, String)> = d["sources"]
         .as_array()

@@ -95,5 +95,6 @@ pub use snap_file::{
     write_snaps,
 };
 pub use workforce::{
-    CatchmentShare, FamilyFigures, Figures, OccupationFigures, ShareBasis, TENSION_SHARE, Workforce,
+    CatchmentShare, FamilyFigures, Figures, OccupationFigures, ShareBasis, TENSION_SHARE,
+    Workforce, whole_catchments,
 };

@@ -40,6 +40,8 @@ pub enum ShareBasis {
     Streets,
     /// No residential street inside: 1 if its interior point is reachable, else 0.
     InteriorPoint,
+    /// Counted whole (the communes of a territory, not a drive time).
+    Whole,
 }
 
 impl ShareBasis {
@@ -47,6 +49,7 @@ impl ShareBasis {
         match self {
             ShareBasis::Streets => "street_length",
             ShareBasis::InteriorPoint => "interior_point",
+            ShareBasis::Whole => "whole",
         }
     }
 }
@@ -444,20 +447,29 @@ fn shares(
     interior_reached: impl Fn(u32) -> bool,
 ) -> (Vec<CatchmentShare>, Figures) {
     let mut out = Vec::new();
-    let mut totals = Figures::default();
-    let mut lacking = [false; 6];
     for row in 0..catchments.len() as u32 {
         let (street_m, reached_m) = (roads.street_m(row), reachable_m[row as usize]);
         let (share, basis) = share_of(street_m, reached_m, || interior_reached(row));
         if share <= 0.0 {
             continue;
         }
-        let c = catchment_share(catchments, row, share, basis, street_m, reached_m);
+        out.push(catchment_share(
+            catchments, row, share, basis, street_m, reached_m,
+        ));
+    }
+    sorted_with_totals(out)
+}
+
+/// Largest weighted population first, and the totals (a figure some catchments lack while
+/// others have it is marked incomplete).
+fn sorted_with_totals(mut out: Vec<CatchmentShare>) -> (Vec<CatchmentShare>, Figures) {
+    let mut totals = Figures::default();
+    let mut lacking = [false; 6];
+    for c in &out {
         totals.add_scaled(&c.weighted, 1.0);
         for (l, p) in lacking.iter_mut().zip(c.weighted.present()) {
             *l |= !p;
         }
-        out.push(c);
     }
     for ((name, l), p) in FIGURE_NAMES.iter().zip(lacking).zip(totals.present()) {
         if l && p {
@@ -469,6 +481,21 @@ fn shares(
         pop(b).total_cmp(&pop(a)).then(a.row.cmp(&b.row))
     });
     (out, totals)
+}
+
+/// The workforce of a territory: the given catchments (its communes) counted whole, with
+/// the totals and the per-occupation figures by the rules of [`RoutingEngine::workforce`].
+pub fn whole_catchments(
+    catchments: &LayerData,
+    rows: impl IntoIterator<Item = u32>,
+) -> (Vec<CatchmentShare>, Figures, Vec<OccupationFigures>) {
+    let out = rows
+        .into_iter()
+        .map(|row| catchment_share(catchments, row, 1.0, ShareBasis::Whole, 0.0, 0.0))
+        .collect();
+    let (out, totals) = sorted_with_totals(out);
+    let occupations = occupation_figures(&out);
+    (out, totals, occupations)
 }
 
 /// The share of a catchment within reach and how it was measured: reachable over total

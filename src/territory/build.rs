@@ -18,12 +18,15 @@ use indicatif::ProgressBar;
 
 use super::discover::{Discovered, Found, SourceKind, discover};
 use crate::index::LayerData;
+use crate::ingest::bmo::{self, OccupationTable};
 use crate::ingest::{ImportOptions, ImportOutcome, import_file, string_id};
 use crate::model::{Feature, FeatureId, Layer, Value, schema};
 use crate::routing::{
     BuildOptions as GraphOptions, ProfileId, RawNetwork, RoadGraph, graph_file_name, write_graph,
 };
-use crate::store::{Commune, DataDir, LayerReport, MANIFEST_FILE, Manifest, RoadsReport, Source};
+use crate::store::{
+    Bassin, Commune, DataDir, LayerReport, MANIFEST_FILE, Manifest, RoadsReport, Source,
+};
 
 /// Which communes make the territory.
 #[derive(Debug, Clone, PartialEq)]
@@ -409,6 +412,7 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
     };
 
     let mut layers: BTreeMap<Layer, Vec<Feature>> = BTreeMap::new();
+    let mut occupations = None;
 
     // Catchments: the communes meeting the clip region, with their INSEE code as id.
     if boundary.is_some() {
@@ -434,6 +438,15 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
         report_c.notes.push(
             "one catchment per commune meeting the territory or its buffer; id = INSEE code".into(),
         );
+        occupations = workforce(
+            &found,
+            cog_file,
+            &members,
+            &mut kept,
+            &mut m,
+            &mut report_c,
+            progress,
+        )?;
         layers.insert(Layer::Catchments, kept);
     } else {
         report_c
@@ -562,7 +575,6 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
     }
     m.layers.insert(Layer::Territories.id().into(), report_t);
 
-    // BMO: recorded; imported into the catchments by the workforce step.
     if found.best(SourceKind::Bmo).is_none() {
         m.missing
             .push("no BMO survey: hiring projects by occupation are unknown".into());
@@ -580,6 +592,10 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
         source,
     })?;
     let dir = DataDir::open(&opts.out)?;
+    if let Some(t) = &occupations {
+        t.write(dir.path())
+            .map_err(|e| TerritoryError::Input(e.to_string()))?;
+    }
     for layer in Layer::ALL {
         let feats = layers.remove(&layer).unwrap_or_default();
         progress.set_message(format!("writing {layer} ({} features)", feats.len()));
@@ -825,4 +841,74 @@ fn roads(
     }
     report.file = Some(file);
     Ok(report)
+}
+
+/// The BMO survey joined to the catchments (hiring projects per occupation, spread from each
+/// bassin by population share: see [`crate::ingest::bmo`]); the bassins meeting the territory
+/// in the manifest. Returns the occupation labels to write beside the layers.
+fn workforce(
+    found: &Discovered,
+    cog_file: &Found,
+    members: &BTreeSet<String>,
+    catchments: &mut [Feature],
+    m: &mut Manifest,
+    report: &mut LayerReport,
+    progress: &ProgressBar,
+) -> Result<Option<OccupationTable>, TerritoryError> {
+    let (Some(bmo_file), Some(bassins_file)) = (
+        found.best(SourceKind::Bmo),
+        found.best(SourceKind::BmoBassins),
+    ) else {
+        report
+            .notes
+            .push("no BMO survey with its commune → bassin table: hiring projects unknown".into());
+        return Ok(None);
+    };
+    let bad = |e: bmo::BmoError| TerritoryError::Input(e.to_string());
+    progress.set_message(format!("reading {}", bmo_file.file_name()));
+    let survey = bmo::read_bmo(&bmo_file.path).map_err(bad)?;
+    let table = bmo::read_bassins(&bassins_file.path).map_err(bad)?;
+    let population = bmo::bassin_population_from_cog(&cog_file.path, &table).map_err(bad)?;
+    let r = bmo::apply_to_catchments(catchments, &survey, &table, &population);
+    report.sources.push(SourceKind::Bmo.id().into());
+    report.sources.push(SourceKind::BmoBassins.id().into());
+    report.files.push(bmo_file.file_name());
+    report.files.push(bassins_file.file_name());
+    report.notes.push(format!(
+        "BMO {}: {} catchments in {} bassins; masked values (*) kept unknown",
+        survey.year.map_or("?".to_string(), |y| y.to_string()),
+        r.communes_matched,
+        r.bassins_matched.len()
+    ));
+    // The bassins of the member communes, with the territory's share of their population.
+    let mut per_bassin: BTreeMap<String, (String, usize, f64)> = BTreeMap::new();
+    for c in &mut m.communes {
+        if let Some((code, name)) = table.communes.get(&c.insee) {
+            c.bassin = Some(code.clone());
+            let e = per_bassin
+                .entry(code.clone())
+                .or_insert((name.clone(), 0, 0.0));
+            e.1 += 1;
+            e.2 += c.population.unwrap_or(0) as f64;
+        }
+    }
+    debug_assert!(m.communes.iter().all(|c| members.contains(&c.insee)));
+    m.bassins = per_bassin
+        .into_iter()
+        .map(|(code, (name, n, pop))| {
+            let total = table.communes.values().filter(|(b, _)| *b == code).count();
+            let share = population
+                .get(&code)
+                .filter(|p| **p > 0.0)
+                .map_or(0.0, |p| pop / p);
+            Bassin {
+                code,
+                name,
+                communes_in_territory: n,
+                communes_total: total,
+                population_share: (share * 10_000.0).round() / 10_000.0,
+            }
+        })
+        .collect();
+    Ok(Some(OccupationTable::of_survey(&survey)))
 }

@@ -20,8 +20,8 @@ use crate::model::{Layer, geometry_to_json};
 use crate::request::search::parse_profile;
 use crate::routing::workforce::family_figures;
 use crate::routing::{
-    AnswerCoverage, Direction, Figures, Isochrone, IsochroneCoverage, IsochroneOptions, ProfileId,
-    RoutingEngine, RoutingError, TENSION_SHARE, Workforce,
+    AnswerCoverage, Direction, Figures, Isochrone, IsochroneCoverage, IsochroneOptions,
+    OccupationFigures, ProfileId, RoutingEngine, RoutingError, TENSION_SHARE, Workforce,
 };
 
 /// What the workforce weighting is, said in every response.
@@ -442,7 +442,7 @@ fn isochrone_coverage_json(c: &IsochroneCoverage, catchments: &LayerData) -> Jso
     out
 }
 
-fn figures_json(f: &Figures) -> Map<String, Json> {
+pub(crate) fn figures_json(f: &Figures) -> Map<String, Json> {
     let mut out = Map::new();
     out.insert("population".into(), opt_json(f.population, 1));
     out.insert("job_seekers".into(), opt_json(f.job_seekers, 1));
@@ -468,11 +468,14 @@ fn figures_json(f: &Figures) -> Map<String, Json> {
 }
 
 /// Top occupations with labels and families (from the occupations table when loaded).
-fn occupations_json(wf: &Workforce, table: &OccupationTable) -> Json {
-    let list: Vec<Json> = wf
-        .occupations
+pub(crate) fn occupations_json(
+    occupations: &[OccupationFigures],
+    table: &OccupationTable,
+    limit: usize,
+) -> Json {
+    let list: Vec<Json> = occupations
         .iter()
-        .take(TOP_OCCUPATIONS)
+        .take(limit)
         .map(|o| {
             let occ = table.occupations.get(&o.code);
             let masked: Vec<&str> = [
@@ -499,8 +502,8 @@ fn occupations_json(wf: &Workforce, table: &OccupationTable) -> Json {
     Json::Array(list)
 }
 
-fn families_json(wf: &Workforce, table: &OccupationTable) -> Json {
-    let fams = family_figures(&wf.occupations, |code| {
+pub(crate) fn families_json(occupations: &[OccupationFigures], table: &OccupationTable) -> Json {
+    let fams = family_figures(occupations, |code| {
         table.occupations.get(code).map(|o| o.family.clone())
     });
     let label = |fam: &str| {
@@ -579,9 +582,9 @@ fn workforce_json(
         },
         "coverage": coverage_json(&wf.coverage),
         "totals": Json::Object(totals),
-        "occupations": occupations_json(wf, table),
+        "occupations": occupations_json(&wf.occupations, table, TOP_OCCUPATIONS),
         "occupations_count": wf.occupations.len(),
-        "families": families_json(wf, table),
+        "families": families_json(&wf.occupations, table),
         "tension_rule": format!("A family is in tension when at least {:.0} % of its hiring projects (over the occupations and catchments where both met and xmet are known) are judged difficult.", TENSION_SHARE * 100.0),
         "catchments": catchments,
     })

@@ -109,6 +109,61 @@ fn identity(state: &AppState, view: &View<'_>, siren: &str) -> Json {
     })
 }
 
+/// The workforce of the territory: its communes' catchments (`territory` = SIREN) counted
+/// whole, by the `/workforce` rules (unknown figures `null`, masked occupations flagged).
+fn workforce_json(state: &AppState, view: &View<'_>, siren: &str) -> Json {
+    use crate::api::handlers::routing::{families_json, occupations_json};
+    let lv = view.layer(Layer::Catchments);
+    let data = lv.data();
+    let rows: Vec<u32> = lv
+        .rows()
+        .filter(|&r| matches!(data.value_by_name(r, "territory"), Some(ValueRef::Text(t)) if t == siren))
+        .collect();
+    let (list, totals, occupations) = crate::routing::whole_catchments(data, rows);
+    let sum = |m: &Option<std::collections::BTreeMap<String, f64>>| {
+        m.as_ref()
+            .map(|m| (m.values().sum::<f64>() * 10.0).round() / 10.0)
+    };
+    let (met, xmet) = occupations.iter().fold((0.0, 0.0), |(m, x), o| {
+        (m + o.known_pair.0, x + o.known_pair.1)
+    });
+    let fams = families_json(&occupations, &state.occupations);
+    let in_tension: Vec<Json> = fams
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["in_tension"] == true)
+        .cloned()
+        .collect();
+    let masked = occupations
+        .iter()
+        .filter(|o| o.hiring_masked || o.difficult_masked || o.seasonal_masked)
+        .count();
+    json!({
+        "catchments": list.len(),
+        "population": totals.population,
+        "job_seekers": totals.job_seekers,
+        "candidates": totals.candidates.as_ref().map(|_| sum(&totals.candidates)),
+        "hiring_projects": sum(&totals.hiring_projects),
+        "difficult_projects": sum(&totals.difficult_projects),
+        "seasonal_projects": sum(&totals.seasonal_projects),
+        "difficult_share": (met > 0.0).then(|| ((xmet / met) * 10_000.0).round() / 10_000.0),
+        "incomplete": totals.incomplete,
+        "occupations_count": occupations.len(),
+        "masked_occupations": masked,
+        "occupations": occupations_json(&occupations, &state.occupations, usize::MAX),
+        "families": fams,
+        "families_in_tension": in_tension,
+        "bassins": state.manifest.as_deref().map(|m| json!(m.bassins)),
+        "year": state.occupations.year,
+        "spread_rule": crate::model::BMO_SPREAD,
+        "tension_rule": format!(
+            "A family is in tension when at least {:.0} % of its hiring projects (over the occupations where both met and xmet are known) are judged difficult.",
+            crate::routing::TENSION_SHARE * 100.0
+        ),
+    })
+}
+
 fn groups_json(groups: &[Group], unit: &str) -> Json {
     Json::Array(
         groups
@@ -121,6 +176,7 @@ fn groups_json(groups: &[Group], unit: &str) -> Json {
 fn diagnostic_json(
     d: &Diagnostic,
     identity: Json,
+    workforce: Json,
     state: &AppState,
     audience: &str,
     base: &str,
@@ -171,6 +227,7 @@ fn diagnostic_json(
             "by_tenure": groups_json(&b.by_tenure, "floor_area_m2"),
         },
         "waste": waste,
+        "workforce": workforce,
         "sources": sources,
         "missing": missing,
         "links": [
@@ -278,9 +335,11 @@ pub async fn diagnostic_handler(
         } else {
             "public"
         };
+        let workforce = workforce_json(&state, &view, &siren);
         Ok(diagnostic_json(
             &d,
             identity(&state, &view, &siren),
+            workforce,
             &state,
             audience,
             &base,
