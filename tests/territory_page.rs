@@ -6,12 +6,9 @@
 
 use crate::common;
 
-use std::process::Command;
-
 use indicatif::ProgressBar;
-use serde_json::Value as Json;
 
-use terriens::api::{AppState, router};
+use terriens::api::AppState;
 use terriens::edit::recover;
 use terriens::index::SharedSnapshot;
 use terriens::routing::ProfileId;
@@ -24,7 +21,7 @@ fn diagnostic_page_draws_its_charts_without_errors() {
     let Some(realdata) = common::realdata("diagnostic_page") else {
         return;
     };
-    let Some((browser_dir, chromium)) = common::browser("diagnostic page test") else {
+    let Some(browser) = common::browser("diagnostic page test") else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -49,43 +46,11 @@ fn diagnostic_page_draws_its_charts_without_errors() {
         .with_manifest(manifest);
     state.tiles.prepared(&state.snapshot.load());
 
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move { axum::serve(listener, router(state)).await });
-
-    let shot = tmp.path().join("diagnostic.png");
-    let run = Command::new("node")
-        .arg(browser_dir.join("territory_page.mjs"))
-        .arg(format!("http://{addr}/territories/200084952"))
-        .arg(&shot)
-        .arg(&chromium)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "node failed: {}\n{stdout}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let r: Json = serde_json::from_str(stdout.trim()).expect("json from territory_page.mjs");
-    if let Ok(keep) = std::env::var("TERRIENS_KEEP_SCREENSHOT") {
-        let _ = std::fs::copy(&shot, keep);
-    }
-    assert!(r["fatal"].is_null(), "{}", r["fatal"]);
-    assert_eq!(r["consoleErrors"], Json::Array(vec![]), "console errors");
-    assert_eq!(r["pageErrors"], Json::Array(vec![]), "page errors");
-    assert_eq!(
-        r["failedRequests"],
-        Json::Array(vec![]),
-        "requests outside the server"
-    );
-    assert_eq!(
-        r["status"]["errors"],
-        Json::Array(vec![]),
-        "errors seen by the page"
+    let r = common::run_page(
+        &browser,
+        state,
+        "territory_page.mjs",
+        "/territories/200084952",
     );
     assert_eq!(r["status"]["ready"], true, "{r}");
     assert!(
@@ -102,7 +67,7 @@ fn diagnostic_page_draws_its_charts_without_errors() {
     assert!(r["kpis"].as_u64().unwrap() >= 8, "{r}");
     assert_eq!(r["printHidesButtons"], true);
     assert!(
-        std::fs::metadata(&shot).unwrap().len() > 20_000,
+        r["screenshotBytes"].as_u64().unwrap() > 20_000,
         "screenshot too small"
     );
 }

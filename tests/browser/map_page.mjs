@@ -1,34 +1,11 @@
 // Loads the map page in headless Chromium, waits until the page reports it has drawn,
 // takes a screenshot and measures it. Prints one JSON object.
 // usage: node map_page.mjs URL SCREENSHOT.png [CHROMIUM]
-import { chromium } from 'playwright-core';
-// playwright-core gives every launch a fresh temporary profile (no --user-data-dir needed).
+import { open } from './launch.mjs';
 
 const [url, shot, exe = '/usr/bin/chromium'] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: exe,
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
-  ],
-});
-const result = { consoleErrors: [], pageErrors: [], failedRequests: [] };
+const { browser, page, result } = await open(url, exe, { width: 1200, height: 800 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => result.pageErrors.push(String(e)));
-  page.on('requestfailed', (r) => result.failedRequests.push(r.url()));
-  // Anything not served by terriens would need the network: the page must not ask for it.
-  await page.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.origin !== new URL(url).origin) {
-      result.failedRequests.push('offline: ' + u.href);
-      return route.abort();
-    }
-    return route.continue();
-  });
   await page.goto(url);
   await page.waitForFunction(() => window.__terriens && window.__terriens.ready, null, { timeout: 60000 });
   const status = await page.evaluate(() => window.__terriens);

@@ -2,32 +2,11 @@
 // that every chart canvas holds drawn pixels, takes a screenshot (screen) and checks the print
 // stylesheet. Prints one JSON object.
 // usage: node territory_page.mjs URL SCREENSHOT.png [CHROMIUM]
-import { chromium } from 'playwright-core';
+import { open } from './launch.mjs';
 
 const [url, shot, exe = '/usr/bin/chromium'] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: exe,
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist',
-  ],
-});
-const result = { consoleErrors: [], pageErrors: [], failedRequests: [] };
+const { browser, page, result } = await open(url, exe, { width: 1280, height: 900 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
-  page.on('pageerror', (e) => result.pageErrors.push(String(e)));
-  page.on('requestfailed', (r) => result.failedRequests.push(r.url()));
-  await page.route('**/*', (route) => {
-    const u = new URL(route.request().url());
-    if (u.origin !== new URL(url).origin) {
-      result.failedRequests.push('offline: ' + u.href);
-      return route.abort();
-    }
-    return route.continue();
-  });
   await page.goto(url);
   await page.waitForFunction(() => window.__diagnostic && (window.__diagnostic.ready || window.__diagnostic.errors.length), null, { timeout: 60000 });
   await page.waitForFunction(() => window.__diagnostic.mapReady, null, { timeout: 30000 }).catch(() => {});

@@ -444,6 +444,60 @@ pub fn browser(test: &str) -> Option<(PathBuf, String)> {
     Some((dir, chromium.unwrap_or_default().to_string()))
 }
 
+/// Serves `state` on a free port, runs `node tests/browser/SCRIPT URL SHOT CHROMIUM` for the
+/// page at `path`, and returns its JSON report once checked clean: no fatal error, no console
+/// or page error, nothing asked outside the server, no error seen by the page (`status`).
+/// `TERRIENS_KEEP_SCREENSHOT=FILE.png` keeps the screenshot.
+pub fn run_page(
+    browser: &(PathBuf, String),
+    state: terriens::api::AppState,
+    script: &str,
+    path: &str,
+) -> serde_json::Value {
+    use serde_json::Value as Json;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, terriens::api::router(state)).await });
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("page.png");
+    let out = std::process::Command::new("node")
+        .arg(browser.0.join(script))
+        .arg(format!("http://{addr}{path}"))
+        .arg(&shot)
+        .arg(&browser.1)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut r: Json = serde_json::from_str(stdout.trim()).expect("json from the page script");
+    if let Ok(keep) = std::env::var("TERRIENS_KEEP_SCREENSHOT") {
+        let _ = std::fs::copy(&shot, keep);
+    }
+    assert!(r["fatal"].is_null(), "{}", r["fatal"]);
+    assert_eq!(r["consoleErrors"], Json::Array(vec![]), "console errors");
+    assert_eq!(r["pageErrors"], Json::Array(vec![]), "page errors");
+    assert_eq!(
+        r["failedRequests"],
+        Json::Array(vec![]),
+        "requests outside the server"
+    );
+    assert_eq!(
+        r["status"]["errors"],
+        Json::Array(vec![]),
+        "errors seen by the page"
+    );
+    r["screenshotBytes"] = std::fs::metadata(&shot).map_or(0, |m| m.len()).into();
+    drop(rt);
+    r
+}
+
 pub mod app;
 pub mod openapi_doc;
 pub mod python;
