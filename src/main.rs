@@ -174,11 +174,14 @@ enum TerritoryAction {
     /// print what was imported, rejected and missing. Exits non-zero when nothing was imported.
     Build {
         /// The territory: an EPCI by its SIREN (e.g. 200084952).
-        #[arg(long, conflicts_with = "commune", required_unless_present = "commune")]
+        #[arg(long, conflicts_with_all = ["commune", "boundary"], required_unless_present_any = ["commune", "boundary"])]
         epci: Option<String>,
         /// Or a list of communes by INSEE code (a group of EPCI, a PETR): 76351,76552,...
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', conflicts_with = "boundary")]
         commune: Vec<String>,
+        /// Or the communes inside a boundary (GeoJSON polygons, any CRS): a PETR, a SCoT.
+        #[arg(long)]
+        boundary: Option<PathBuf>,
         /// Name of the territory (default: the EPCI's name).
         #[arg(long)]
         name: Option<String>,
@@ -808,6 +811,7 @@ fn territory_command(action: TerritoryAction) -> ExitCode {
     let TerritoryAction::Build {
         epci,
         commune,
+        boundary,
         name,
         from,
         out,
@@ -815,9 +819,10 @@ fn territory_command(action: TerritoryAction) -> ExitCode {
         profile,
     } = action;
     let opts = terriens::territory::BuildOptions {
-        selection: match epci {
-            Some(s) => terriens::territory::Selection::Epci(s),
-            None => terriens::territory::Selection::Communes(commune),
+        selection: match (epci, boundary) {
+            (Some(s), _) => terriens::territory::Selection::Epci(s),
+            (None, Some(b)) => terriens::territory::Selection::Boundary(b),
+            (None, None) => terriens::territory::Selection::Communes(commune),
         },
         name,
         from,
@@ -831,7 +836,10 @@ fn territory_command(action: TerritoryAction) -> ExitCode {
     progress.finish_and_clear();
     match result {
         Ok(m) => {
-            print!("{}", terriens::territory::report_text(&m));
+            use std::io::Write;
+            // A closed pipe (`| head`) is not an error of the build.
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "{}", terriens::territory::report_text(&m));
             let imported: usize = m.layers.values().map(|l| l.imported).sum();
             if imported == 0 {
                 eprintln!("error: nothing was imported");

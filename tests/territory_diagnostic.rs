@@ -355,6 +355,43 @@ fn an_epci_of_another_departement_without_polygons_or_roads() {
 }
 
 #[test]
+fn a_boundary_file_or_a_list_of_communes_selects_the_communes() {
+    let Some(realdata) = common::realdata("territory_by_boundary") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], out: &str| {
+        let o = Command::new(BIN)
+            .args(["territory", "build", "--profile", "car", "--from"])
+            .arg(&realdata)
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // The EPCI's own outline, in Lambert-93, as a boundary: the same 54 communes.
+    let boundary = realdata.join("epci_cu_le_havre_seine_metropole_l93.geojson");
+    let report = run(&["--boundary", boundary.to_str().unwrap()], "b");
+    assert!(
+        report.contains("54 communes, 269060 inhabitants"),
+        "{report}"
+    );
+    // Le Havre and Sainte-Adresse (170,147 + 7,389 inhabitants, COG 2021).
+    let report = run(&["--commune", "76351,76552"], "c");
+    assert!(
+        report.contains("2 communes, 177536 inhabitants"),
+        "{report}"
+    );
+    assert!(
+        report.contains("employment area 2806 LE HAVRE: 2 of its 34 communes"),
+        "{report}"
+    );
+}
+
+#[test]
 fn bad_builds_say_why_and_exit_non_zero() {
     let Some(realdata) = common::realdata("bad_territory_builds") else {
         return;

@@ -35,6 +35,9 @@ pub enum Selection {
     Epci(String),
     /// A list of communes (INSEE codes): a group of EPCI, a PETR, a pays.
     Communes(Vec<String>),
+    /// The communes inside a boundary (a GeoJSON polygon file, any CRS): a PETR, a SCoT, a
+    /// group of EPCI; a commune belongs when its interior point lies inside.
+    Boundary(PathBuf),
 }
 
 /// What to build.
@@ -351,12 +354,6 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
         ))
     })?;
     let cog = read_cog(cog_file)?;
-    let members = members(&opts.selection, &cog, &mut m)?;
-    if let Some(n) = &opts.name {
-        m.name = n.clone();
-    }
-    m.population = Some(m.communes.iter().filter_map(|c| c.population).sum());
-
     // Commune polygons: every file, later files do not replace earlier codes.
     let mut commune_features: Vec<Feature> = Vec::new();
     let mut report_c = LayerReport::default();
@@ -385,15 +382,42 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
         ))
     }));
 
+    let file_boundary = match &opts.selection {
+        Selection::Boundary(path) => Some(read_boundary(path)?),
+        _ => None,
+    };
+    let selection = match (&opts.selection, &file_boundary) {
+        (Selection::Boundary(path), Some(b)) => {
+            Selection::Communes(communes_in(b, &commune_areas, &cog, path)?)
+        }
+        (s, _) => s.clone(),
+    };
+    let members = members(&selection, &cog, &mut m)?;
+    if let Selection::Boundary(path) = &opts.selection {
+        m.kind = "boundary".into();
+        m.name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().trim_end_matches(".geojson").to_string())
+            .unwrap_or_default();
+        m.boundary_source = Some(format!("boundary file {}", path.display()));
+    }
+    if let Some(n) = &opts.name {
+        m.name = n.clone();
+    }
+    m.population = Some(m.communes.iter().filter_map(|c| c.population).sum());
+
     // The boundary.
-    let boundary = boundary(
-        &opts.selection,
-        &found,
-        &commune_features,
-        &members,
-        &mut m,
-        progress,
-    )?;
+    let boundary = match file_boundary {
+        Some(b) => Some(b),
+        None => boundary(
+            &opts.selection,
+            &found,
+            &commune_features,
+            &members,
+            &mut m,
+            progress,
+        )?,
+    };
     let clip = match &boundary {
         Some(b) => {
             let region = grow(b, opts.buffer_km);
@@ -688,6 +712,13 @@ fn members(
             m.epci_type = (!first.epci_type.is_empty()).then(|| first.epci_type.clone());
             codes
         }
+        // `build` turns a boundary into the list of the communes inside it first.
+        Selection::Boundary(path) => {
+            return Err(TerritoryError::Input(format!(
+                "--boundary {}: the communes inside it were not listed",
+                path.display()
+            )));
+        }
         Selection::Communes(list) => {
             let unknown: Vec<&String> = list
                 .iter()
@@ -911,4 +942,55 @@ fn workforce(
         })
         .collect();
     Ok(Some(OccupationTable::of_survey(&survey)))
+}
+
+/// The polygons of a GeoJSON boundary file, in WGS84, as one multipolygon.
+fn read_boundary(path: &Path) -> Result<MultiPolygon<f64>, TerritoryError> {
+    let bad = |why: String| TerritoryError::Input(format!("--boundary {}: {why}", path.display()));
+    let bytes = read_maybe_gz(path).map_err(|source| TerritoryError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let doc = crate::ingest::read_geojson(&bytes).map_err(|e| bad(e.to_string()))?;
+    let crs = doc.crs.unwrap_or(crate::geo_util::Crs::Wgs84);
+    let rp = crate::geo_util::Reprojector::to_wgs84(&crs).map_err(|e| bad(e.to_string()))?;
+    let mut polys = Vec::new();
+    for f in doc.features {
+        let g = f.geometry.map_err(|e| bad(e.to_string()))?;
+        let g = crate::ingest::validate_geometry(g, Layer::Territories, &rp)
+            .map_err(|e| bad(format!("feature {}: {e}", f.index)))?;
+        polys.extend(as_multipolygon(&g));
+    }
+    if polys.is_empty() {
+        return Err(bad("no polygon in the file".into()));
+    }
+    Ok(geo::unary_union(polys.iter()))
+}
+
+/// The communes of the COG table whose polygon's interior point lies inside the boundary.
+fn communes_in(
+    boundary: &MultiPolygon<f64>,
+    communes: &Areas,
+    cog: &HashMap<String, CogRow>,
+    path: &Path,
+) -> Result<Vec<String>, TerritoryError> {
+    use geo::InteriorPoint;
+    let codes: Vec<String> = communes
+        .items
+        .iter()
+        .filter(|(code, poly, _)| {
+            cog.contains_key(code)
+                && poly
+                    .interior_point()
+                    .is_some_and(|p| boundary.intersects(&p))
+        })
+        .map(|(code, _, _)| code.clone())
+        .collect();
+    if codes.is_empty() {
+        return Err(TerritoryError::Input(format!(
+            "--boundary {}: no commune polygon of the source folder lies inside it",
+            path.display()
+        )));
+    }
+    Ok(codes)
 }
