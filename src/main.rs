@@ -730,7 +730,7 @@ fn import(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     progress.set_message(format!("validating {}", file.display()));
-    let outcome = import_file(file, &opts, &progress)?;
+    let mut outcome = import_file(file, &opts, &progress)?;
     let report = &outcome.report;
     for w in &report.warnings {
         eprintln!("warning: {w}");
@@ -776,6 +776,12 @@ fn import(
             )
         }
         .into());
+    }
+    // `commune_insee` and `territory` from the location, where the file lacks them.
+    let derived =
+        terriens::territory::derive_location(&mut outcome.features, layer, &recovery.snapshot);
+    for (field, n) in &derived {
+        println!("{layer}: {field} derived from the location for {n} features");
     }
     let (added, updated, total) = {
         let mut features: Vec<_> = if replace {

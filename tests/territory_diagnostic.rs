@@ -392,6 +392,69 @@ fn a_boundary_file_or_a_list_of_communes_selects_the_communes() {
 }
 
 #[test]
+fn import_derives_commune_and_territory_from_the_location() {
+    let Some(realdata) = common::realdata("import_derives_location") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (layer, file, extra) in [
+        (
+            "catchments",
+            "communes_76_seine-maritime_wgs84.geojson",
+            None,
+        ),
+        (
+            "territories",
+            "epci_cu_le_havre_seine_metropole_l93.geojson",
+            None,
+        ),
+        ("plots", "cartofriches_76_wgs84.geojson", None),
+        (
+            "waste_deposits",
+            "irep_2021_etablissements_76_wgs84.geojson",
+            Some("--as-holders"),
+        ),
+    ] {
+        let o = Command::new(BIN)
+            .args(["import", "--layer", layer, "--data"])
+            .arg(&data)
+            .arg(realdata.join(file))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{layer}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let want = oracle(&realdata, LE_HAVRE);
+    let snap = terriens::store::DataDir::open(&data)
+        .unwrap()
+        .load()
+        .unwrap();
+    let count = |layer, field: &str, value: &str| {
+        let l = snap.layer(layer);
+        (0..l.len() as u32)
+            .filter(|&r| matches!(l.value_by_name(r, field), Some(terriens::index::ValueRef::Text(t)) if t == value))
+            .count() as u64
+    };
+    use terriens::model::Layer;
+    // Cartofriches carries its commune; the territory comes from the commune's EPCI.
+    assert_eq!(
+        count(Layer::Plots, "territory", LE_HAVRE),
+        want["land"]["count"].as_u64().unwrap()
+    );
+    // IREP carries neither: both come from the commune polygons (shapely agrees).
+    assert_eq!(
+        count(Layer::WasteDeposits, "territory", LE_HAVRE),
+        want["waste"]["deposits"].as_u64().unwrap()
+    );
+    assert!(count(Layer::WasteDeposits, "commune_insee", "76351") > 0);
+}
+
+#[test]
 fn bad_builds_say_why_and_exit_non_zero() {
     let Some(realdata) = common::realdata("bad_territory_builds") else {
         return;

@@ -17,6 +17,7 @@ use geo_types::{Geometry, MultiPolygon, Rect};
 use indicatif::ProgressBar;
 
 use super::discover::{Discovered, Found, SourceKind, discover};
+use super::locate::{Areas, Locator};
 use crate::index::LayerData;
 use crate::ingest::bmo::{self, OccupationTable};
 use crate::ingest::{ImportOptions, ImportOutcome, import_file, string_id};
@@ -159,33 +160,7 @@ fn text(f: &Feature, layer: Layer, name: &str) -> Option<String> {
     }
 }
 
-/// Polygons with a bounding box, for point-in-polygon lookups.
-struct Areas {
-    items: Vec<(String, MultiPolygon<f64>, Rect<f64>)>,
-}
-
-impl Areas {
-    fn new(items: impl IntoIterator<Item = (String, MultiPolygon<f64>)>) -> Areas {
-        Areas {
-            items: items
-                .into_iter()
-                .filter_map(|(k, p)| p.bounding_rect().map(|r| (k, p, r)))
-                .collect(),
-        }
-    }
-
-    /// The key of the first polygon the geometry meets (its interior point for polygons).
-    fn locate(&self, g: &Geometry<f64>) -> Option<&str> {
-        use geo::InteriorPoint;
-        let p = g.interior_point()?;
-        self.items
-            .iter()
-            .find(|(_, poly, r)| r.intersects(&p) && poly.intersects(&p))
-            .map(|(k, _, _)| k.as_str())
-    }
-}
-
-fn as_multipolygon(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
+pub(super) fn as_multipolygon(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
     match g {
         Geometry::Polygon(p) => Some(MultiPolygon(vec![p.clone()])),
         Geometry::MultiPolygon(m) => Some(m.clone()),
@@ -262,34 +237,6 @@ fn import_clipped(
         .collect();
     report.outside += before - kept.len();
     Ok(kept)
-}
-
-/// Gives `commune_insee` (from the commune polygons) and `territory` (from the commune's
-/// EPCI in the COG table) to the features that lack them; counts what was derived.
-fn derive_location(
-    features: &mut [Feature],
-    layer: Layer,
-    communes: &Areas,
-    cog: &HashMap<String, CogRow>,
-    report: &mut LayerReport,
-) {
-    let (c_slot, t_slot) = (slot(layer, "commune_insee"), slot(layer, "territory"));
-    for f in features.iter_mut() {
-        if f.props[c_slot].is_none()
-            && let Some(code) = communes.locate(&f.geometry)
-        {
-            f.props[c_slot] = Some(Value::Text(code.to_string()));
-            *report.derived.entry("commune_insee".into()).or_insert(0) += 1;
-        }
-        if f.props[t_slot].is_none()
-            && let Some(Value::Text(code)) = &f.props[c_slot]
-            && let Some(row) = cog.get(code)
-            && !row.epci_siren.is_empty()
-        {
-            f.props[t_slot] = Some(Value::Text(row.epci_siren.clone()));
-            *report.derived.entry("territory".into()).or_insert(0) += 1;
-        }
-    }
 }
 
 /// Gives ids to features in file order, after those they already have, without repeats.
@@ -382,6 +329,15 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
         ))
     }));
 
+    let locator = Locator {
+        communes: &commune_areas,
+        territories: Areas::default(),
+        commune_epci: cog
+            .iter()
+            .filter(|(_, r)| !r.epci_siren.is_empty())
+            .map(|(c, r)| (c.clone(), r.epci_siren.clone()))
+            .collect(),
+    };
     let file_boundary = match &opts.selection {
         Selection::Boundary(path) => Some(read_boundary(path)?),
         _ => None,
@@ -491,13 +447,7 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
         report_p
             .sources
             .push(SourceKind::CommunePolygons.id().into());
-        derive_location(
-            &mut feats,
-            Layer::Plots,
-            &commune_areas,
-            &cog,
-            &mut report_p,
-        );
+        locator.derive(&mut feats, Layer::Plots, &mut report_p.derived);
         renumber(&mut feats);
         report_p.imported = feats.len();
         layers.insert(Layer::Plots, feats);
@@ -518,13 +468,7 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
             report_w
                 .sources
                 .push(SourceKind::CommunePolygons.id().into());
-            derive_location(
-                &mut feats,
-                Layer::WasteDeposits,
-                &commune_areas,
-                &cog,
-                &mut report_w,
-            );
+            locator.derive(&mut feats, Layer::WasteDeposits, &mut report_w.derived);
             renumber(&mut feats);
             report_w.imported = feats.len();
             report_w.notes.push(

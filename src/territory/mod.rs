@@ -3,8 +3,10 @@
 
 mod build;
 mod discover;
+mod locate;
 mod report;
 
 pub use build::{BuildOptions, Selection, TerritoryError, build};
 pub use discover::{Discovered, Found, SourceKind, discover};
+pub use locate::derive_location;
 pub use report::report_text;
