@@ -84,6 +84,17 @@ fn check_land(land: &Json, want: &Json) {
             w[1]
         );
     }
+    let constraints = groups(&land["constraints"], "area_ha");
+    let (n, ha) = constraints["soil_pollution"];
+    assert_eq!(
+        n,
+        want["soil_pollution"][0].as_u64().unwrap(),
+        "soil pollution"
+    );
+    assert!(
+        close(ha, want["soil_pollution"][1].as_f64().unwrap()),
+        "{ha}"
+    );
     for (attr, values) in want["by_source_attribute"].as_object().unwrap() {
         let got = groups(&land["by_source_attribute"][attr], "area_ha");
         assert_eq!(

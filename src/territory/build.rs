@@ -444,6 +444,7 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
             ("source".into(), "Cerema Cartofriches".into()),
         ];
         let mut feats = import_clipped(f, &o, &clip, progress, &mut report_p)?;
+        cartofriches_soil(&mut feats, &mut report_p);
         report_p
             .sources
             .push(SourceKind::CommunePolygons.id().into());
@@ -937,4 +938,25 @@ fn communes_in(
         )));
     }
     Ok(codes)
+}
+
+/// Cartofriches states soil pollution in words (`sol_pollution_existe`: "pollution avérée",
+/// "pollution supposée", "pollution inexistante", "inconnu"); `soil_pollution` is "known or
+/// suspected": true for the first two, false for the third, unknown (empty) otherwise.
+fn cartofriches_soil(features: &mut [Feature], report: &mut LayerReport) {
+    let s = slot(Layer::Plots, "soil_pollution");
+    for f in features.iter_mut().filter(|f| f.props[s].is_none()) {
+        let Some(v) = f.extra.get("sol_pollution_existe").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let known = match v.trim() {
+            "pollution avérée" | "pollution supposée" => Some(true),
+            "pollution inexistante" => Some(false),
+            _ => None,
+        };
+        if let Some(b) = known {
+            f.props[s] = Some(Value::Bool(b));
+            *report.derived.entry("soil_pollution".into()).or_insert(0) += 1;
+        }
+    }
 }

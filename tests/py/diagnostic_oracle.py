@@ -51,6 +51,7 @@ def main(d, siren):
     count, ha = 0, 0.0
     size = [[0, 0.0] for _ in SIZE]
     by = {"site_type": defaultdict(lambda: [0, 0.0]), "site_statut": defaultdict(lambda: [0, 0.0])}
+    soil = [0, 0.0]  # known or suspected soil pollution (sol_pollution_existe)
     for r in csv.DictReader(opentext(f"{d}/cartofriches_france_2023-10-02.csv.gz")):
         if r["comm_insee"] not in members:
             continue
@@ -61,6 +62,9 @@ def main(d, siren):
             if lo <= a < hi:
                 size[i][0] += 1
                 size[i][1] += a
+        if r["sol_pollution_existe"].strip() in ("pollution avérée", "pollution supposée"):
+            soil[0] += 1
+            soil[1] += a
         for k in by:
             v = (r[k] or "").strip() or "unknown"
             by[k][v][0] += 1
@@ -70,6 +74,7 @@ def main(d, siren):
         "area_ha": ha,
         "by_size_class": {SIZE[i][2]: size[i] for i in range(len(SIZE))},
         "by_source_attribute": {k: dict(v) for k, v in by.items()},
+        "soil_pollution": soil,
     }
 
     # Waste holders: IREP inside the member communes' polygons.
