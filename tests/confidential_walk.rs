@@ -262,6 +262,19 @@ fn ogc_probes() -> Vec<Probe> {
             false,
         ),
         probe(
+            ("GET", "/ogc/collections/{layer}/items"),
+            "/ogc/collections/waste_deposits/items?sortby=-quantity&limit=1".into(),
+            200,
+            true,
+        ),
+        probe(
+            ("GET", "/ogc/collections/{layer}/items"),
+            "/ogc/collections/waste_deposits/items?bbox=1.5,49.8,1.56,49.83&properties=quantity"
+                .into(),
+            200,
+            true,
+        ),
+        probe(
             ("GET", "/ogc/collections/{layer}/items/{id}"),
             format!("/ogc/collections/waste_deposits/items/{ID}"),
             404,
