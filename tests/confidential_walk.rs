@@ -281,6 +281,18 @@ fn ogc_probes() -> Vec<Probe> {
             true,
         ),
         probe(
+            ("OPTIONS", "/ogc/collections/{layer}/items"),
+            "/ogc/collections/waste_deposits/items".into(),
+            204,
+            false,
+        ),
+        probe(
+            ("OPTIONS", "/ogc/collections/{layer}/items/{id}"),
+            format!("/ogc/collections/waste_deposits/items/{ID}"),
+            404,
+            true,
+        ),
+        probe(
             ("GET", "/ogc/collections/{layer}/queryables"),
             "/ogc/collections/waste_deposits/queryables".into(),
             200,
