@@ -299,6 +299,12 @@ fn ogc_probes() -> Vec<Probe> {
             false,
         ),
         probe(
+            ("GET", "/ogc/collections/{layer}/sortables"),
+            "/ogc/collections/waste_deposits/sortables".into(),
+            200,
+            false,
+        ),
+        probe(
             ("GET", "/ogc/collections/{layer}/schema"),
             "/ogc/collections/waste_deposits/schema".into(),
             200,

@@ -3,6 +3,8 @@
 //!   followed page by page through `next` links (ties by id keep pages stable);
 //! - a cursor of one sort is a 400 under another; unknown or repeated fields are 400s naming
 //!   `sortby`;
+//! - `/sortables` lists exactly the fields `sortby` takes (each sorts; the other properties of
+//!   the feature schema are refused);
 //! - `properties` keeps only the named properties (id and geometry kept); an unknown name is
 //!   a 400 naming `properties`.
 
@@ -183,5 +185,37 @@ fn properties_keeps_only_the_named_ones() {
         &format!("/ogc/collections/plots/items/{id}?properties=area_ha,nope"),
     ] {
         problem_names(&get(&server, path), "properties");
+    }
+}
+
+#[test]
+fn sortables_are_what_sortby_takes() {
+    let server = Server::start(&[], &[]);
+    for layer in ["plots", "buildings", "waste_deposits", "catchments"] {
+        let r = get(&server, &format!("/ogc/collections/{layer}/sortables"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let sortables = r.json()["properties"].as_object().unwrap().clone();
+        assert!(!sortables.is_empty(), "{layer}");
+        let schema = get(&server, &format!("/ogc/collections/{layer}/schema")).json();
+        for name in schema["properties"].as_object().unwrap().keys() {
+            let r = get(
+                &server,
+                &format!("/ogc/collections/{layer}/items?limit=1&sortby=-{name}"),
+            );
+            if sortables.contains_key(name) {
+                assert_eq!(r.status, 200, "{layer} sortby={name}: {}", r.text());
+            } else {
+                problem_names(&r, "sortby");
+            }
+        }
+        let collection = get(&server, &format!("/ogc/collections/{layer}")).json();
+        assert!(
+            collection["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/sortables"),
+            "{layer}: a sortables link"
+        );
     }
 }

@@ -136,6 +136,11 @@ pub fn routes() -> Vec<Route> {
         ),
         route(
             Method::GET,
+            "/ogc/collections/{layer}/sortables",
+            get(ogc::sortables),
+        ),
+        route(
+            Method::GET,
             "/ogc/collections/{layer}/schema",
             get(ogc::feature_schema),
         ),

@@ -35,11 +35,13 @@ use crate::query::{self, Hit, LayerQuery, Relation, Scope};
 use crate::request::{self, Endpoint, search as sp};
 
 pub use api_doc::api_definition;
-pub use queryables::{feature_schema, queryables};
+pub use queryables::{feature_schema, queryables, sortables};
 
 const JSON: &str = "application/json";
 /// The OGC link relation of queryables.
 const REL_QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+/// The OGC link relation of sortables.
+const REL_SORTABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/sortables";
 const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -111,6 +113,7 @@ fn collection_json(base: &str, view: &LayerView) -> Json {
             link("items", &format!("{href}/items"), GEOJSON),
             link(REL_QUERYABLES, &format!("{href}/queryables"), schema),
             link("queryables", &format!("{href}/queryables"), schema),
+            link(REL_SORTABLES, &format!("{href}/sortables"), schema),
             link("describedby", &format!("{href}/schema"), schema),
             link("describedBy", &format!("{href}/schema"), schema),
         ],
