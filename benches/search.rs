@@ -119,6 +119,7 @@ fn layer_query(w: &World, c: Point<f64>, radius_m: f64, limit: usize) -> LayerQu
         },
         filter: w.wood.clone(),
         origin: None,
+        sort: Vec::new(),
         page: PageRequest::first(limit),
     }
 }

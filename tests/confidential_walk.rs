@@ -262,7 +262,32 @@ fn ogc_probes() -> Vec<Probe> {
             false,
         ),
         probe(
+            ("GET", "/ogc/collections/{layer}/items"),
+            "/ogc/collections/waste_deposits/items?sortby=-quantity&limit=1".into(),
+            200,
+            true,
+        ),
+        probe(
+            ("GET", "/ogc/collections/{layer}/items"),
+            "/ogc/collections/waste_deposits/items?bbox=1.5,49.8,1.56,49.83&properties=quantity"
+                .into(),
+            200,
+            true,
+        ),
+        probe(
             ("GET", "/ogc/collections/{layer}/items/{id}"),
+            format!("/ogc/collections/waste_deposits/items/{ID}"),
+            404,
+            true,
+        ),
+        probe(
+            ("OPTIONS", "/ogc/collections/{layer}/items"),
+            "/ogc/collections/waste_deposits/items".into(),
+            204,
+            false,
+        ),
+        probe(
+            ("OPTIONS", "/ogc/collections/{layer}/items/{id}"),
             format!("/ogc/collections/waste_deposits/items/{ID}"),
             404,
             true,
@@ -270,6 +295,12 @@ fn ogc_probes() -> Vec<Probe> {
         probe(
             ("GET", "/ogc/collections/{layer}/queryables"),
             "/ogc/collections/waste_deposits/queryables".into(),
+            200,
+            false,
+        ),
+        probe(
+            ("GET", "/ogc/collections/{layer}/sortables"),
+            "/ogc/collections/waste_deposits/sortables".into(),
             200,
             false,
         ),

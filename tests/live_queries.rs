@@ -209,6 +209,7 @@ fn layer_hits(snap: &Snapshot, access: &Access, layer: Layer, scope: Scope) -> V
         scope,
         filter,
         origin: None,
+        sort: Vec::new(),
         page: PageRequest::first(10_000),
     };
     let by_row = q.origin().is_none();

@@ -28,6 +28,8 @@ mod ogc_compression;
 mod ogc_cql2;
 mod ogc_edit;
 mod ogc_gdal;
+mod ogc_options;
+mod ogc_sort;
 mod openapi;
 mod realdata_import;
 mod routing_api;

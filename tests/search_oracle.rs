@@ -111,6 +111,7 @@ fn all_pages(snap: &Snapshot, layer: Layer, scope: Scope, filter: Filter) -> Vec
         scope,
         filter,
         origin: None,
+        sort: Vec::new(),
         page: PageRequest::first(1000),
     };
     let mut out = Vec::new();

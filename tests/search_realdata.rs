@@ -34,6 +34,7 @@ fn all_hits(snap: &Snapshot, layer: Layer, scope: Scope) -> Vec<terriens::query:
         scope,
         filter: Filter::all(layer),
         origin: None,
+        sort: Vec::new(),
         page: PageRequest::first(1000),
     };
     let mut out = Vec::new();

@@ -13,10 +13,11 @@ pub mod metrics;
 mod serve;
 mod state;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, Uri};
-use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::routing::{MethodRouter, delete, get, options, patch, post, put};
 use axum::{Extension, Router, middleware};
+use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
@@ -123,9 +124,20 @@ pub fn routes() -> Vec<Route> {
         route(Method::PATCH, OGC_ITEM, patch(ogc::edit::update)),
         route(Method::DELETE, OGC_ITEM, delete(ogc::edit::delete)),
         route(
+            Method::OPTIONS,
+            OGC_ITEMS,
+            options(ogc::edit::items_options),
+        ),
+        route(Method::OPTIONS, OGC_ITEM, options(ogc::edit::item_options)),
+        route(
             Method::GET,
             "/ogc/collections/{layer}/queryables",
             get(ogc::queryables),
+        ),
+        route(
+            Method::GET,
+            "/ogc/collections/{layer}/sortables",
+            get(ogc::sortables),
         ),
         route(
             Method::GET,
@@ -140,12 +152,17 @@ pub fn routes() -> Vec<Route> {
 
 /// The application: routes, metrics, the request timeout, the body limit, CORS, compression,
 /// request tracing, problem+json for unknown routes.
+///
+/// CORS answers preflights (`OPTIONS` with `Access-Control-Request-Method`) and stamps every
+/// other answer. A plain `OPTIONS` goes to the routes first, so the paths that answer it
+/// (`Allow` per caller, the OGC items) do; elsewhere the CORS layer answers it as before.
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     for Route { path, handler, .. } in routes() {
         r = r.route(path, handler);
     }
-    r.fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_string()) })
+    let app: Router = r
+        .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_string()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -161,12 +178,37 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(Extension(state.heavy.clone()))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
-        .layer(CorsLayer::permissive())
+        .with_state(state);
+    let cors = CorsLayer::permissive().layer(app.clone());
+    let dispatch = tower::service_fn(move |req: Request| {
+        let (app, cors) = (app.clone(), cors.clone());
+        async move {
+            let plain_options = req.method() == Method::OPTIONS
+                && !req
+                    .headers()
+                    .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            if !plain_options {
+                return cors.oneshot(req).await;
+            }
+            let (parts, body) = req.into_parts();
+            let again = Request::from_parts(parts.clone(), axum::body::Body::empty());
+            let mut r = app.oneshot(Request::from_parts(parts, body)).await?;
+            if r.status() == StatusCode::METHOD_NOT_ALLOWED {
+                return cors.oneshot(again).await;
+            }
+            r.headers_mut().insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            Ok(r)
+        }
+    });
+    Router::new()
+        .fallback_service(dispatch)
         // gzip or brotli by Accept-Encoding for every answer but images and those that are
         // already encoded (tiles compress and cache their own bodies).
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -12,7 +12,8 @@ mod writer;
 
 pub use parse::{NewFeature, Patch, parse_features, parse_patch, parse_replacement};
 pub use writer::{
-    AfterCompaction, Recovery, Writer, WriterOptions, WriterStats, lock_dir, recover, salvage_log,
+    AfterCompaction, Recovery, Writer, WriterOptions, WriterStats, chooses_ids, lock_dir, recover,
+    salvage_log,
 };
 
 use crate::ingest::{IngestError, Rejection};

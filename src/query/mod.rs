@@ -45,7 +45,7 @@ pub use scope::{
     Caps, Relation, Scope, check_bbox, check_k, check_limit, check_point, check_polygon,
     check_radius, territory_scope,
 };
-pub use search::{LayerQuery, search};
+pub use search::{LayerQuery, SortKey, search};
 pub use site_search::{
     CONSTRAINTS, SITE_LAYERS, SITE_PARAMS, SiteFilter, SiteHit, SiteQuery, SiteSort, UTILITIES,
     site_param_names, site_search,

@@ -1,8 +1,10 @@
 //! Search one layer: a [`Scope`] (radius, nearest, box, polygon or all), an attribute filter,
 //! an optional drive-time gate, one page of results.
 //!
-//! Order: by distance (then feature id) when the query has a point, otherwise by storage row,
-//! which is stable while the data does not change.
+//! Order: by the query's sort keys (typed fields, each ascending or descending, unknown values
+//! last whatever the direction, ties by feature id) when it has some; else by distance (then
+//! feature id) when the query has a point; otherwise by storage row, which is stable while the
+//! data does not change.
 
 use std::cmp::Ordering;
 
@@ -14,7 +16,7 @@ use super::hit::{Hit, Selector};
 use super::page::{Page, PageRequest, cut, fnv1a};
 use super::scope::Scope;
 use super::{QueryError, bbox, knn, polygon, radius};
-use crate::index::{Filter, View};
+use crate::index::{Filter, LayerData, ValueRef, View};
 use crate::model::Layer;
 
 /// A search of one layer.
@@ -26,7 +28,17 @@ pub struct LayerQuery {
     /// A point to measure distances from, for scopes without a centre (box, polygon, all);
     /// results are then sorted by that distance.
     pub origin: Option<Point<f64>>,
+    /// Sort keys, first first; empty: distance or storage order.
+    pub sort: Vec<SortKey>,
     pub page: PageRequest,
+}
+
+/// One sort key: a typed field of the layer (its position in the layer's schema) and the
+/// direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey {
+    pub field: usize,
+    pub desc: bool,
 }
 
 impl LayerQuery {
@@ -40,10 +52,11 @@ impl LayerQuery {
         let origin = self.origin().map(|p| (p.x(), p.y()));
         fnv1a(
             format!(
-                "layer|{}|{}|{}|{origin:?}",
+                "layer|{}|{}|{}|{origin:?}|{:?}",
                 self.layer,
                 self.scope.canonical(),
-                view.layer(self.layer).filter(&self.filter).canonical()
+                view.layer(self.layer).filter(&self.filter).canonical(),
+                self.sort
             )
             .as_bytes(),
         )
@@ -62,6 +75,7 @@ impl LayerQuery {
 ///     scope: Scope::Radius { centre: geo_types::point!(x: 0.1, y: 49.5), radius_m: 5_000.0 },
 ///     filter: Filter::all(Layer::Plots),
 ///     origin: None,
+///     sort: Vec::new(),
 ///     page: PageRequest::first(10),
 /// };
 /// let page = search(&snap.view(&Access::ANONYMOUS), &q, None).unwrap();
@@ -77,7 +91,12 @@ pub fn search(
     let select = Selector::new(view.layer(q.layer).filter(&q.filter)).with_drive(drive);
     let limit = q.page.limit;
     let origin = q.origin();
-    let (items, matched) = if q.scope == Scope::All && origin.is_none() {
+    let (items, matched) = if !q.sort.is_empty() {
+        let hits = collect(&q.scope, origin, &select);
+        let matched = hits.len();
+        let data = select.data();
+        (cut(hits, offset, limit, by_fields(data, &q.sort)), matched)
+    } else if q.scope == Scope::All && origin.is_none() {
         all_in_row_order(&select, offset, limit)
     } else {
         let hits = collect(&q.scope, origin, &select);
@@ -130,6 +149,43 @@ pub(crate) fn order(by_distance: bool) -> impl Fn(&Hit, &Hit) -> Ordering {
     }
 }
 
+/// The order of sort keys: each field's values compared (unknown values last whatever the
+/// direction), then the feature id, so every page of a sorted query is stable.
+fn by_fields<'a>(data: &'a LayerData, keys: &'a [SortKey]) -> impl Fn(&Hit, &Hit) -> Ordering + 'a {
+    move |a, b| {
+        for k in keys {
+            let (va, vb) = (data.value(a.row, k.field), data.value(b.row, k.field));
+            let o = match (va, vb) {
+                (None, None) => Ordering::Equal,
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+                (Some(x), Some(y)) => {
+                    let o = compare_values(x, y);
+                    if k.desc { o.reverse() } else { o }
+                }
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        a.id.cmp(&b.id)
+    }
+}
+
+/// Two values of one field: numbers numerically, text by code point, dates in time, false
+/// before true. Values of different kinds (never in one typed field) compare equal.
+fn compare_values(a: ValueRef, b: ValueRef) -> Ordering {
+    match (a, b) {
+        (ValueRef::Bool(x), ValueRef::Bool(y)) => x.cmp(&y),
+        (ValueRef::Text(x), ValueRef::Text(y)) => x.cmp(y),
+        (ValueRef::Date(x), ValueRef::Date(y)) => x.cmp(&y),
+        (x, y) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => Ordering::Equal,
+        },
+    }
+}
+
 /// One page of a whole layer in row order, without collecting every match.
 fn all_in_row_order(select: &Selector, offset: usize, limit: usize) -> (Vec<Hit>, usize) {
     let data = select.data();
@@ -154,7 +210,7 @@ mod tests {
     use serde_json::Map;
 
     use super::*;
-    use crate::index::{LayerData, Snapshot};
+    use crate::index::Snapshot;
     use crate::model::{Access, Feature, Value, schema};
     use crate::query::DriveGate;
 
@@ -208,6 +264,7 @@ mod tests {
             )
             .unwrap(),
             origin: None,
+            sort: Vec::new(),
             page: PageRequest::first(10),
         };
         let view = snap.view(&Access::ANONYMOUS);

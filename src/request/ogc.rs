@@ -1,11 +1,94 @@
 //! The plan of OGC API – Features items requests: the page (a `limit` above the cap is
-//! lowered to it, as the standard asks) and the `datetime` parameter as a date range of the
-//! filter grammar. CRS handling stays with the OGC handlers (it needs PROJ).
+//! lowered to it, as the standard asks), the `datetime` parameter as a date range of the
+//! filter grammar, `sortby` (typed fields, `+`/`-`) and `properties` (the property selection).
+//! CRS handling stays with the OGC handlers (it needs PROJ).
 
 use super::{Params, RequestError};
 use crate::config::Limits;
-use crate::model::Layer;
-use crate::query::{Cursor, PageRequest};
+use crate::index::LayerView;
+use crate::model::{FieldType, Layer, schema};
+use crate::query::{Cursor, PageRequest, SortKey};
+
+/// The fields of a layer `sortby` may name: every typed field but counts (maps of numbers).
+pub fn sortable_fields(layer: Layer) -> impl Iterator<Item = &'static crate::model::Field> {
+    schema(layer)
+        .fields
+        .iter()
+        .filter(|f| f.ty != FieldType::Counts)
+}
+
+/// `sortby=+name,-area_ha`: typed fields of the layer, `+` or no sign ascending, `-`
+/// descending; each at most once. Absent: no sort keys (storage order).
+pub fn sortby(layer: Layer, params: &Params) -> Result<Vec<SortKey>, RequestError> {
+    let Some(text) = params.get("sortby")? else {
+        return Ok(Vec::new());
+    };
+    let mut keys: Vec<SortKey> = Vec::new();
+    for term in text.split(',') {
+        let term = term.trim();
+        let (desc, name) = match term.as_bytes().first() {
+            Some(b'-') => (true, term[1..].trim()),
+            Some(b'+') => (false, term[1..].trim()),
+            _ => (false, term),
+        };
+        if name.is_empty() {
+            return Err(RequestError::bad_param(
+                "sortby",
+                format!("`sortby` has an empty term in `{text}`; write fields as +name,-area_ha"),
+            ));
+        }
+        let s = schema(layer);
+        let field = match s.field(name) {
+            Some((i, f)) if f.ty != FieldType::Counts => i,
+            _ => {
+                let known: Vec<&str> = sortable_fields(layer).map(|f| f.name).collect();
+                return Err(RequestError::bad_param(
+                    "sortby",
+                    format!(
+                        "`sortby`: {} has no sortable field `{name}`; sortable: {}",
+                        layer.id(),
+                        known.join(", ")
+                    ),
+                ));
+            }
+        };
+        if keys.iter().any(|k| k.field == field) {
+            return Err(RequestError::bad_param(
+                "sortby",
+                format!("`sortby` names `{name}` twice"),
+            ));
+        }
+        keys.push(SortKey { field, desc });
+    }
+    Ok(keys)
+}
+
+/// `properties=a,b`: the properties each feature keeps (its id and geometry are always
+/// kept): fields of the layer or source attributes the caller's view holds. Absent: all.
+pub fn properties(view: &LayerView, params: &Params) -> Result<Option<Vec<String>>, RequestError> {
+    let Some(text) = params.get("properties")? else {
+        return Ok(None);
+    };
+    let layer = view.layer();
+    let attrs = view.source_attrs();
+    let mut names = Vec::new();
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if schema(layer).field(name).is_none() && attrs.get(name).is_none() {
+            return Err(RequestError::bad_param(
+                "properties",
+                format!(
+                    "`properties`: {} has no property `{name}` (see /ogc/collections/{}/schema)",
+                    layer.id(),
+                    layer.id()
+                ),
+            ));
+        }
+        if !names.iter().any(|n: &String| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(Some(names))
+}
 
 /// The page of an items request: `limit` at least 1 (lowered to the cap) and `cursor`.
 pub fn page(params: &Params, limits: &Limits) -> Result<PageRequest, RequestError> {

@@ -62,6 +62,8 @@ const OGC_ITEMS: &[&str] = &[
     "filter",
     "filter-lang",
     "filter-crs",
+    "sortby",
+    "properties",
 ];
 
 impl Endpoint {

@@ -305,6 +305,7 @@ pub fn layer_query(
         filter: super::filter(&view.layer(layer), params, super::Endpoint::LayerSearch)?,
         scope: area.scope,
         origin: area.origin,
+        sort: Vec::new(),
         page: area.page,
     })
 }

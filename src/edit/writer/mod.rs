@@ -30,6 +30,7 @@ use crate::index::{SharedSnapshot, Snapshot};
 use crate::model::{Access, FeatureId, Layer};
 use crate::store::{DataDir, LogError, LogRecord, Op, WriteLog};
 use compact::{Compaction, Waiter};
+pub use plan::chooses_ids;
 use plan::{Overlay, Planned, Planner};
 use recovery::apply_ops;
 pub use recovery::{Recovery, lock_dir, recover, salvage_log};

@@ -245,7 +245,7 @@ fn no_free_id(index: usize) -> EditError {
 /// by `PUT` on an id it does not see (404, whether the id is free or held by a hidden row). So
 /// a hidden row's id answers exactly as a free id does, and is never overwritten. Elsewhere
 /// the caller sees every row and chooses ids freely.
-fn chooses_ids(access: Access, layer: Layer) -> bool {
+pub fn chooses_ids(access: Access, layer: Layer) -> bool {
     access.partners() || layer != CONFIDENTIAL_LAYER
 }
 

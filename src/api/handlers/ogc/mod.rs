@@ -6,8 +6,9 @@
 //! server's cap: a larger value is lowered to it, as the standard asks, not refused), `bbox`
 //! (CRS84 unless `bbox-crs`; a box crossing the antimeridian, `minx > maxx`, is two boxes),
 //! `datetime` (the `available_from` date of plots and buildings; other layers have no time and
-//! ignore it), any property filter of the filter grammar and a CQL2 `filter`; `next` links
-//! follow cursors bound to the data generation.
+//! ignore it), any property filter of the filter grammar and a CQL2 `filter`, sorted by
+//! `sortby` (typed fields, `+`/`-`, ties by id), trimmed to `properties`; `next` links follow
+//! cursors bound to the data generation and the query, its sort included.
 
 pub mod api_doc;
 pub mod crs;
@@ -34,11 +35,13 @@ use crate::query::{self, Hit, LayerQuery, Relation, Scope};
 use crate::request::{self, Endpoint, search as sp};
 
 pub use api_doc::api_definition;
-pub use queryables::{feature_schema, queryables};
+pub use queryables::{feature_schema, queryables, sortables};
 
 const JSON: &str = "application/json";
 /// The OGC link relation of queryables.
 const REL_QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
+/// The OGC link relation of sortables.
+const REL_SORTABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/sortables";
 const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -110,6 +113,7 @@ fn collection_json(base: &str, view: &LayerView) -> Json {
             link("items", &format!("{href}/items"), GEOJSON),
             link(REL_QUERYABLES, &format!("{href}/queryables"), schema),
             link("queryables", &format!("{href}/queryables"), schema),
+            link(REL_SORTABLES, &format!("{href}/sortables"), schema),
             link("describedby", &format!("{href}/schema"), schema),
             link("describedBy", &format!("{href}/schema"), schema),
         ],
@@ -164,19 +168,25 @@ pub async fn items(
     let scope = bbox_scope(&params)?;
     // OGC: a limit above the maximum is lowered to it, not refused.
     let page = request::ogc::page(&params, &state.limits)?;
+    let snap = state.snapshot.load();
+    let view = snap.view(&access);
+    let properties = request::ogc::properties(&view.layer(layer), &params)?;
     let q = LayerQuery {
         layer,
         scope,
-        filter: items_filter(&state.snapshot.load().view(&access).layer(layer), &params)?,
+        filter: items_filter(&view.layer(layer), &params)?,
         origin: None,
+        sort: request::ogc::sortby(layer, &params)?,
         page,
     };
+    drop(snap);
     let (snap, page) = run(false, state.snapshot.load(), move |s| {
         query::search(&s.view(&access), &q, None)
     })
     .await?;
     let links = items_links(&headers, uri.path(), &params, &page, layer);
-    let body = items_body(&page, snap.layer(layer), out_crs, &links)?;
+    let writer = FeatureWriter::new(out_crs, properties)?;
+    let body = items_body(&page, snap.layer(layer), &writer, &links)?;
     Ok(with_content_crs(respond(body, GEOJSON), out_crs))
 }
 
@@ -195,15 +205,14 @@ fn items_links(
     links
 }
 
-/// The FeatureCollection of a page of items in `out_crs`, stamped with the time of the answer.
+/// The FeatureCollection of a page of items as `writer` writes them, stamped with the time of the answer.
 fn items_body(
     page: &query::Page<Hit>,
     data: &LayerData,
-    out_crs: OgcCrs,
+    writer: &FeatureWriter,
     links: &[Json],
 ) -> Result<String, ApiError> {
     let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let writer = FeatureWriter::new(out_crs)?;
     let mut failed = None;
     let body = feature_collection(
         page,
@@ -320,17 +329,20 @@ fn bbox_numbers(v: &str) -> Result<[f64; 4], ApiError> {
     }
 }
 
-/// Writes features in the requested CRS: the cached GeoJSON text in CRS84, a transformed
-/// copy otherwise.
+/// Writes features in the requested CRS with the requested properties: the cached GeoJSON
+/// text in CRS84 with every property, a transformed or trimmed copy otherwise.
 struct FeatureWriter {
     transform: Option<Transform>,
+    /// The properties kept (`properties=`); `None`: all.
+    properties: Option<Vec<String>>,
 }
 
 impl FeatureWriter {
-    fn new(crs: OgcCrs) -> Result<FeatureWriter, ApiError> {
+    fn new(crs: OgcCrs, properties: Option<Vec<String>>) -> Result<FeatureWriter, ApiError> {
         let t = crs.from_crs84()?;
         Ok(FeatureWriter {
             transform: (!t.is_identity()).then_some(t),
+            properties,
         })
     }
 
@@ -341,15 +353,21 @@ impl FeatureWriter {
         row: u32,
         members: Option<&str>,
     ) -> Result<(), ApiError> {
-        let Some(t) = &self.transform else {
+        if self.transform.is_none() && self.properties.is_none() {
             write_feature(out, data, row, |_| {}, members);
             return Ok(());
-        };
-        let mut g = data.geometry(row).clone();
-        t.apply(&mut g)
-            .map_err(|e| ApiError::bad_param("crs", e.to_string()))?;
+        }
         let mut f = data.feature_json(row);
-        f["geometry"] = geometry_to_json(&g);
+        if let Some(t) = &self.transform {
+            let mut g = data.geometry(row).clone();
+            t.apply(&mut g)
+                .map_err(|e| ApiError::bad_param("crs", e.to_string()))?;
+            f["geometry"] = geometry_to_json(&g);
+        }
+        if let (Some(keep), Some(Json::Object(props))) = (&self.properties, f.get_mut("properties"))
+        {
+            props.retain(|k, _| keep.contains(k));
+        }
         let text = f.to_string();
         match members {
             None => out.push_str(&text),
@@ -385,6 +403,7 @@ pub async fn item(
     let out_crs = OgcCrs::param(&params, "crs")?;
     let snap = state.snapshot.load();
     let (id, row) = visible_row(&snap, &access, layer, &id)?;
+    let properties = request::ogc::properties(&snap.view(&access).layer(layer), &params)?;
     let data = snap.layer(layer);
     let base = base_url(&headers);
     let collection = format!("{base}/ogc/collections/{}", layer.id());
@@ -393,7 +412,12 @@ pub async fn item(
         link("collection", &collection, JSON),
     ]);
     let mut out = String::new();
-    FeatureWriter::new(out_crs)?.write(&mut out, data, row, Some(&format!("\"links\":{links}")))?;
+    FeatureWriter::new(out_crs, properties)?.write(
+        &mut out,
+        data,
+        row,
+        Some(&format!("\"links\":{links}")),
+    )?;
     Ok(with_content_crs(respond(out, GEOJSON), out_crs))
 }
 

@@ -1,6 +1,7 @@
 //! The JSON Schemas of a collection: its queryables (OGC API – Features Part 3: every field a
-//! CQL2 filter may name, with its type and allowed values) and the schema of its features
-//! (the `describedby` link: every property, and the geometry types), both generated from the
+//! CQL2 filter may name, with its type and allowed values), its sortables (every field
+//! `sortby` may name, `request::ogc::sortable_fields`) and the schema of its features (the
+//! `describedby` link: every property, and the geometry types), all generated from the
 //! layer's schema (`model::schema`), the one source of truth for fields.
 
 use axum::extract::State;
@@ -23,7 +24,24 @@ pub async fn queryables(
     ApiPath(layer): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    schema_document(&layer, &headers, "queryables", true)
+    schema_document(&layer, &headers, "queryables", Doc::Queryables)
+}
+
+/// `GET /ogc/collections/{layer}/sortables`: the fields `sortby` may name.
+pub async fn sortables(
+    State(_state): State<AppState>,
+    ApiPath(layer): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    schema_document(&layer, &headers, "sortables", Doc::Sortables)
+}
+
+/// Which schema document of a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doc {
+    Queryables,
+    Sortables,
+    Features,
 }
 
 /// `GET /ogc/collections/{layer}/schema`: the schema of the collection's features.
@@ -32,7 +50,7 @@ pub async fn feature_schema(
     ApiPath(layer): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    schema_document(&layer, &headers, "schema", false)
+    schema_document(&layer, &headers, "schema", Doc::Features)
 }
 
 /// The JSON Schema document of a layer served at `/ogc/collections/{layer}/{name}`: its
@@ -41,7 +59,7 @@ fn schema_document(
     layer: &str,
     headers: &HeaderMap,
     name: &str,
-    queryable: bool,
+    which: Doc,
 ) -> Result<Response, ApiError> {
     let layer: Layer = layer.parse()?;
     let id = format!(
@@ -49,24 +67,34 @@ fn schema_document(
         base_url(headers),
         layer.id()
     );
-    let doc = document(layer, &id, queryable);
+    let doc = document(layer, &id, which);
     Ok(respond(doc.to_string(), SCHEMA_JSON))
 }
 
-/// The queryables (`filterable_only`) or the feature schema of a layer.
-fn document(layer: Layer, id: &str, filterable_only: bool) -> Json {
+/// The queryables, the sortables or the feature schema of a layer.
+fn document(layer: Layer, id: &str, which: Doc) -> Json {
     let mut props = Map::new();
-    props.insert(GEOMETRY_PROPERTY.into(), geometry_schema(layer));
-    for f in schema(layer).fields {
-        if filterable_only && f.ty == FieldType::Counts {
-            continue;
+    match which {
+        Doc::Sortables => {
+            for f in crate::request::ogc::sortable_fields(layer) {
+                props.insert(f.name.into(), field_schema(f));
+            }
         }
-        props.insert(f.name.into(), field_schema(f));
+        Doc::Queryables | Doc::Features => {
+            props.insert(GEOMETRY_PROPERTY.into(), geometry_schema(layer));
+            for f in schema(layer).fields {
+                if which == Doc::Queryables && f.ty == FieldType::Counts {
+                    continue;
+                }
+                props.insert(f.name.into(), field_schema(f));
+            }
+        }
     }
-    let title = if filterable_only {
-        format!("Queryables of {}", layer.id())
-    } else {
-        format!("Features of {}", layer.id())
+    let filterable_only = which != Doc::Features;
+    let title = match which {
+        Doc::Queryables => format!("Queryables of {}", layer.id()),
+        Doc::Sortables => format!("Sortables of {}", layer.id()),
+        Doc::Features => format!("Features of {}", layer.id()),
     };
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
