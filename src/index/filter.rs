@@ -378,72 +378,64 @@ impl Filter {
             .iter()
             .map(|c| {
                 let field = &s.fields[c.field];
-                let mut out = format!("{}=", field.name);
-                match &c.cond {
-                    Cond::Range { lo, hi } => {
-                        if lo.is_finite() {
-                            let _ = write!(out, "{lo}");
-                        }
-                        out.push_str("..");
-                        if hi.is_finite() {
-                            let _ = write!(out, "{hi}");
-                        }
-                    }
-                    Cond::Dates { lo, hi } => {
-                        if *lo != NaiveDate::MIN {
-                            let _ = write!(out, "{lo}");
-                        }
-                        out.push_str("..");
-                        if *hi != NaiveDate::MAX {
-                            let _ = write!(out, "{hi}");
-                        }
-                    }
-                    Cond::Bool(b) => {
-                        let _ = write!(out, "{b}");
-                    }
-                    Cond::Enum(mask) => {
-                        if let FieldType::Enum(variants) = field.ty {
-                            let mut names: Vec<&str> = variants
-                                .iter()
-                                .enumerate()
-                                .filter(|(i, _)| mask & (1 << i) != 0)
-                                .map(|(_, v)| *v)
-                                .collect();
-                            names.sort_unstable();
-                            out.push_str(&names.join(","));
-                        }
-                    }
-                    Cond::Text(values) => out.push_str(&values.join(",")),
-                }
-                out
+                canonical_condition(field.name, &c.cond, field.ty)
             })
+            .chain(
+                self.extras
+                    .iter()
+                    // Source attributes are numbers, booleans or text: never enums.
+                    .map(|c| canonical_condition(&c.name, &c.cond, FieldType::Bool)),
+            )
             .collect();
-        for c in &self.extras {
-            let mut out = format!("{}=", c.name);
-            match &c.cond {
-                Cond::Range { lo, hi } => {
-                    if lo.is_finite() {
-                        let _ = write!(out, "{lo}");
-                    }
-                    out.push_str("..");
-                    if hi.is_finite() {
-                        let _ = write!(out, "{hi}");
-                    }
-                }
-                Cond::Bool(b) => {
-                    let _ = write!(out, "{b}");
-                }
-                Cond::Text(values) => out.push_str(&values.join(",")),
-                Cond::Dates { .. } | Cond::Enum(_) => {}
-            }
-            parts.push(out);
-        }
         parts.sort();
         if let Some(f) = &self.cql2 {
             parts.push(format!("~cql2={}", f.canonical()));
         }
         parts.join("&")
     }
+}
+
+/// `name=value` of one condition: ranges as `lo..hi` (open ends left empty), enum values by
+/// name, sorted (`ty` gives the names).
+fn canonical_condition(name: &str, cond: &Cond, ty: FieldType) -> String {
+    let mut out = format!("{name}=");
+    match cond {
+        Cond::Range { lo, hi } => {
+            if lo.is_finite() {
+                let _ = write!(out, "{lo}");
+            }
+            out.push_str("..");
+            if hi.is_finite() {
+                let _ = write!(out, "{hi}");
+            }
+        }
+        Cond::Dates { lo, hi } => {
+            if *lo != NaiveDate::MIN {
+                let _ = write!(out, "{lo}");
+            }
+            out.push_str("..");
+            if *hi != NaiveDate::MAX {
+                let _ = write!(out, "{hi}");
+            }
+        }
+        Cond::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        Cond::Enum(mask) => {
+            if let FieldType::Enum(variants) = ty {
+                let mut names: Vec<&str> = variants
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, v)| *v)
+                    .collect();
+                names.sort_unstable();
+                out.push_str(&names.join(","));
+            }
+        }
+        Cond::Text(values) => out.push_str(&values.join(",")),
+    }
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -144,7 +144,7 @@ fn text_key(v: Option<ValueRef<'_>>) -> String {
         Some(ValueRef::Text(s)) => s.to_string(),
         Some(ValueRef::Bool(b)) => b.to_string(),
         Some(ValueRef::Int(i)) => i.to_string(),
-        Some(other) => format!("{:?}", other.to_value().to_json()),
+        Some(other) => other.to_value().to_json().to_string(),
         None => "unknown".to_string(),
     }
 }

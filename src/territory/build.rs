@@ -25,9 +25,7 @@ use crate::model::{Feature, FeatureId, Layer, Value, schema};
 use crate::routing::{
     BuildOptions as GraphOptions, ProfileId, RawNetwork, RoadGraph, graph_file_name, write_graph,
 };
-use crate::store::{
-    Bassin, Commune, DataDir, LayerReport, MANIFEST_FILE, Manifest, RoadsReport, Source,
-};
+use crate::store::{Bassin, Commune, DataDir, LayerReport, Manifest, RoadsReport, Source};
 
 /// Which communes make the territory.
 #[derive(Debug, Clone, PartialEq)]
@@ -410,23 +408,13 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
                 .parse::<FeatureId>()
                 .unwrap_or_else(|_| string_id(&code));
         }
-        let mut dummy = LayerReport::default();
-        derive_territory_only(&mut kept, &cog, &mut dummy);
-        report_c.derived = dummy.derived;
+        locator.derive(&mut kept, Layer::Catchments, &mut report_c.derived);
         report_c.sources.push(SourceKind::CommuneTable.id().into());
         report_c.imported = kept.len();
         report_c.notes.push(
             "one catchment per commune meeting the territory or its buffer; id = INSEE code".into(),
         );
-        occupations = workforce(
-            &found,
-            cog_file,
-            &members,
-            &mut kept,
-            &mut m,
-            &mut report_c,
-            progress,
-        )?;
+        occupations = workforce(&found, cog_file, &mut kept, &mut m, &mut report_c, progress)?;
         layers.insert(Layer::Catchments, kept);
     } else {
         report_c
@@ -604,27 +592,7 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<Manifest, Te
         m.ignored_files.push(format!("{}: not used: {why}", s.file));
     }
     m.write(dir.path())?;
-    debug_assert!(dir.path().join(MANIFEST_FILE).exists());
     Ok(m)
-}
-
-fn derive_territory_only(
-    features: &mut [Feature],
-    cog: &HashMap<String, CogRow>,
-    report: &mut LayerReport,
-) {
-    let l = Layer::Catchments;
-    let t = slot(l, "territory");
-    for f in features {
-        if f.props[t].is_none()
-            && let Some(code) = text(f, l, "zone_code")
-            && let Some(row) = cog.get(&code)
-            && !row.epci_siren.is_empty()
-        {
-            f.props[t] = Some(Value::Text(row.epci_siren.clone()));
-            *report.derived.entry("territory".into()).or_insert(0) += 1;
-        }
-    }
 }
 
 /// The member communes (INSEE codes); fills the manifest's identity and commune list.
@@ -825,7 +793,6 @@ fn roads(
 fn workforce(
     found: &Discovered,
     cog_file: &Found,
-    members: &BTreeSet<String>,
     catchments: &mut [Feature],
     m: &mut Manifest,
     report: &mut LayerReport,
@@ -868,7 +835,6 @@ fn workforce(
             e.2 += c.population.unwrap_or(0) as f64;
         }
     }
-    debug_assert!(m.communes.iter().all(|c| members.contains(&c.insee)));
     m.bassins = per_bassin
         .into_iter()
         .map(|(code, (name, n, pop))| {
@@ -923,13 +889,13 @@ fn communes_in(
     let codes: Vec<String> = communes
         .items
         .iter()
-        .filter(|(code, poly, _)| {
+        .filter(|(code, poly)| {
             cog.contains_key(code)
                 && poly
                     .interior_point()
                     .is_some_and(|p| boundary.intersects(&p))
         })
-        .map(|(code, _, _)| code.clone())
+        .map(|(code, _)| code.clone())
         .collect();
     if codes.is_empty() {
         return Err(TerritoryError::Input(format!(

@@ -8,24 +8,41 @@ use std::collections::{BTreeMap, HashMap};
 
 use geo::{BoundingRect, InteriorPoint, Intersects};
 use geo_types::{Geometry, MultiPolygon, Rect};
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Rectangle};
 
 use super::build::as_multipolygon;
 use crate::index::{LayerData, Snapshot, ValueRef};
 use crate::model::{Feature, Layer, Value, schema};
 
-/// Polygons with a bounding box, for point-in-polygon lookups.
+/// Polygons indexed by their boxes (an R-tree: a lookup is made per imported feature, against
+/// up to the 35,000 communes of France), for point-in-polygon lookups.
 #[derive(Debug, Default)]
 pub struct Areas {
-    pub(super) items: Vec<(String, MultiPolygon<f64>, Rect<f64>)>,
+    pub(super) items: Vec<(String, MultiPolygon<f64>)>,
+    boxes: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
 }
 
 impl Areas {
     pub fn new(items: impl IntoIterator<Item = (String, MultiPolygon<f64>)>) -> Areas {
-        Areas {
-            items: items
-                .into_iter()
-                .filter_map(|(k, p)| p.bounding_rect().map(|r| (k, p, r)))
+        let items: Vec<(String, MultiPolygon<f64>, Rect<f64>)> = items
+            .into_iter()
+            .filter_map(|(k, p)| p.bounding_rect().map(|r| (k, p, r)))
+            .collect();
+        let boxes = RTree::bulk_load(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, (_, _, r))| {
+                    let rect =
+                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+                    GeomWithData::new(rect, i)
+                })
                 .collect(),
+        );
+        Areas {
+            items: items.into_iter().map(|(k, p, _)| (k, p)).collect(),
+            boxes,
         }
     }
 
@@ -43,13 +60,16 @@ impl Areas {
         self.items.is_empty()
     }
 
-    /// The key of the first polygon the geometry meets (its interior point for polygons).
+    /// The key of the polygon holding the geometry's interior point (the first in input order
+    /// when polygons overlap).
     pub fn locate(&self, g: &Geometry<f64>) -> Option<&str> {
         let p = g.interior_point()?;
-        self.items
-            .iter()
-            .find(|(_, poly, r)| r.intersects(&p) && poly.intersects(&p))
-            .map(|(k, _, _)| k.as_str())
+        self.boxes
+            .locate_all_at_point(&[p.x(), p.y()])
+            .map(|b| b.data)
+            .filter(|&i| self.items[i].1.intersects(&p))
+            .min()
+            .map(|i| self.items[i].0.as_str())
     }
 }
 
@@ -87,7 +107,9 @@ impl Locator<'_> {
             if f.props[t_slot].is_some() {
                 continue;
             }
-            let commune = c_slot.and_then(|c| match &f.props[c] {
+            // A catchment is a commune: its own code is its commune.
+            let commune_field = c_slot.or_else(|| s.field("zone_code").map(|(i, _)| i));
+            let commune = commune_field.and_then(|c| match &f.props[c] {
                 Some(Value::Text(code)) => Some(code.as_str()),
                 _ => None,
             });

@@ -326,23 +326,23 @@ pub async fn diagnostic_handler(
     let doc = crate::api::limits::spawn_blocking("search", move || {
         let snap = state.snapshot.load();
         let view = snap.view(&access);
-        if !territory_known(&view, &siren) {
+        // Each layer is read once: the territory exists if any of them holds it.
+        let d = diagnostic(&view, &siren);
+        let workforce = workforce_json(&state, &view, &siren);
+        let identity = identity(&state, &view, &siren);
+        let known = identity["bbox"].is_array()
+            || d.land.count + d.buildings.count + d.waste.deposits > 0
+            || workforce["catchments"].as_u64().unwrap_or(0) > 0;
+        if !known {
             return Err(ApiError::TerritoryNotFound(siren));
         }
-        let d = diagnostic(&view, &siren);
         let audience = if access.partners() {
             "partners"
         } else {
             "public"
         };
-        let workforce = workforce_json(&state, &view, &siren);
         Ok(diagnostic_json(
-            &d,
-            identity(&state, &view, &siren),
-            workforce,
-            &state,
-            audience,
-            &base,
+            &d, identity, workforce, &state, audience, &base,
         ))
     })
     .await?;
