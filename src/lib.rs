@@ -32,6 +32,7 @@ pub mod edit;
 pub mod geo_util;
 pub mod index;
 pub mod ingest;
+pub mod matching;
 pub mod model;
 pub mod query;
 pub mod request;

@@ -23,6 +23,7 @@ mod live_queries;
 mod live_routing;
 mod live_tiles;
 mod map_page;
+mod matching;
 mod ogc_client;
 mod ogc_compression;
 mod ogc_cql2;

@@ -96,6 +96,11 @@ pub fn routes() -> Vec<Route> {
         ),
         heavy_route(Method::GET, "/sites/near-waste", get(search::near_waste)),
         heavy_route(
+            Method::POST,
+            "/match",
+            post(handlers::matching::match_needs),
+        ),
+        heavy_route(
             Method::GET,
             "/waste_deposits/{id}/sites",
             get(search::deposit_sites),

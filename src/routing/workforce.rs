@@ -347,8 +347,19 @@ impl RoutingEngine {
         minutes: f64,
         direction: Direction,
     ) -> Result<Workforce, RoutingError> {
-        let limit_s = minutes * 60.0;
         let site = self.snap(lon, lat)?;
+        Ok(self.workforce_at(catchments, site, minutes, direction))
+    }
+
+    /// [`RoutingEngine::workforce`] from a position already snapped (a site's feature snap).
+    pub fn workforce_at(
+        &self,
+        catchments: &Arc<LayerData>,
+        site: Snap,
+        minutes: f64,
+        direction: Direction,
+    ) -> Workforce {
+        let limit_s = minutes * 60.0;
         let times = self.travel_times_from(vec![site], direction, limit_s);
         let graph = self.graph();
         let roads = self
@@ -368,7 +379,7 @@ impl RoutingEngine {
             c.road_coverage = coverage.of(c.row);
         }
         let occupations = occupation_figures(&out);
-        Ok(Workforce {
+        Workforce {
             minutes,
             direction,
             site,
@@ -376,7 +387,7 @@ impl RoutingEngine {
             occupations,
             catchments: out,
             totals,
-        })
+        }
     }
 }
 

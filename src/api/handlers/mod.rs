@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod edit;
 pub mod map;
+pub mod matching;
 pub mod metrics;
 pub mod ogc;
 pub mod routing;
