@@ -211,6 +211,21 @@ fn join_probes() -> Vec<Probe> {
             200,
             false,
         ),
+        // The added deposit lies off the demo roads, so no site is reached from it: a partner's
+        // answer need not differ, an anonymous one must not.
+        with_body(
+            probe(
+                ("POST", "/match"),
+                "/match?limit=10&explain=all".into(),
+                200,
+                false,
+            ),
+            json!({
+                "land_min_ha": 1,
+                "materials": [{"material": "shells", "tonnes_per_year": 987654, "max_drive_min": 30}],
+            })
+            .to_string(),
+        ),
         probe(
             ("GET", "/waste_deposits/{id}/sites"),
             format!("/waste_deposits/{ID}/sites?within_km=40"),
