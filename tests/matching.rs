@@ -19,7 +19,7 @@ use terriens::api::{AppState, AuthPolicy, router};
 use terriens::auth::{KeyStore, add_key};
 use terriens::index::SharedSnapshot;
 use terriens::model::{Layer, Role};
-use terriens::routing::{NO_EDGE, ProfileId};
+use terriens::routing::ProfileId;
 
 const PROJECTS: usize = 20;
 const OCCUPATIONS: [&str; 4] = ["D1X33", "G0A40", "C0X30", "J0X31"];
@@ -166,20 +166,10 @@ fn export_roads(d: &Demo, dir: &Path) {
     let snap = d.state.snapshot.load();
     for profile in [ProfileId::Car, ProfileId::Hgv] {
         let engine = routing.engine(profile).unwrap();
-        let mut f =
-            std::fs::File::create(dir.join(format!("segments_{}.tsv", profile.id()))).unwrap();
-        for s in engine.graph().segments() {
-            let w = |x: u32| if x == NO_EDGE { -1 } else { i64::from(x) };
-            writeln!(
-                f,
-                "{}\t{}\t{}\t{}",
-                s.nodes[0],
-                s.nodes[1],
-                w(s.weight_ms[0]),
-                w(s.weight_ms[1])
-            )
-            .unwrap();
-        }
+        common::write_segments(
+            engine.graph(),
+            &dir.join(format!("segments_{}.tsv", profile.id())),
+        );
         let mut f = std::fs::File::create(dir.join(format!("snaps_{}.tsv", profile.id()))).unwrap();
         for layer in [Layer::Plots, Layer::Buildings, Layer::WasteDeposits] {
             let data = snap.layer(layer);

@@ -159,21 +159,7 @@ fn check_networkx(name: &str, g: &RoadGraph, seed: u64) {
             writeln!(w, "{v}\t{lon:.7}\t{lat:.7}").unwrap();
         }
     });
-    write("segments.tsv", &|w| {
-        for s in g.segments() {
-            let w_ = |x: u32| if x == NO_EDGE { -1 } else { i64::from(x) };
-            writeln!(
-                w,
-                "{}\t{}\t{}\t{}\t{}",
-                s.nodes[0],
-                s.nodes[1],
-                w_(s.weight_ms[0]),
-                w_(s.weight_ms[1]),
-                s.length_m
-            )
-            .unwrap();
-        }
-    });
+    common::write_segments(g, &dir.path().join("segments.tsv"));
     let os = origins(g, seed, NETWORKX_ORIGINS);
     write("origins.txt", &|w| {
         for o in &os {

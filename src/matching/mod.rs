@@ -33,10 +33,13 @@ pub use needs::{
 };
 pub use words::Lang;
 
-use crate::index::{LayerData, ValueRef, View};
+use crate::index::{Filter, LayerData, LayerView, ValueRef, View};
 use crate::model::{FeatureId, Layer};
 use crate::query::{CONSTRAINTS, SITE_LAYERS};
-use crate::routing::{Direction, ProfileId, Routing, RoutingEngine, RoutingError};
+use crate::routing::workforce::Workforce;
+use crate::routing::{
+    Direction, FeatureSnaps, ProfileId, Routing, RoutingEngine, RoutingError, SearchTimes,
+};
 
 /// The profile commutes are measured with.
 pub const COMMUTE_PROFILE: ProfileId = ProfileId::Car;
@@ -176,15 +179,14 @@ pub fn match_sites(
     let material_rows: Vec<Vec<(u32, f64)>> = needs
         .materials
         .iter()
-        .map(|m| deposits_of(deposits.shared(), deposits.rows(), m.material))
+        .map(|m| deposits_of(deposits, m.material))
         .collect();
     for m in &mut candidates {
         if crate::cancel::cancelled() {
             break;
         }
-        let data = view.layer(m.layer).shared().clone();
         m.criteria = criteria(
-            &data,
+            view.layer(m.layer).shared(),
             m.row,
             needs,
             engines,
@@ -219,20 +221,18 @@ fn total(criteria: &[Criterion]) -> f64 {
     criteria.iter().map(|c| c.weight * c.score).sum::<f64>() / w
 }
 
-/// The visible deposits of a material counted in tonnes: `(row, tonnes a year)`.
-fn deposits_of(
-    data: &LayerData,
-    rows: impl Iterator<Item = u32>,
-    material: &str,
-) -> Vec<(u32, f64)> {
-    rows.filter(|r| data.value_by_name(*r, "material") == Some(ValueRef::Text(material)))
-        .filter(|r| {
-            matches!(
-                data.value_by_name(*r, "unit"),
-                None | Some(ValueRef::Text("t"))
-            )
-        })
-        .filter_map(|r| Some((r, data.value_by_name(r, "quantity")?.as_f64()?)))
+/// The visible deposits of a material: `(row, quantity a year)`, in tonnes (the needs admit
+/// only materials counted in tonnes, and ingest makes a deposit's unit its material's).
+fn deposits_of(deposits: LayerView, material: &str) -> Vec<(u32, f64)> {
+    let params = [("material".to_string(), material.to_string())];
+    let filter = Filter::parse(Layer::WasteDeposits, &params, &[])
+        .expect("a material of the taxonomy is a valid filter");
+    let data = deposits.data();
+    let quantity = data.schema().index_of("quantity");
+    deposits
+        .filter(&filter)
+        .rows_in(0..data.len() as u32)
+        .filter_map(|r| Some((r, data.value(r, quantity)?.as_f64()?)))
         .collect()
 }
 
@@ -422,13 +422,38 @@ fn criteria(
         });
     }
     let share = |total: f64, n: usize| if n == 0 { 0.0 } else { total / n as f64 };
+    // One road search per profile, to the site and as far as the longest drive of that
+    // profile's needs: materials hauled by the same vehicle share it.
+    let mut searches: Vec<(ProfileId, Option<SearchTimes>)> = Vec::new();
     for ((need, engine), rows) in needs
         .materials
         .iter()
         .zip(&engines.materials)
         .zip(material_rows)
     {
-        let reach = material_reach(engine, data, row, deposits, rows, need.max_drive_min * 60.0);
+        let i = match searches.iter().position(|(p, _)| *p == need.profile) {
+            Some(i) => i,
+            None => {
+                let longest = needs
+                    .materials
+                    .iter()
+                    .filter(|m| m.profile == need.profile)
+                    .map(|m| m.max_drive_min * 60.0)
+                    .fold(0.0, f64::max);
+                let times = engine.feature_snaps(data)[row as usize]
+                    .map(|site| engine.travel_times_from(vec![site], Direction::To, longest));
+                searches.push((need.profile, times));
+                searches.len() - 1
+            }
+        };
+        let reach = searches[i].1.as_ref().map(|times| {
+            material_reach(
+                times,
+                &engine.feature_snaps(deposits),
+                rows,
+                need.max_drive_min * 60.0,
+            )
+        });
         let (tonnes, nearest_s, sources) = reach.unwrap_or((0.0, None, 0));
         out.push(Criterion {
             kind: "material",
@@ -448,19 +473,21 @@ fn criteria(
     }
     if let Some(engine) = &engines.commute {
         let snap = engine.feature_snaps(data)[row as usize];
-        let wf = snap.map(|s| {
-            let minutes = needs
-                .occupations
-                .iter()
-                .map(|o| o.max_commute_min)
-                .collect::<Vec<_>>();
-            minutes
-                .iter()
-                .map(|m| engine.workforce_at(catchments, s, *m, Direction::To))
-                .collect::<Vec<_>>()
-        });
-        for (i, need) in needs.occupations.iter().enumerate() {
-            let figures = wf.as_ref().map(|all| &all[i].totals);
+        // One workforce search per distinct commute.
+        let mut reach: Vec<(f64, Workforce)> = Vec::new();
+        for need in &needs.occupations {
+            let figures = snap.map(|s| {
+                let i = match reach.iter().position(|(m, _)| *m == need.max_commute_min) {
+                    Some(i) => i,
+                    None => {
+                        let m = need.max_commute_min;
+                        reach.push((m, engine.workforce_at(catchments, s, m, Direction::To)));
+                        reach.len() - 1
+                    }
+                };
+                reach[i].1.totals.clone()
+            });
+            let figures = figures.as_ref();
             let count = |m: Option<&std::collections::BTreeMap<String, f64>>| {
                 m.map(|m| m.get(&need.code).copied().unwrap_or(0.0))
             };
@@ -486,27 +513,34 @@ fn criteria(
     out
 }
 
-/// Tonnes a year of the deposits `rows` from which the site is reached within `max_s` on the
-/// engine's roads, the shortest drive, and how many count; `None` when the site is not on the
-/// road network.
+/// Tonnes a year of the deposits `rows` (snapped as in `snaps`) from which the site of the
+/// search `times` is reached within `max_s`, the shortest drive, and how many count. The
+/// limit is compared in whole milliseconds, as the search's own.
 fn material_reach(
-    engine: &RoutingEngine,
-    site_layer: &Arc<LayerData>,
-    row: u32,
-    deposits: &Arc<LayerData>,
+    times: &SearchTimes,
+    snaps: &FeatureSnaps,
     rows: &[(u32, f64)],
     max_s: f64,
-) -> Option<(f64, Option<f64>, usize)> {
-    let site = engine.feature_snaps(site_layer)[row as usize]?;
-    let times = engine.travel_times_from(vec![site], Direction::To, max_s);
-    let snaps = engine.feature_snaps(deposits);
+) -> (f64, Option<f64>, usize) {
+    let max_ms = (max_s * 1000.0).round();
     let (mut tonnes, mut nearest, mut n) = (0.0, None::<f64>, 0);
     for (r, t) in rows {
-        if let Some(s) = snaps[*r as usize].as_ref().and_then(|s| times.time_at(s)) {
+        let s = snaps[*r as usize].as_ref().and_then(|s| times.time_at(s));
+        if let Some(s) = s.filter(|s| s * 1000.0 <= max_ms) {
             tonnes += t;
             n += 1;
             nearest = Some(nearest.map_or(s, |x| x.min(s)));
         }
     }
-    Some((tonnes, nearest, n))
+    (tonnes, nearest, n)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_zone_has_its_constraint_name() {
+        for zone in crate::query::CONSTRAINTS {
+            assert_eq!(super::zone_name(zone), format!("accepts.{zone}"));
+        }
+    }
 }

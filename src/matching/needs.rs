@@ -356,13 +356,13 @@ impl Reader<'_> {
         }
     }
 
-    fn list(&self, k: &str) -> Result<Vec<Json>, BadNeed> {
+    fn list(&self, k: &str) -> Result<&[Json], BadNeed> {
         match self.0.get(k) {
-            None | Some(Json::Null) => Ok(Vec::new()),
+            None | Some(Json::Null) => Ok(&[]),
             Some(Json::Array(a)) if a.len() > MAX_NEEDS => {
                 Err(bad(k, format!("{} entries: at most {MAX_NEEDS}", a.len())))
             }
-            Some(Json::Array(a)) => Ok(a.clone()),
+            Some(Json::Array(a)) => Ok(a),
             Some(_) => Err(bad(k, "a list of objects")),
         }
     }

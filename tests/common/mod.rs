@@ -671,3 +671,30 @@ pub fn router(snapshot: Snapshot) -> axum::Router {
     use terriens::index::SharedSnapshot;
     router(AppState::new(SharedSnapshot::new(snapshot), None))
 }
+
+/// A road graph's segments for the Python oracles, one per line:
+/// `a  b  w_ab_ms  w_ba_ms  length_m` (w = -1: that direction is closed).
+pub fn write_segments(g: &terriens::routing::RoadGraph, path: &std::path::Path) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let closed = |x: u32| {
+        if x == terriens::routing::NO_EDGE {
+            -1
+        } else {
+            i64::from(x)
+        }
+    };
+    for s in g.segments() {
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}",
+            s.nodes[0],
+            s.nodes[1],
+            closed(s.weight_ms[0]),
+            closed(s.weight_ms[1]),
+            s.length_m
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+}

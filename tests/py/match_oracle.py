@@ -7,7 +7,7 @@ Dijkstra), every hard constraint, the land and material criteria, the totals and
 of every project, and compares them with the server's answers.
 
 DIR holds:
-  segments_<profile>.tsv   a  b  w_ab_ms  w_ba_ms            (w = -1: closed)
+  segments_<profile>.tsv   a  b  w_ab_ms  w_ba_ms  length_m  (w = -1: closed)
   snaps_<profile>.tsv      layer  id  seg  frac              (each feature's road position)
   projects.json            the needs sent
   answers.json             the server's answers (explain=all, limit=200, English)
@@ -61,7 +61,7 @@ def graph(d, profile):
     segs = []
     with open(f"{d}/segments_{profile}.tsv") as f:
         for line in f:
-            a, b, wab, wba = (int(x) for x in line.split())
+            a, b, wab, wba = (int(x) for x in line.split()[:4])
             segs.append((a, b, wab, wba))
             # Reverse edges: a search from the site over them gives times *to* the site.
             if wab >= 0:
