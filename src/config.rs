@@ -322,9 +322,19 @@ pub struct Config {
     pub limits: Limits,
     pub writes: WritesConfig,
     pub tiles: TilesConfig,
+    pub impact: ImpactConfig,
 }
 
-const TABLES: [&str; 5] = ["server", "auth", "limits", "writes", "tiles"];
+/// `[impact]`: the factors of the impact of a synergy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImpactConfig {
+    /// A CSV of factor rows (`key,value,unit,year,source`, as `data/impact_factors.csv`) that
+    /// replace the embedded rows of the same key or add rows of a known kind.
+    pub factors: Option<PathBuf>,
+}
+
+const TABLES: [&str; 6] = ["server", "auth", "limits", "writes", "tiles", "impact"];
 
 impl Config {
     /// Reads the file (if any), then applies `TERRIENS_<TABLE>_<KEY>` variables from `env`.

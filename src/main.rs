@@ -454,6 +454,9 @@ fn load_state(
     if let Some(m) = manifest {
         state = state.with_manifest(m);
     }
+    if let Some(path) = &cfg.impact.factors {
+        state = state.with_factors(terriens::matching::Factors::with_file(path)?);
+    }
     let mut options = cfg.writes.writer_options();
     if let Some(routing) = routing {
         let path = dir.as_ref().map(|d| d.path().to_path_buf());

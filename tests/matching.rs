@@ -212,6 +212,7 @@ async fn matches_agree_with_an_independent_oracle() {
         .arg(script)
         .arg(dir.path())
         .arg(&fixtures)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/impact_factors.csv"))
         .output()
         .expect("python3 with networkx and geographiclib (scripts/ensure-deps.sh --test)");
     let out = String::from_utf8_lossy(&run.stdout).into_owned();
@@ -223,6 +224,10 @@ async fn matches_agree_with_an_independent_oracle() {
     );
     let summary: Value = serde_json::from_str(out.trim()).unwrap();
     assert!(summary["checked"]["sites"].as_u64().unwrap() >= (PROJECTS * 1000) as u64);
+    assert!(
+        summary["checked"]["impacts"].as_u64().unwrap_or(0) >= 100,
+        "too few material impacts compared: {summary}"
+    );
     assert!(summary["checked"]["criteria"].as_u64().unwrap() > 0);
 
     // Workforce values: the /workforce rules at the site's road position.

@@ -10,6 +10,7 @@ use crate::config::{AuthPolicy, Limits};
 use crate::edit::{EditError, Writer};
 use crate::index::SharedSnapshot;
 use crate::ingest::bmo::OccupationTable;
+use crate::matching::Factors;
 use crate::routing::Routing;
 use crate::store::{DataDir, Manifest};
 use crate::tiles::{TileConfig, TileEngine};
@@ -39,6 +40,8 @@ pub struct AppState {
     /// Labels and families of the BMO occupation codes (`bmo_occupations.json` of the data
     /// directory, written by `terriens import-bmo`); empty when there is none.
     pub occupations: Arc<OccupationTable>,
+    /// The factors of the impact of a synergy (the embedded table, or with the config's rows).
+    pub factors: Arc<Factors>,
 }
 
 impl AppState {
@@ -65,7 +68,14 @@ impl AppState {
             tiles: Arc::new(TileEngine::new(TileConfig::default())),
             routing: None,
             manifest: None,
+            factors: Arc::new(Factors::embedded()),
         }
+    }
+
+    /// The same state with other impact factors.
+    pub fn with_factors(mut self, factors: Factors) -> AppState {
+        self.factors = Arc::new(factors);
+        self
     }
 
     /// The same state with other tile settings (a fresh tile engine and cache).

@@ -314,6 +314,64 @@ impl Words {
         }
     }
 
+    /// The supply of one material: suppliers, road kilometres and the balance.
+    pub fn impact(&self, m: &super::MaterialImpact) -> String {
+        let name = if self.fr() {
+            material_fr(&m.material).to_string()
+        } else {
+            m.material.clone()
+        };
+        if m.suppliers.is_empty() {
+            return if self.fr() {
+                format!("{name} : aucun gisement ne peut approvisionner le site")
+            } else {
+                format!("{name}: no source can supply the site")
+            };
+        }
+        let n = m.suppliers.len();
+        let km = m.suppliers.iter().filter_map(|s| s.road_m).sum::<f64>() / 1000.0;
+        let fr = self.fr();
+        let unknown = if fr {
+            "inconnu (pas de facteur sourcé)"
+        } else {
+            "unknown (no sourced factor)"
+        };
+        let t_co2e = |x: Option<f64>| {
+            x.map(|x| format!("{} t CO2e", self.n((x / 1000.0 * 10.0).round() / 10.0)))
+                .unwrap_or_else(|| unknown.into())
+        };
+        let transport = t_co2e(m.transport_kgco2e);
+        let avoided = t_co2e(m.avoided_kgco2e);
+        let tax = m
+            .tax_saved_eur
+            .map(|e| format!("{} €", self.n(e.round())))
+            .unwrap_or_else(|| unknown.into());
+        let tkm = m
+            .tkm
+            .map(|t| format!("{} t·km", self.n(t.round())))
+            .unwrap_or_else(|| unknown.into());
+        let met = m.met();
+        if fr {
+            format!(
+                "{name} : {} t/an de {n} gisement{} (les plus proches par la route{}), {} km de route, {tkm} ; transport : {transport}, émissions évitées : {avoided} ; {} t détournées de l'enfouissement (TGAP évitée : {tax})",
+                self.n(m.supplied_t),
+                if n > 1 { "s" } else { "" },
+                if met { "" } else { ", besoin non couvert" },
+                self.n((km * 10.0).round() / 10.0),
+                self.n(m.disposal_avoided_t),
+            )
+        } else {
+            format!(
+                "{name}: {} t/yr from {n} source{} (nearest by road first{}), {} road km, {tkm}; transport: {transport}, emissions avoided: {avoided}; {} t kept out of landfill (landfill tax saved: {tax})",
+                self.n(m.supplied_t),
+                if n > 1 { "s" } else { "" },
+                if met { "" } else { "; the need is not met" },
+                self.n((km * 10.0).round() / 10.0),
+                self.n(m.disposal_avoided_t),
+            )
+        }
+    }
+
     pub fn workforce(
         &self,
         need: &OccupationNeed,

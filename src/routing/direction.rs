@@ -21,6 +21,14 @@ impl Direction {
             Direction::To => "to",
         }
     }
+
+    /// The other direction: the one a path found by a search is walked back in.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::From => Direction::To,
+            Direction::To => Direction::From,
+        }
+    }
 }
 
 impl fmt::Display for Direction {

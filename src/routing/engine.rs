@@ -160,33 +160,11 @@ impl RoutingEngine {
         let limit_ms = (max_seconds * 1000.0)
             .round()
             .clamp(0.0, f64::from(NO_EDGE - 1)) as u32;
-        let mut sources: Vec<(u32, u32)> = Vec::with_capacity(origins.len() * 2);
-        for o in &origins {
-            let seg = self.graph.segment(o.seg);
-            let [a, b] = seg.nodes;
-            let [w_ab, w_ba] = seg.weight_ms;
-            let part = |w: u32, f: f64| (f64::from(w) * f).round() as u32;
-            match direction {
-                // Leave the point towards b along a→b, or towards a along b→a.
-                Direction::From => {
-                    if w_ab != NO_EDGE {
-                        sources.push((b, part(w_ab, 1.0 - o.frac)));
-                    }
-                    if w_ba != NO_EDGE {
-                        sources.push((a, part(w_ba, o.frac)));
-                    }
-                }
-                // Arrive at the point from a along a→b, or from b along b→a.
-                Direction::To => {
-                    if w_ab != NO_EDGE {
-                        sources.push((a, part(w_ab, o.frac)));
-                    }
-                    if w_ba != NO_EDGE {
-                        sources.push((b, part(w_ba, 1.0 - o.frac)));
-                    }
-                }
-            }
-        }
+        let sources: Vec<(u32, u32)> = origins
+            .iter()
+            .flat_map(|o| entries(&self.graph, o, direction))
+            .map(|(v, ms, _)| (v, ms))
+            .collect();
         let mut state = self.take_state();
         search(&self.graph, &mut state, &sources, direction, limit_ms);
         SearchTimes {
@@ -219,6 +197,44 @@ impl RoutingEngine {
         }
         self.road_coverage(snapshot.layer(Layer::Catchments));
     }
+}
+
+/// A route found by a search: its time and its length along the roads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Route {
+    pub seconds: f64,
+    pub length_m: f64,
+}
+
+/// How a route reaches a position: through a node of its segment (the metres along the
+/// segment between them), or straight along the segment from an origin on it.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Via { node: u32, metres: f64 },
+    Direct { metres: f64 },
+}
+
+/// Where a search enters the graph from a snapped origin: `(node, initial ms, metres)` for
+/// each open way out of the point along its segment (towards `b` along a→b or towards `a`
+/// along b→a when leaving it; from `a` along a→b or from `b` along b→a when arriving at it).
+fn entries(
+    graph: &RoadGraph,
+    o: &Snap,
+    direction: Direction,
+) -> impl Iterator<Item = (u32, u32, f64)> {
+    let seg = graph.segment(o.seg);
+    let [a, b] = seg.nodes;
+    let [w_ab, w_ba] = seg.weight_ms;
+    let len = f64::from(seg.length_m);
+    let part = |w: u32, f: f64| (f64::from(w) * f).round() as u32;
+    let (f, g) = (o.frac, 1.0 - o.frac);
+    let pair = match direction {
+        Direction::From => [(w_ab, b, g), (w_ba, a, f)],
+        Direction::To => [(w_ab, a, f), (w_ba, b, g)],
+    };
+    pair.into_iter()
+        .filter(|(w, _, _)| *w != NO_EDGE)
+        .map(move |(w, v, share)| (v, part(w, share), share * len))
 }
 
 /// Travel times of one search: the labels of the settled nodes and the snapped origins.
@@ -296,28 +312,99 @@ impl<'e> SearchTimes<'e> {
     /// Travel time to (or from) a snapped position, seconds, if within the limit: through
     /// either end of its segment, or straight along it when an origin lies on the same segment.
     pub fn time_at(&self, p: &Snap) -> Option<f64> {
+        self.best_end(p).map(|(ms, _)| ms / 1000.0)
+    }
+
+    /// The fastest route to (or from) a snapped position, if within the limit: its time and
+    /// its length along the roads (not a straight line). The path is walked back from the
+    /// position to the origin over the labels the search left: a node's predecessor is the
+    /// neighbour whose time plus the edge's weight is the node's own time, exact because
+    /// weights are whole milliseconds. Costs the route's number of nodes, and nothing in the
+    /// search itself (no predecessor array to fill on every relaxation).
+    pub fn route_at(&self, p: &Snap) -> Option<Route> {
+        let (ms, end) = self.best_end(p)?;
+        let length_m = match end {
+            End::Direct { metres } => metres,
+            End::Via { node, metres } => metres + self.walk_back(node)?,
+        };
+        Some(Route {
+            seconds: ms / 1000.0,
+            length_m,
+        })
+    }
+
+    /// Metres from a settled node back to the origin its label came from.
+    fn walk_back(&self, from: u32) -> Option<f64> {
+        let g = &self.engine.graph;
+        let back = self.direction.reverse();
+        let mut seen = std::collections::HashSet::new();
+        let (mut v, mut metres) = (from, 0.0);
+        loop {
+            let t = self.node_time_ms(v)?;
+            let entry = self
+                .origins
+                .iter()
+                .flat_map(|o| entries(g, o, self.direction))
+                .find(|&(n, ms, _)| n == v && ms == t);
+            if let Some((_, _, m)) = entry {
+                return Some(metres + m);
+            }
+            seen.insert(v);
+            // Edges taken by the search into v, seen from v: the reverse adjacency.
+            let step = g
+                .edges(v, back)
+                .iter()
+                .zip(g.edge_segments(v, back))
+                .filter(|(e, _)| !seen.contains(&e.head))
+                .filter(|(e, _)| {
+                    t.checked_sub(e.weight_ms)
+                        .is_some_and(|rest| self.node_time_ms(e.head) == Some(rest))
+                })
+                // A strictly earlier neighbour first: zero-weight edges cannot loop.
+                .max_by_key(|(e, _)| e.weight_ms > 0)?;
+            metres += f64::from(g.segment(*step.1).length_m);
+            v = step.0.head;
+        }
+    }
+
+    /// The best way into a position: its time (ms) and which end of its segment it comes
+    /// through (or straight along it from an origin on the same segment).
+    fn best_end(&self, p: &Snap) -> Option<(f64, End)> {
         let g = &self.engine.graph;
         let seg = g.segment(p.seg);
         let [a, b] = seg.nodes;
+        let len = f64::from(seg.length_m);
         let [w_ab, w_ba] = seg
             .weight_ms
             .map(|w| (w != NO_EDGE).then_some(f64::from(w)));
         let f = p.frac;
         let node = |v: u32| self.node_time_ms(v).map(f64::from);
-        let mut best = f64::INFINITY;
-        let mut consider = |t: Option<f64>| {
-            if let Some(t) = t {
-                best = best.min(t);
+        let mut best: Option<(f64, End)> = None;
+        let mut consider = |t: Option<f64>, end: End| {
+            if let Some(t) = t
+                && best.as_ref().is_none_or(|(b, _)| t < *b)
+            {
+                best = Some((t, end));
             }
+        };
+        let via = |node: u32, share: f64| End::Via {
+            node,
+            metres: share * len,
         };
         match self.direction {
             Direction::From => {
-                consider(w_ab.and_then(|w| Some(node(a)? + f * w)));
-                consider(w_ba.and_then(|w| Some(node(b)? + (1.0 - f) * w)));
+                consider(w_ab.and_then(|w| Some(node(a)? + f * w)), via(a, f));
+                consider(
+                    w_ba.and_then(|w| Some(node(b)? + (1.0 - f) * w)),
+                    via(b, 1.0 - f),
+                );
             }
             Direction::To => {
-                consider(w_ab.and_then(|w| Some(node(b)? + (1.0 - f) * w)));
-                consider(w_ba.and_then(|w| Some(node(a)? + f * w)));
+                consider(
+                    w_ab.and_then(|w| Some(node(b)? + (1.0 - f) * w)),
+                    via(b, 1.0 - f),
+                );
+                consider(w_ba.and_then(|w| Some(node(a)? + f * w)), via(a, f));
             }
         }
         for o in self.origins.iter().filter(|o| o.seg == p.seg) {
@@ -326,13 +413,14 @@ impl<'e> SearchTimes<'e> {
                 Direction::From => (o.frac, f),
                 Direction::To => (f, o.frac),
             };
+            let metres = (to - from).abs() * len;
             if to >= from {
-                consider(w_ab.map(|w| (to - from) * w));
+                consider(w_ab.map(|w| (to - from) * w), End::Direct { metres });
             } else {
-                consider(w_ba.map(|w| (from - to) * w));
+                consider(w_ba.map(|w| (from - to) * w), End::Direct { metres });
             }
         }
-        (best <= f64::from(self.limit_ms)).then_some(best / 1000.0)
+        best.filter(|(t, _)| *t <= f64::from(self.limit_ms))
     }
 
     /// Travel times to (or from) the features of a layer, seconds, for those within the limit:

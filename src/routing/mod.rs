@@ -80,7 +80,7 @@ pub mod workforce;
 pub use coverage::{AnswerCoverage, FULL_COVERAGE, RoadCoverage};
 pub use direction::{Direction, UnknownDirection};
 pub use embedded::{EMBEDDED_ROADS, ROADS_FILE, embedded_routing};
-pub use engine::{GraphIdentity, Routing, RoutingEngine, SearchTimes, graph_file_name};
+pub use engine::{GraphIdentity, Route, Routing, RoutingEngine, SearchTimes, graph_file_name};
 pub use error::{GraphFileError, GraphPartsError, NetworkDefect, RoutingError};
 pub use features::{FeatureSnaps, snap_features, travel_times_to_features};
 pub use graph::{BuildOptions, Edge, NO_EDGE, RoadGraph, Segment};

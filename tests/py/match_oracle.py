@@ -11,13 +11,20 @@ DIR holds:
   snaps_<profile>.tsv      layer  id  seg  frac              (each feature's road position)
   projects.json            the needs sent
   answers.json             the server's answers (explain=all, limit=200, English)
-FIXTURES is the fixtures folder. Prints a JSON summary; exits 1 on any disagreement.
+FIXTURES is the fixtures folder, FACTORS the impact factor table (data/impact_factors.csv).
+Prints a JSON summary; exits 1 on any disagreement.
+
+The impact of every material of every listed site is recomputed too: the reachable deposits
+taken nearest by road first until the need is met, each route's length along networkx's
+fastest path (segment lengths of the export), tonne-kilometres, and the emissions and tax
+from the factor table read here.
 
 The workforce criterion follows the /workforce rules (street shares of catchments), checked by
 the test against /workforce itself; here its scores are taken from the answer to recompute the
 totals and the ranking.
 """
 
+import csv
 import json
 import sys
 from collections import defaultdict
@@ -61,13 +68,15 @@ def graph(d, profile):
     segs = []
     with open(f"{d}/segments_{profile}.tsv") as f:
         for line in f:
-            a, b, wab, wba = (int(x) for x in line.split()[:4])
-            segs.append((a, b, wab, wba))
+            cols = line.split()
+            a, b, wab, wba = (int(x) for x in cols[:4])
+            length = float(cols[4])
+            segs.append((a, b, wab, wba, length))
             # Reverse edges: a search from the site over them gives times *to* the site.
             if wab >= 0:
-                add_min(rev, b, a, wab)
+                add_min(rev, b, a, wab, length)
             if wba >= 0:
-                add_min(rev, a, b, wba)
+                add_min(rev, a, b, wba, length)
     snaps = {}
     with open(f"{d}/snaps_{profile}.tsv") as f:
         for line in f:
@@ -76,47 +85,111 @@ def graph(d, profile):
     return rev, segs, snaps
 
 
-def add_min(g, u, v, w):
-    if g.has_edge(u, v):
-        g[u][v]["w"] = min(g[u][v]["w"], w)
-    else:
-        g.add_edge(u, v, w=w)
+def add_min(g, u, v, w, length):
+    if not g.has_edge(u, v) or w < g[u][v]["w"]:
+        g.add_edge(u, v, w=w, m=length)
 
 
 def times_to(net, site, limit_ms):
-    """Seconds from every deposit snap to the site snap, within limit_ms (ms labels as floats)."""
+    """(ms, road metres) from every deposit snap to the site snap, within limit_ms (ms labels
+    as floats; metres along networkx's fastest path)."""
     rev, segs, snaps = net
     seg, f = site
-    a, b, wab, wba = segs[seg]
+    a, b, wab, wba, lab = segs[seg]
     src = {}
     # Arrive at the site from a along a->b, or from b along b->a.
     if wab >= 0:
-        src[a] = min(src.get(a, 1e18), round(wab * f))
+        src[a] = min(src.get(a, (1e18, 0)), (round(wab * f), f * lab))
     if wba >= 0:
-        src[b] = min(src.get(b, 1e18), round(wba * (1 - f)))
+        src[b] = min(src.get(b, (1e18, 0)), (round(wba * (1 - f)), (1 - f) * lab))
     rev.add_node("S")
-    for n, w in src.items():
-        rev.add_edge("S", n, w=w)
-    dist = nx.single_source_dijkstra_path_length(rev, "S", cutoff=limit_ms, weight="w")
+    for n, (w, m) in src.items():
+        rev.add_edge("S", n, w=w, m=m)
+    dist, paths = nx.single_source_dijkstra(rev, "S", cutoff=limit_ms, weight="w")
     rev.remove_node("S")
+
+    def metres(n):
+        p = paths[n]
+        return sum(src[p[1]][1] if u == "S" else rev[u][v]["m"] for u, v in zip(p, p[1:]))
 
     def at(p):
         s2, g2 = p
-        c, d2, wcd, wdc = segs[s2]
-        best = float("inf")
+        c, d2, wcd, wdc, lcd = segs[s2]
+        best = (float("inf"), None)
         # Leave the deposit towards d along c->d, or towards c along d->c.
         if wcd >= 0 and d2 in dist:
-            best = min(best, dist[d2] + (1 - g2) * wcd)
+            best = min(best, (dist[d2] + (1 - g2) * wcd, ("via", d2, (1 - g2) * lcd)))
         if wdc >= 0 and c in dist:
-            best = min(best, dist[c] + g2 * wdc)
+            best = min(best, (dist[c] + g2 * wdc, ("via", c, g2 * lcd)))
         if s2 == seg:
             if f >= g2 and wab >= 0:
-                best = min(best, (f - g2) * wab)
+                best = min(best, ((f - g2) * wab, ("direct", None, (f - g2) * lab)))
             if f < g2 and wba >= 0:
-                best = min(best, (g2 - f) * wba)
-        return best
+                best = min(best, ((g2 - f) * wba, ("direct", None, (g2 - f) * lab)))
+        t, how = best
+        if how is None:
+            return t, None
+        kind, n, m = how
+        return t, (m + metres(n) if kind == "via" else m)
 
     return at
+
+
+def read_factors(path):
+    with open(path, newline="") as f:
+        return {r["key"]: float(r["value"]) for r in csv.DictReader(f)}
+
+
+def check_impact(k, layer, i, m, reach, c_impact, factors, errors, checked):
+    """Suppliers nearest first until the need is met; km, t.km, emissions, tax."""
+    reach.sort(key=lambda r: (r[0], r[1]))
+    need = m["tonnes_per_year"]
+    chosen, left = [], need
+    for t, j, q, metres in reach:
+        if left <= 0:
+            break
+        if q <= 0:
+            continue
+        take = min(q, left)
+        left -= take
+        chosen.append((j, take, metres, t))
+    # Suppliers within a second of one another may come in either order: not compared.
+    cut = len(chosen)
+    times = [r[0] for r in reach[: cut + 1]]
+    if any(abs(x - y) <= TOL_S * 1000 for x, y in zip(times, times[1:])):
+        checked["impact_borderline"] = checked.get("impact_borderline", 0) + 1
+        return
+    checked["impacts"] = checked.get("impacts", 0) + 1
+    have = [(int(s["id"]), s["tonnes"]) for s in c_impact["suppliers"]]
+    want = [(j, take) for j, take, _, _ in chosen]
+    if [h[0] for h in have] != [w[0] for w in want] or any(abs(a[1] - b[1]) > 1e-6 for a, b in zip(have, want)):
+        errors.append(f"project {k}: {layer}/{i} {m['material']}: suppliers {want}, server says {have}")
+        return
+    tkm = 0.0
+    for (j, take, metres, _), s in zip(chosen, c_impact["suppliers"]):
+        # Equal-time paths may differ in length: 1 % or 20 m.
+        km = metres / 1000
+        if s["road_km"] is None or abs(s["road_km"] - km) > max(0.02, 0.01 * km):
+            errors.append(f"project {k}: {layer}/{i} deposit {j}: {km:.3f} road km, server says {s['road_km']}")
+        tkm += take * km
+    supplied = sum(t for _, t, _, _ in chosen)
+    prof = m.get("profile", "hgv")
+    expect = {
+        "tkm": tkm,
+        "transport_kgco2e": tkm * factors[f"transport.{prof}"] if f"transport.{prof}" in factors else None,
+        "avoided_kgco2e": supplied * factors[f"substitution.{m['material']}"] if f"substitution.{m['material']}" in factors else None,
+        "tax_saved_eur": supplied * factors["disposal_tax.landfill"] if "disposal_tax.landfill" in factors else None,
+    }
+    expect["net_kgco2e"] = (
+        expect["avoided_kgco2e"] - expect["transport_kgco2e"]
+        if expect["avoided_kgco2e"] is not None and expect["transport_kgco2e"] is not None else None
+    )
+    if abs(c_impact["supplied_t"] - supplied) > 1e-6 or abs(c_impact["disposal_avoided_t"] - supplied) > 1e-6:
+        errors.append(f"project {k}: {layer}/{i} {m['material']}: {supplied} t supplied, server says {c_impact['supplied_t']}")
+    for key, v in expect.items():
+        got = c_impact[key]
+        if (v is None) != (got is None) or (v is not None and abs(got - v) > max(0.2, 0.011 * abs(v))):
+            errors.append(f"project {k}: {layer}/{i} {m['material']}: {key} {v}, server says {got}")
 
 
 def site_checks(layer, ft, needs):
@@ -156,7 +229,7 @@ def site_checks(layer, ft, needs):
 
 
 def main():
-    d, fixtures = sys.argv[1], sys.argv[2]
+    d, fixtures, factors = sys.argv[1], sys.argv[2], read_factors(sys.argv[3])
     sites = {"plots": load_layer(fixtures, "plots"), "buildings": load_layer(fixtures, "buildings")}
     deposits = load_layer(fixtures, "waste_deposits")
     public = [
@@ -204,13 +277,18 @@ def main():
             mats = needs.get("materials", [])
             wm = needs.get("weights", {}).get("materials", 1.0)
             mat_crit = [c for c in crit if c["criterion"] == "material"]
-            for m, c in zip(mats, mat_crit):
+            impacts = g.get("impact", {}).get("materials", [])
+            if len(impacts) != len(mats):
+                errors.append(f"project {k}: {layer}/{i}: {len(mats)} material impacts expected, server has {len(impacts)}")
+                impacts = [None] * len(mats)
+            for m, c, c_impact in zip(mats, mat_crit, impacts):
                 prof = m.get("profile", "hgv")
                 if prof not in nets:
                     nets[prof] = graph(d, prof)
                 net = nets[prof]
                 limit_ms = round(m.get("max_drive_min", 30) * 60 * 1000)
                 site = net[2].get((layer, i))
+                reach = []
                 if site is None:
                     tonnes, near, border = 0.0, None, False
                 else:
@@ -223,17 +301,20 @@ def main():
                         ds = net[2].get(("waste_deposits", j))
                         if ds is None:
                             continue
-                        t = at(ds)
+                        t, metres = at(ds)
                         if abs(t - limit_ms) <= TOL_S * 1000:
                             border = True
                         if t <= limit_ms:
                             tonnes += p["quantity"]
                             near = t if near is None else min(near, t)
+                            reach.append((t, j, p["quantity"], metres))
                 checked["criteria"] += 1
                 if border:
                     checked["borderline"] += 1
                 elif abs(c["value"] - tonnes) > 1e-6 * max(1.0, tonnes):
                     errors.append(f"project {k}: {layer}/{i} {m['material']}: {tonnes} t reachable, server says {c['value']}")
+                elif c_impact is not None:
+                    check_impact(k, layer, i, m, reach, c_impact, factors, errors, checked)
                 if not border and near is not None and (c.get("nearest_min") is None or abs(c["nearest_min"] * 60 - near / 1000) > TOL_S):
                     errors.append(f"project {k}: {layer}/{i} {m['material']}: nearest {near / 1000} s, server says {c.get('nearest_min')} min")
                 s = min(1.0, c["value"] / m["tonnes_per_year"])

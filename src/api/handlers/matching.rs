@@ -69,9 +69,10 @@ pub async fn match_needs(
     let needs = Needs::read(&body, &known).map_err(|e| ApiError::bad_param(e.field, e.detail))?;
     let engines = Engines::for_needs(state.routing.as_deref(), &needs)?;
     let snap = state.snapshot.load();
+    let factors = state.factors.clone();
     let out = spawn_blocking("matching", move || {
         let view = snap.view(&access);
-        let m = matching::match_sites(&view, &needs, &engines, lang, limit, explain);
+        let m = matching::match_sites(&view, &needs, &engines, &factors, lang, limit, explain);
         let mut body = String::with_capacity(4096);
         body.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
         for (i, s) in m.sites.iter().chain(&m.failed).enumerate() {
@@ -79,7 +80,14 @@ pub async fn match_needs(
                 body.push(',');
             }
             let data = view.layer(s.layer).shared().clone();
-            write_feature(&mut body, &data, s.row, |p| match_props(p, s), None);
+            let deposits = view.layer(crate::model::Layer::WasteDeposits).shared().clone();
+            write_feature(
+                &mut body,
+                &data,
+                s.row,
+                |p| match_props(p, s, &deposits, &factors, lang),
+                None,
+            );
         }
         body.push_str("],");
         let tail = json!({
@@ -103,7 +111,13 @@ pub async fn match_needs(
 }
 
 /// The match members of a site's properties.
-fn match_props(p: &mut crate::api::geojson::Props, s: &SiteMatch) {
+fn match_props(
+    p: &mut crate::api::geojson::Props,
+    s: &SiteMatch,
+    deposits: &crate::index::LayerData,
+    factors: &matching::Factors,
+    lang: Lang,
+) {
     p.text("site_layer", s.layer.id());
     p.json("passes", &Json::Bool(s.passes()));
     if s.passes() {
@@ -132,9 +146,78 @@ fn match_props(p: &mut crate::api::geojson::Props, s: &SiteMatch) {
         .iter()
         .map(|c| c.reason.clone())
         .chain(s.criteria.iter().map(|c| c.reason.clone()))
+        .chain(s.impact.iter().map(|m| matching::impact_reason(m, lang)))
         .map(Json::String)
         .collect();
     p.json("reasons", &Json::Array(reasons));
+    if !s.impact.is_empty() {
+        p.json("impact", &impact_json(s, deposits, factors));
+    }
+}
+
+/// The supply of every material need: suppliers with their road route, and the balance.
+fn impact_json(
+    s: &SiteMatch,
+    deposits: &crate::index::LayerData,
+    factors: &matching::Factors,
+) -> Json {
+    let r = |x: Option<f64>, d: i32| x.map(|x| round(x, d));
+    let materials: Vec<Json> = s
+        .impact
+        .iter()
+        .map(|m| {
+            let suppliers: Vec<Json> = m
+                .suppliers
+                .iter()
+                .map(|sp| {
+                    json!({
+                        "id": sp.id,
+                        "name": match deposits.value_by_name(sp.row, "name") {
+                            Some(crate::index::ValueRef::Text(t)) => Some(t),
+                            _ => None,
+                        },
+                        "available_t": sp.available_t,
+                        "tonnes": sp.tonnes,
+                        "drive_min": round(sp.drive_s / 60.0, 2),
+                        "road_km": r(sp.road_m.map(|m| m / 1000.0), 3),
+                        "tkm": r(sp.tkm(), 1),
+                    })
+                })
+                .collect();
+            json!({
+                "material": m.material,
+                "profile": m.profile.id(),
+                "need_t": m.need_t,
+                "supplied_t": m.supplied_t,
+                "met": m.met(),
+                "suppliers": suppliers,
+                "tkm": r(m.tkm, 1),
+                "transport_kgco2e": r(m.transport_kgco2e, 1),
+                "avoided_kgco2e": r(m.avoided_kgco2e, 1),
+                "disposal_avoided_t": m.disposal_avoided_t,
+                "tax_saved_eur": r(m.tax_saved_eur, 2),
+                "net_kgco2e": r(m.net_kgco2e, 1),
+                "factors": m.factors.iter().map(|k| match factors.get(k) {
+                    Some(f) => json!({"key": f.key, "value": f.value, "unit": f.unit, "year": f.year, "source": f.source}),
+                    None => json!({"key": k, "value": null, "missing": "no sourced factor: the figures that need it are null"}),
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let t = matching::impact::totals(&s.impact);
+    json!({
+        "materials": materials,
+        "totals": {
+            "supplied_t": t.supplied_t,
+            "tkm": r(t.tkm, 1),
+            "transport_kgco2e": r(t.transport_kgco2e, 1),
+            "avoided_kgco2e": r(t.avoided_kgco2e, 1),
+            "disposal_avoided_t": t.disposal_avoided_t,
+            "tax_saved_eur": r(t.tax_saved_eur, 2),
+            "net_kgco2e": r(t.net_kgco2e, 1),
+        },
+        "method": "suppliers: the reachable deposits nearest by road first, each giving what it has until the need is met; road_km: length of the fastest route; tkm = tonnes x road km; transport = tkm x transport.<profile>; avoided = tonnes x substitution.<material>; tax saved = tonnes x disposal_tax.landfill (the stream assumed landfilled otherwise); net = avoided - transport",
+    })
 }
 
 fn round(x: f64, digits: i32) -> f64 {
