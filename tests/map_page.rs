@@ -46,3 +46,58 @@ fn map_page_renders_every_layer_without_errors() {
     assert_eq!(r["popup"], true, "no popup on a feature click: {r}");
     assert!(r["popupText"].as_str().unwrap_or("").contains("material"));
 }
+
+/// The project panel on the demo data (with its road graphs): an example project picked and
+/// edited, the ranked sites listed with their score bars and reasons, the supplying deposits
+/// drawn to them on the map, and the screenshot shows them.
+#[test]
+fn project_panel_ranks_sites_and_draws_their_suppliers() {
+    let Some(browser) = common::browser("project panel test") else {
+        return;
+    };
+    let state = AppState::new(
+        SharedSnapshot::new(terriens::store::embedded_snapshot().unwrap()),
+        None,
+    )
+    .with_routing(terriens::routing::embedded_routing().unwrap());
+    state.tiles.prepared(&state.snapshot.load());
+    let r = common::run_page(&browser, state, "project_panel.mjs", "/");
+    assert!(
+        r["status"]["matchError"].is_null(),
+        "{}",
+        r["status"]["matchError"]
+    );
+    let items = r["items"].as_u64().unwrap_or(0);
+    assert_eq!(items, 10, "ten best sites listed: {r}");
+    // A total bar and one per criterion (land, wood, the occupation) for each site.
+    assert_eq!(r["bars"].as_u64().unwrap_or(0), items * 4, "{r}");
+    let first = r["firstItem"].as_str().unwrap_or("");
+    assert!(first.contains('%') && first.contains("wood"), "{first}");
+    let reasons = r["firstReasons"].as_str().unwrap_or("");
+    assert!(
+        reasons.contains("t/yr reachable within 30 min by HGV for 300 t/yr needed")
+            && reasons.contains("road km"),
+        "{reasons}"
+    );
+    assert!(
+        r["status"]["supplyLines"].as_u64().unwrap_or(0) >= items,
+        "every site has a supplier drawn: {}",
+        r["status"]
+    );
+    assert!(
+        r["projectStatus"]
+            .as_str()
+            .unwrap_or("")
+            .contains("pass every constraint"),
+        "{r}"
+    );
+    let img = &r["image"];
+    assert!(
+        img["supplyGreenRatio"].as_f64().unwrap_or(0.0) > 0.0005,
+        "no supply line visible in the screenshot: {img}"
+    );
+    assert!(
+        img["distinctColours"].as_u64().unwrap_or(0) > 30,
+        "screenshot nearly uniform: {img}"
+    );
+}

@@ -28,3 +28,31 @@ export async function open(url, exe, viewport) {
   });
   return { browser, page, result };
 }
+
+// Measures a screenshot in a second page: distinct colours and the share of pixels that are not
+// the map background (#eef0ea), right of `left` pixels (the side panel).
+export async function measure(browser, shot, left = 300) {
+  const png = (await import('node:fs')).readFileSync(shot).toString('base64');
+  const page = await browser.newPage();
+  return page.evaluate(async ([b64, left]) => {
+    const img = new Image();
+    img.src = 'data:image/png;base64,' + b64;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width; c.height = img.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const d = ctx.getImageData(left, 0, img.width - left, img.height).data;
+    const colours = new Set();
+    let nonBackground = 0, green = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const rgb = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+      colours.add(rgb >> 3);
+      if (Math.abs(d[i] - 0xee) + Math.abs(d[i + 1] - 0xf0) + Math.abs(d[i + 2] - 0xea) > 24) nonBackground++;
+      // the supply lines' #1f6f3a
+      if (Math.abs(d[i] - 0x1f) + Math.abs(d[i + 1] - 0x6f) + Math.abs(d[i + 2] - 0x3a) < 40) green++;
+    }
+    const n = d.length / 4;
+    return { width: img.width, height: img.height, distinctColours: colours.size, nonBackgroundRatio: nonBackground / n, supplyGreenRatio: green / n };
+  }, [png, left]);
+}

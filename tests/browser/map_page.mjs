@@ -1,7 +1,7 @@
 // Loads the map page in headless Chromium, waits until the page reports it has drawn,
 // takes a screenshot and measures it. Prints one JSON object.
 // usage: node map_page.mjs URL SCREENSHOT.png [CHROMIUM]
-import { open } from './launch.mjs';
+import { open, measure } from './launch.mjs';
 
 const [url, shot, exe = '/usr/bin/chromium'] = process.argv.slice(2);
 const { browser, page, result } = await open(url, exe, { width: 1200, height: 800 });
@@ -11,28 +11,7 @@ try {
   const status = await page.evaluate(() => window.__terriens);
   result.status = status;
   await page.screenshot({ path: shot });
-  // Measure the screenshot: draw it into a 2D canvas and count colours over the map area.
-  const png = (await import('node:fs')).readFileSync(shot).toString('base64');
-  const page2 = await browser.newPage();
-  result.image = await page2.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = 'data:image/png;base64,' + b64;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width; c.height = img.height;
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    const d = ctx.getImageData(300, 0, img.width - 300, img.height).data;
-    const colours = new Set();
-    let nonBackground = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      const rgb = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
-      colours.add(rgb >> 3);
-      // background #eef0ea
-      if (Math.abs(d[i] - 0xee) + Math.abs(d[i + 1] - 0xf0) + Math.abs(d[i + 2] - 0xea) > 24) nonBackground++;
-    }
-    return { width: img.width, height: img.height, distinctColours: colours.size, nonBackgroundRatio: nonBackground / (d.length / 4) };
-  }, png);
+  result.image = await measure(browser, shot);
   // A popup opens on a feature click.
   const box = await page.locator('#map canvas').boundingBox();
   result.popup = false;

@@ -73,6 +73,10 @@
     select.innerHTML = '<option value="">any</option>' + materials.map(function (m) {
       return '<option>' + esc(m) + '</option>';
     }).join('');
+    document.getElementById('p-material').innerHTML = '<option value="">none</option>' +
+      materials.filter(function (m) { return m !== 'water' && m !== 'heat'; }).map(function (m) {
+        return '<option' + (m === 'wood' ? ' selected' : '') + '>' + esc(m) + '</option>';
+      }).join('');
     var legend = document.getElementById('legend');
     legend.innerHTML = '<h2>Data</h2>' + (tj.vector_layers || []).map(function (l) {
       return '<div>' + esc(l.id) + ': ' + esc(l.feature_count) + ' features, complete from zoom ' +
@@ -177,5 +181,112 @@
     var url = '/layers/waste_deposits/search?lon=' + c.lng.toFixed(6) + '&lat=' + c.lat.toFixed(6) +
       '&radius_m=' + r + (m ? '&material=' + encodeURIComponent(m) : '') + '&limit=200';
     search(url, 'waste_deposits', circle(c.lng, c.lat, r));
+  });
+
+  // Project panel: the needs of a project, POST /match, the ranked sites with their score
+  // bars and reasons, and the deposits that would supply each site drawn to it.
+  var EXAMPLES = {
+    'Sawmill and wood panels': { haMin: 5, haMax: 20, power: 2, material: 'wood', tonnes: 500, drive: 30, profile: 'hgv', occupation: 'D1X33', headcount: 20, commute: 30 },
+    'Foundry (scrap metal)': { haMin: 3, haMax: 10, power: 5, material: 'metal', tonnes: 2000, drive: 45, profile: 'hgv', occupation: 'D1X33', headcount: 40, commute: 30 },
+    'Plastics recycling': { haMin: 2, haMax: 8, power: 1, material: 'plastic', tonnes: 800, drive: 30, profile: 'hgv', occupation: '', headcount: 10, commute: 30 }
+  };
+  var exampleSelect = document.getElementById('p-example');
+  exampleSelect.innerHTML = '<option value="">(enter below)</option>' + Object.keys(EXAMPLES).map(function (k) {
+    return '<option>' + esc(k) + '</option>';
+  }).join('');
+  function val(id) { return document.getElementById(id).value; }
+  function setVal(id, v) { document.getElementById(id).value = v; }
+  exampleSelect.addEventListener('change', function () {
+    var e = EXAMPLES[exampleSelect.value];
+    if (!e) return;
+    setVal('p-ha-min', e.haMin); setVal('p-ha-max', e.haMax); setVal('p-power', e.power);
+    setVal('p-material', e.material); setVal('p-tonnes', e.tonnes); setVal('p-drive', e.drive);
+    setVal('p-profile', e.profile); setVal('p-occupation', e.occupation);
+    setVal('p-headcount', e.headcount); setVal('p-commute', e.commute);
+  });
+  function num(id) { var v = val(id); return v === '' ? null : Number(v); }
+  function needs() {
+    var n = { weights: { land: num('w-land') || 0, materials: num('w-materials') || 0, workforce: num('w-workforce') || 0 } };
+    if (num('p-ha-min') !== null) n.land_min_ha = num('p-ha-min');
+    if (num('p-ha-max') !== null) n.land_max_ha = num('p-ha-max');
+    if (num('p-power') !== null) n.power_min_mva = num('p-power');
+    if (val('p-material')) {
+      n.materials = [{ material: val('p-material'), tonnes_per_year: num('p-tonnes'), max_drive_min: num('p-drive'), profile: val('p-profile') }];
+    }
+    if (val('p-occupation').trim()) {
+      n.occupations = [{ code: val('p-occupation').trim(), headcount: num('p-headcount'), max_commute_min: num('p-commute') }];
+    }
+    return n;
+  }
+  function bar(score, cls) {
+    return '<div class="bar' + (cls ? ' ' + cls : '') + '"><span style="width:' +
+      Math.round(Math.max(0, Math.min(1, score)) * 100) + '%"></span></div>';
+  }
+  function showMatches(fc) {
+    clearSelection();
+    var list = document.getElementById('matches');
+    list.innerHTML = '';
+    var drawn = [];
+    var lines = 0;
+    (fc.features || []).forEach(function (f, i) {
+      var p = f.properties || {};
+      var layer = p.site_layer;
+      var key = { source: 'terriens', sourceLayer: layer, id: f.id };
+      map.setFeatureState(key, { selected: true });
+      selected.push(key);
+      var at = anchorOf(f.geometry);
+      if (at) drawn.push({ type: 'Feature', properties: { kind: 'hit' }, geometry: { type: 'Point', coordinates: at } });
+      ((p.impact && p.impact.materials) || []).forEach(function (m) {
+        (m.suppliers || []).forEach(function (s) {
+          if (!s.position || !at) return;
+          drawn.push({ type: 'Feature', properties: { kind: 'supply' }, geometry: { type: 'LineString', coordinates: [s.position, at] } });
+          drawn.push({ type: 'Feature', properties: { kind: 'supplier' }, geometry: { type: 'Point', coordinates: s.position } });
+          lines++;
+        });
+      });
+      var crit = (p.criteria || []).map(function (c) {
+        var label = c.criterion === 'land' ? 'land' : (c.material || c.occupation || c.criterion);
+        return '<div class="crit"><span>' + esc(label) + '</span>' + bar(c.score) +
+          '<span>' + Math.round(c.score * 100) + '%</span></div>';
+      }).join('');
+      var li = document.createElement('li');
+      li.className = 'match';
+      li.innerHTML = '<div class="title">' + esc(layer) + ' #' + esc(f.id) + (p.name ? ' ' + esc(p.name) : '') +
+        ' — ' + Math.round((p.score || 0) * 100) + '%</div>' + bar(p.score || 0, 'total') + crit +
+        '<details><summary>why</summary><ul>' + (p.reasons || []).map(function (r) {
+          return '<li>' + esc(r) + '</li>';
+        }).join('') + '</ul></details>';
+      if (at) li.addEventListener('click', function (e) {
+        if (e.target.closest('details')) return;
+        map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 13) });
+      });
+      list.appendChild(li);
+    });
+    // Ready again once the map has drawn the matches (the next idle).
+    status.ready = false;
+    map.getSource('search').setData({ type: 'FeatureCollection', features: drawn });
+    map.triggerRepaint();
+    status.matches = (fc.features || []).length;
+    status.supplyLines = lines;
+    status.selected = selected.map(function (s) { return s.id; });
+    document.getElementById('project-status').textContent = (fc.numberMatched || 0) +
+      ' site(s) pass every constraint; the best ' + (fc.features || []).length + ' shown';
+  }
+  document.getElementById('project-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    document.getElementById('project-status').textContent = 'matching…';
+    fetch('/match?limit=10', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'accept-language': document.documentElement.lang || 'en' },
+      body: JSON.stringify(needs())
+    }).then(function (r) {
+      return r.json().then(function (b) {
+        if (!r.ok) throw new Error((b.param ? b.param + ': ' : '') + (b.detail || ('HTTP ' + r.status)));
+        return b;
+      });
+    }).then(showMatches).catch(function (err) {
+      status.matchError = err.message;
+      document.getElementById('project-status').textContent = 'match failed: ' + err.message;
+    });
   });
 })();

@@ -176,6 +176,11 @@ fn impact_json(
                             Some(crate::index::ValueRef::Text(t)) => Some(t),
                             _ => None,
                         },
+                        // Deposits are points; the caller may see this one (it is in the view).
+                        "position": match deposits.geometry(sp.row) {
+                            geo_types::Geometry::Point(pt) => Some([pt.x(), pt.y()]),
+                            _ => None,
+                        },
                         "available_t": sp.available_t,
                         "tonnes": sp.tonnes,
                         "drive_min": round(sp.drive_s / 60.0, 2),
