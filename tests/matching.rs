@@ -198,6 +198,31 @@ async fn matches_agree_with_an_independent_oracle() {
         answers.push(body);
     }
     println!("{PROJECTS} projects matched in {:?}", started.elapsed());
+    // A short list scores only the sites that can still enter it (bounded by their land score):
+    // it must be the head of the long one, site for site and score for score.
+    let listed = |a: &Value| -> Vec<(String, String, String)> {
+        a["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["properties"]["passes"] == true)
+            .map(|f| {
+                let p = &f["properties"];
+                (
+                    p["site_layer"].to_string(),
+                    f["id"].to_string(),
+                    p["score"].to_string(),
+                )
+            })
+            .collect()
+    };
+    for (p, answer) in projects.iter().zip(&answers).take(8) {
+        let (status, short) = post_match(&d, "?limit=5", p, None, "en").await;
+        assert_eq!(status, StatusCode::OK, "{p}: {short}");
+        let long = listed(answer);
+        assert_eq!(listed(&short), long[..long.len().min(5)], "{p}");
+        assert_eq!(short["numberMatched"], answer["numberMatched"], "{p}");
+    }
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("projects.json"),

@@ -188,8 +188,23 @@ pub fn match_sites(
         .iter()
         .map(|m| deposits_of(deposits, m.material))
         .collect();
-    for m in &mut candidates {
+    // Best first by an upper bound of the total (the land score, and every material and
+    // occupation taken as fully met), so that the road searches run for the sites that can
+    // still enter the list: once `limit` sites are scored, a site whose bound is below the
+    // last of them cannot displace it (ties are still scored: the order breaks them by
+    // layer and id). The answer is the same as scoring every candidate.
+    let mut bounded: Vec<(f64, SiteMatch)> = candidates
+        .into_iter()
+        .map(|m| (upper_bound(view.layer(m.layer).shared(), m.row, needs), m))
+        .collect();
+    bounded.sort_by(|(a, x), (b, y)| b.total_cmp(a).then(rank(x, y)));
+    let matched = bounded.len();
+    let mut best: Vec<SiteMatch> = Vec::with_capacity(limit + 1);
+    for (bound, mut m) in bounded {
         if crate::cancel::cancelled() {
+            break;
+        }
+        if best.len() == limit && bound + BOUND_SLACK < best[limit - 1].total {
             break;
         }
         (m.criteria, m.impact) = criteria(
@@ -204,19 +219,61 @@ pub fn match_sites(
             lang,
         );
         m.total = total(&m.criteria);
+        let at = best.partition_point(|b| rank(b, &m).is_lt());
+        if at < limit {
+            best.insert(at, m);
+            best.truncate(limit);
+        }
     }
-    candidates.sort_by(|a, b| {
-        b.total
-            .total_cmp(&a.total)
-            .then(a.layer.cmp(&b.layer))
-            .then(a.id.cmp(&b.id))
-    });
-    let matched = candidates.len();
-    candidates.truncate(limit);
+    let candidates = best;
     Matches {
         sites: candidates,
         matched,
         failed,
+    }
+}
+
+/// Slack of the bound test: the bound and the totals are sums of the same terms in another
+/// order, equal to within rounding.
+const BOUND_SLACK: f64 = 1e-9;
+
+/// Ranking order: higher total first, then layer, then id.
+fn rank(a: &SiteMatch, b: &SiteMatch) -> std::cmp::Ordering {
+    b.total
+        .total_cmp(&a.total)
+        .then(a.layer.cmp(&b.layer))
+        .then(a.id.cmp(&b.id))
+}
+
+/// The highest total a site can reach: its land score, with every material and occupation
+/// met in full.
+fn upper_bound(data: &LayerData, row: u32, needs: &Needs) -> f64 {
+    let mut c = Vec::new();
+    if needs.has_land() {
+        c.push((
+            needs.weights.land,
+            land_score(site_area_ha(data, row), needs),
+        ));
+    }
+    if !needs.materials.is_empty() {
+        c.push((needs.weights.materials, 1.0));
+    }
+    if !needs.occupations.is_empty() {
+        c.push((needs.weights.workforce, 1.0));
+    }
+    let w: f64 = c.iter().map(|(w, _)| w).sum();
+    if w <= 0.0 {
+        return 0.0;
+    }
+    c.iter().map(|(w, s)| w * s).sum::<f64>() / w
+}
+
+/// 1 within the range, `max / area` above it, 0 when the area is unknown.
+fn land_score(area: Option<f64>, needs: &Needs) -> f64 {
+    match (area, needs.land_max_ha) {
+        (Some(a), Some(max)) if a > max && a > 0.0 => max / a,
+        (Some(_), _) => 1.0,
+        (None, _) => 0.0,
     }
 }
 
@@ -415,11 +472,7 @@ fn criteria(
     let mut impacts = Vec::new();
     if needs.has_land() {
         let area = site_area_ha(data, row);
-        let score = match (area, needs.land_max_ha) {
-            (Some(a), Some(max)) if a > max && a > 0.0 => max / a,
-            (Some(_), _) => 1.0,
-            (None, _) => 0.0,
-        };
+        let score = land_score(area, needs);
         out.push(Criterion {
             kind: "land",
             key: None,
