@@ -191,8 +191,8 @@ pub fn match_sites(
     // Best first by an upper bound of the total (the land score, and every material and
     // occupation taken as fully met), so that the road searches run for the sites that can
     // still enter the list: once `limit` sites are scored, a site whose bound is below the
-    // last of them cannot displace it (ties are still scored: the order breaks them by
-    // layer and id). The answer is the same as scoring every candidate.
+    // last of them, or equal with a later layer and id, cannot displace it. The answer is the
+    // same as scoring every candidate.
     let mut bounded: Vec<(f64, SiteMatch)> = candidates
         .into_iter()
         .map(|m| (upper_bound(view.layer(m.layer).shared(), m.row, needs), m))
@@ -204,8 +204,15 @@ pub fn match_sites(
         if crate::cancel::cancelled() {
             break;
         }
-        if best.len() == limit && bound + BOUND_SLACK < best[limit - 1].total {
-            break;
+        // Sorted by bound, then rank: once a site's bound is below the last listed total, or
+        // equal to it with a rank after it, no later site can enter either.
+        if best.len() == limit {
+            let last = &best[limit - 1];
+            if bound < last.total
+                || (bound == last.total && (m.layer, m.id) > (last.layer, last.id))
+            {
+                break;
+            }
         }
         (m.criteria, m.impact) = criteria(
             view.layer(m.layer).shared(),
@@ -233,10 +240,6 @@ pub fn match_sites(
     }
 }
 
-/// Slack of the bound test: the bound and the totals are sums of the same terms in another
-/// order, equal to within rounding.
-const BOUND_SLACK: f64 = 1e-9;
-
 /// Ranking order: higher total first, then layer, then id.
 fn rank(a: &SiteMatch, b: &SiteMatch) -> std::cmp::Ordering {
     b.total
@@ -246,26 +249,36 @@ fn rank(a: &SiteMatch, b: &SiteMatch) -> std::cmp::Ordering {
 }
 
 /// The highest total a site can reach: its land score, with every material and occupation
-/// met in full.
+/// met in full. The same terms, weights and order as [`total`], so that for a site meeting
+/// everything the bound equals its total to the last bit.
 fn upper_bound(data: &LayerData, row: u32, needs: &Needs) -> f64 {
-    let mut c = Vec::new();
-    if needs.has_land() {
-        c.push((
+    let land = needs.has_land().then(|| {
+        (
             needs.weights.land,
             land_score(site_area_ha(data, row), needs),
-        ));
-    }
-    if !needs.materials.is_empty() {
-        c.push((needs.weights.materials, 1.0));
-    }
-    if !needs.occupations.is_empty() {
-        c.push((needs.weights.workforce, 1.0));
-    }
-    let w: f64 = c.iter().map(|(w, _)| w).sum();
+        )
+    });
+    let m = share(needs.weights.materials, needs.materials.len());
+    let o = share(needs.weights.workforce, needs.occupations.len());
+    weighted(
+        land.into_iter()
+            .chain(needs.materials.iter().map(|_| (m, 1.0)))
+            .chain(needs.occupations.iter().map(|_| (o, 1.0))),
+    )
+}
+
+/// A criterion's part of a shared weight.
+fn share(total: f64, n: usize) -> f64 {
+    if n == 0 { 0.0 } else { total / n as f64 }
+}
+
+/// `Σ weight·score / Σ weight` of `(weight, score)` terms (0 without weight).
+fn weighted(terms: impl Iterator<Item = (f64, f64)> + Clone) -> f64 {
+    let w: f64 = terms.clone().map(|(w, _)| w).sum();
     if w <= 0.0 {
         return 0.0;
     }
-    c.iter().map(|(w, s)| w * s).sum::<f64>() / w
+    terms.map(|(w, s)| w * s).sum::<f64>() / w
 }
 
 /// 1 within the range, `max / area` above it, 0 when the area is unknown.
@@ -282,13 +295,9 @@ pub fn impact_reason(m: &MaterialImpact, lang: Lang) -> String {
     words::Words(lang).impact(m)
 }
 
-/// `Σ weight·score / Σ weight` (0 without weight).
+/// `Σ weight·score / Σ weight` of the criteria (0 without weight).
 fn total(criteria: &[Criterion]) -> f64 {
-    let w: f64 = criteria.iter().map(|c| c.weight).sum();
-    if w <= 0.0 {
-        return 0.0;
-    }
-    criteria.iter().map(|c| c.weight * c.score).sum::<f64>() / w
+    weighted(criteria.iter().map(|c| (c.weight, c.score)))
 }
 
 /// The visible deposits of a material: `(row, quantity a year)`, in tonnes (the needs admit
@@ -489,7 +498,6 @@ fn criteria(
             reason: w.land(area, needs.land_min_ha, needs.land_max_ha),
         });
     }
-    let share = |total: f64, n: usize| if n == 0 { 0.0 } else { total / n as f64 };
     // One road search per profile, to the site and as far as the longest drive of that
     // profile's needs: materials hauled by the same vehicle share it.
     let mut searches: Vec<(ProfileId, Option<SearchTimes>)> = Vec::new();
