@@ -329,7 +329,7 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImpactConfig {
-    /// A CSV of factor rows (`key,value,unit,year,source`, as `data/impact_factors.csv`) that
+    /// A CSV of factor rows (`key,value,unit,year,source`, as `factors/impact_factors.csv`) that
     /// replace the embedded rows of the same key or add rows of a known kind.
     pub factors: Option<PathBuf>,
 }

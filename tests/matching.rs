@@ -237,7 +237,7 @@ async fn matches_agree_with_an_independent_oracle() {
         .arg(script)
         .arg(dir.path())
         .arg(&fixtures)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/impact_factors.csv"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("factors/impact_factors.csv"))
         .output()
         .expect("python3 with networkx and geographiclib (scripts/ensure-deps.sh --test)");
     let out = String::from_utf8_lossy(&run.stdout).into_owned();

@@ -2,7 +2,7 @@
 //! supply it (nearest by road first, until the need is met), over how many road kilometres,
 //! and what that saves and costs in emissions and disposal tax.
 //!
-//! Every factor comes from one table, [`FACTORS_FILE`] (`data/impact_factors.csv`): a row per
+//! Every factor comes from one table, [`FACTORS_FILE`] (`factors/impact_factors.csv`): a row per
 //! factor with its value, unit, year and published source. The config may name a file of rows
 //! in the same format that replace rows of the same key or add rows of a known kind; a row
 //! without a source is refused. A figure whose factor has no row is reported as unknown
@@ -24,7 +24,7 @@ use crate::model::{FeatureId, MATERIALS};
 use crate::routing::ProfileId;
 
 /// The embedded factor table.
-pub const FACTORS_FILE: &str = include_str!("../../data/impact_factors.csv");
+pub const FACTORS_FILE: &str = include_str!("../../factors/impact_factors.csv");
 
 /// Key of the landfill tax row.
 pub const LANDFILL_TAX: &str = "disposal_tax.landfill";
@@ -75,7 +75,7 @@ impl Default for Factors {
 impl Factors {
     /// The embedded table (checked by a test, so it always reads).
     pub fn embedded() -> Factors {
-        let rows = parse(FACTORS_FILE, "data/impact_factors.csv")
+        let rows = parse(FACTORS_FILE, "factors/impact_factors.csv")
             .expect("the embedded factor table is valid");
         Factors {
             rows: rows.into_iter().map(|f| (f.key.clone(), f)).collect(),
@@ -207,14 +207,11 @@ impl Supplier {
     }
 }
 
-/// The impact of supplying one material of a need.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaterialImpact {
-    pub material: String,
-    pub profile: ProfileId,
-    pub need_t: f64,
+/// The figures of a supply: of one material, or summed over a site's materials (a sum is
+/// unknown when one of its terms is).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Balance {
     pub supplied_t: f64,
-    pub suppliers: Vec<Supplier>,
     pub tkm: Option<f64>,
     pub transport_kgco2e: Option<f64>,
     pub avoided_kgco2e: Option<f64>,
@@ -223,6 +220,16 @@ pub struct MaterialImpact {
     pub tax_saved_eur: Option<f64>,
     /// `avoided − transport`, kg CO2e.
     pub net_kgco2e: Option<f64>,
+}
+
+/// The impact of supplying one material of a need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaterialImpact {
+    pub material: String,
+    pub profile: ProfileId,
+    pub need_t: f64,
+    pub suppliers: Vec<Supplier>,
+    pub balance: Balance,
     /// The factor keys used (present or missing).
     pub factors: Vec<String>,
 }
@@ -230,7 +237,7 @@ pub struct MaterialImpact {
 impl MaterialImpact {
     /// Whether the suppliers meet the need.
     pub fn met(&self) -> bool {
-        self.supplied_t + 1e-9 >= self.need_t
+        self.balance.supplied_t + 1e-9 >= self.need_t
     }
 }
 
@@ -248,45 +255,37 @@ pub fn material_impact(
     let substitution_key = format!("substitution.{material}");
     let transport_kgco2e = tkm.zip(factors.value(&transport_key)).map(|(t, f)| t * f);
     let avoided_kgco2e = factors.value(&substitution_key).map(|f| supplied_t * f);
-    let tax_saved_eur = factors.value(LANDFILL_TAX).map(|f| supplied_t * f);
     MaterialImpact {
         material: material.to_string(),
         profile,
         need_t,
-        supplied_t,
         suppliers,
-        tkm,
-        transport_kgco2e,
-        avoided_kgco2e,
-        disposal_avoided_t: supplied_t,
-        tax_saved_eur,
-        net_kgco2e: avoided_kgco2e.zip(transport_kgco2e).map(|(a, t)| a - t),
+        balance: Balance {
+            supplied_t,
+            tkm,
+            transport_kgco2e,
+            avoided_kgco2e,
+            disposal_avoided_t: supplied_t,
+            tax_saved_eur: factors.value(LANDFILL_TAX).map(|f| supplied_t * f),
+            net_kgco2e: avoided_kgco2e.zip(transport_kgco2e).map(|(a, t)| a - t),
+        },
         factors: vec![transport_key, substitution_key, LANDFILL_TAX.to_string()],
     }
 }
 
-/// Sums of the materials' impacts; a sum is unknown when one of its terms is.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ImpactTotals {
-    pub supplied_t: f64,
-    pub tkm: Option<f64>,
-    pub transport_kgco2e: Option<f64>,
-    pub avoided_kgco2e: Option<f64>,
-    pub disposal_avoided_t: f64,
-    pub tax_saved_eur: Option<f64>,
-    pub net_kgco2e: Option<f64>,
-}
-
-pub fn totals(materials: &[MaterialImpact]) -> ImpactTotals {
-    let sum = |f: fn(&MaterialImpact) -> Option<f64>| materials.iter().map(f).sum::<Option<f64>>();
-    ImpactTotals {
-        supplied_t: materials.iter().map(|m| m.supplied_t).sum(),
-        tkm: sum(|m| m.tkm),
-        transport_kgco2e: sum(|m| m.transport_kgco2e),
-        avoided_kgco2e: sum(|m| m.avoided_kgco2e),
-        disposal_avoided_t: materials.iter().map(|m| m.disposal_avoided_t).sum(),
-        tax_saved_eur: sum(|m| m.tax_saved_eur),
-        net_kgco2e: sum(|m| m.net_kgco2e),
+/// The balance of a site's materials together.
+pub fn totals(materials: &[MaterialImpact]) -> Balance {
+    let sum = |f: fn(&Balance) -> Option<f64>| {
+        materials.iter().map(|m| f(&m.balance)).sum::<Option<f64>>()
+    };
+    Balance {
+        supplied_t: materials.iter().map(|m| m.balance.supplied_t).sum(),
+        tkm: sum(|b| b.tkm),
+        transport_kgco2e: sum(|b| b.transport_kgco2e),
+        avoided_kgco2e: sum(|b| b.avoided_kgco2e),
+        disposal_avoided_t: materials.iter().map(|m| m.balance.disposal_avoided_t).sum(),
+        tax_saved_eur: sum(|b| b.tax_saved_eur),
+        net_kgco2e: sum(|b| b.net_kgco2e),
     }
 }
 

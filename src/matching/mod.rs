@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-pub use impact::{Factors, ImpactTotals, MaterialImpact, Supplier};
+pub use impact::{Balance, Factors, MaterialImpact, Supplier};
 pub use needs::{
     BadNeed, DEFAULT_NEED_MINUTES, MAX_NEED_MINUTES, MAX_NEEDS, MaterialNeed, NEED_FIELDS, Needs,
     OccupationNeed, SiteType, Weights, is_naf_code, is_occupation_code,
@@ -766,15 +766,15 @@ mod tests {
         close(a.road_m.map(|m| m / 1000.0), km_a);
         close(b.road_m.map(|m| m / 1000.0), km_b);
         let tkm = 200.0 * km_a + 100.0 * km_b;
-        close(m.tkm, tkm);
+        close(m.balance.tkm, tkm);
         let hgv = factors.get("transport.hgv").unwrap().value;
         let metal = factors.get("substitution.metal").unwrap().value;
         let tax = factors.get(impact::LANDFILL_TAX).unwrap().value;
-        close(m.transport_kgco2e, tkm * hgv);
-        close(m.avoided_kgco2e, 300.0 * metal);
-        close(m.tax_saved_eur, 300.0 * tax);
-        close(m.net_kgco2e, 300.0 * metal - tkm * hgv);
-        assert_eq!(m.disposal_avoided_t, 300.0);
+        close(m.balance.transport_kgco2e, tkm * hgv);
+        close(m.balance.avoided_kgco2e, 300.0 * metal);
+        close(m.balance.tax_saved_eur, 300.0 * tax);
+        close(m.balance.net_kgco2e, 300.0 * metal - tkm * hgv);
+        assert_eq!(m.balance.disposal_avoided_t, 300.0);
         assert!(m.met());
         // With the table's values: 1,273 kg CO2e/t avoided, 0.079 kg/t·km, 65 €/t.
         assert!(

@@ -340,13 +340,14 @@ impl Words {
             x.map(|x| format!("{} t CO2e", self.n((x / 1000.0 * 10.0).round() / 10.0)))
                 .unwrap_or_else(|| unknown.into())
         };
-        let transport = t_co2e(m.transport_kgco2e);
-        let avoided = t_co2e(m.avoided_kgco2e);
-        let tax = m
+        let b = &m.balance;
+        let transport = t_co2e(b.transport_kgco2e);
+        let avoided = t_co2e(b.avoided_kgco2e);
+        let tax = b
             .tax_saved_eur
             .map(|e| format!("{} €", self.n(e.round())))
             .unwrap_or_else(|| unknown.into());
-        let tkm = m
+        let tkm = b
             .tkm
             .map(|t| format!("{} t·km", self.n(t.round())))
             .unwrap_or_else(|| unknown.into());
@@ -354,20 +355,20 @@ impl Words {
         if fr {
             format!(
                 "{name} : {} t/an de {n} gisement{} (les plus proches par la route{}), {} km de route, {tkm} ; transport : {transport}, émissions évitées : {avoided} ; {} t détournées de l'enfouissement (TGAP évitée : {tax})",
-                self.n(m.supplied_t),
+                self.n(b.supplied_t),
                 if n > 1 { "s" } else { "" },
                 if met { "" } else { ", besoin non couvert" },
                 self.n((km * 10.0).round() / 10.0),
-                self.n(m.disposal_avoided_t),
+                self.n(b.disposal_avoided_t),
             )
         } else {
             format!(
                 "{name}: {} t/yr from {n} source{} (nearest by road first{}), {} road km, {tkm}; transport: {transport}, emissions avoided: {avoided}; {} t kept out of landfill (landfill tax saved: {tax})",
-                self.n(m.supplied_t),
+                self.n(b.supplied_t),
                 if n > 1 { "s" } else { "" },
                 if met { "" } else { "; the need is not met" },
                 self.n((km * 10.0).round() / 10.0),
-                self.n(m.disposal_avoided_t),
+                self.n(b.disposal_avoided_t),
             )
         }
     }

@@ -11,7 +11,7 @@ DIR holds:
   snaps_<profile>.tsv      layer  id  seg  frac              (each feature's road position)
   projects.json            the needs sent
   answers.json             the server's answers (explain=all, limit=200, English)
-FIXTURES is the fixtures folder, FACTORS the impact factor table (data/impact_factors.csv).
+FIXTURES is the fixtures folder, FACTORS the impact factor table (factors/impact_factors.csv).
 Prints a JSON summary; exits 1 on any disagreement.
 
 The impact of every material of every listed site is recomputed too: the reachable deposits

@@ -155,13 +155,25 @@ fn match_props(
     }
 }
 
+/// The figures of a supply, rounded as people read them.
+fn balance_json(b: &matching::Balance) -> Json {
+    json!({
+        "supplied_t": b.supplied_t,
+        "tkm": round_opt(b.tkm, 1),
+        "transport_kgco2e": round_opt(b.transport_kgco2e, 1),
+        "avoided_kgco2e": round_opt(b.avoided_kgco2e, 1),
+        "disposal_avoided_t": b.disposal_avoided_t,
+        "tax_saved_eur": round_opt(b.tax_saved_eur, 2),
+        "net_kgco2e": round_opt(b.net_kgco2e, 1),
+    })
+}
+
 /// The supply of every material need: suppliers with their road route, and the balance.
 fn impact_json(
     s: &SiteMatch,
     deposits: &crate::index::LayerData,
     factors: &matching::Factors,
 ) -> Json {
-    let r = |x: Option<f64>, d: i32| x.map(|x| round(x, d));
     let materials: Vec<Json> = s
         .impact
         .iter()
@@ -184,45 +196,37 @@ fn impact_json(
                         "available_t": sp.available_t,
                         "tonnes": sp.tonnes,
                         "drive_min": round(sp.drive_s / 60.0, 2),
-                        "road_km": r(sp.road_m.map(|m| m / 1000.0), 3),
-                        "tkm": r(sp.tkm(), 1),
+                        "road_km": round_opt(sp.road_m.map(|m| m / 1000.0), 3),
+                        "tkm": round_opt(sp.tkm(), 1),
                     })
                 })
                 .collect();
-            json!({
+            let mut o = json!({
                 "material": m.material,
                 "profile": m.profile.id(),
                 "need_t": m.need_t,
-                "supplied_t": m.supplied_t,
                 "met": m.met(),
                 "suppliers": suppliers,
-                "tkm": r(m.tkm, 1),
-                "transport_kgco2e": r(m.transport_kgco2e, 1),
-                "avoided_kgco2e": r(m.avoided_kgco2e, 1),
-                "disposal_avoided_t": m.disposal_avoided_t,
-                "tax_saved_eur": r(m.tax_saved_eur, 2),
-                "net_kgco2e": r(m.net_kgco2e, 1),
                 "factors": m.factors.iter().map(|k| match factors.get(k) {
                     Some(f) => json!({"key": f.key, "value": f.value, "unit": f.unit, "year": f.year, "source": f.source}),
                     None => json!({"key": k, "value": null, "missing": "no sourced factor: the figures that need it are null"}),
                 }).collect::<Vec<_>>(),
-            })
+            });
+            if let (Json::Object(o), Json::Object(b)) = (&mut o, balance_json(&m.balance)) {
+                o.extend(b);
+            }
+            o
         })
         .collect();
-    let t = matching::impact::totals(&s.impact);
     json!({
         "materials": materials,
-        "totals": {
-            "supplied_t": t.supplied_t,
-            "tkm": r(t.tkm, 1),
-            "transport_kgco2e": r(t.transport_kgco2e, 1),
-            "avoided_kgco2e": r(t.avoided_kgco2e, 1),
-            "disposal_avoided_t": t.disposal_avoided_t,
-            "tax_saved_eur": r(t.tax_saved_eur, 2),
-            "net_kgco2e": r(t.net_kgco2e, 1),
-        },
+        "totals": balance_json(&matching::impact::totals(&s.impact)),
         "method": "suppliers: the reachable deposits nearest by road first, each giving what it has until the need is met; road_km: length of the fastest route; tkm = tonnes x road km; transport = tkm x transport.<profile>; avoided = tonnes x substitution.<material>; tax saved = tonnes x disposal_tax.landfill (the stream assumed landfilled otherwise); net = avoided - transport",
     })
+}
+
+fn round_opt(x: Option<f64>, digits: i32) -> Option<f64> {
+    x.map(|x| round(x, digits))
 }
 
 fn round(x: f64, digits: i32) -> f64 {
