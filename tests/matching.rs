@@ -310,6 +310,11 @@ async fn bad_needs_are_400_naming_the_field() {
             json!({"occupations": [{"code": "XX999", "headcount": 3}]}),
             "occupations[0].code",
         ),
+        // Well formed, but neither in a survey list nor counted by any catchment.
+        (
+            json!({"occupations": [{"code": "Z9Z99", "headcount": 3}]}),
+            "occupations[0].code",
+        ),
         (
             json!({"materials": [{"material": "unobtainium", "tonnes_per_year": 3}]}),
             "materials[0].material",

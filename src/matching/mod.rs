@@ -148,6 +148,26 @@ impl Engines {
     }
 }
 
+/// Whether an occupation code is known to this server: in the BMO survey's list when one is
+/// loaded (`bmo_occupations.json`), else among the codes the catchments count (job seekers or
+/// hiring projects). A well-formed code known to neither is a bad need, not a silent zero.
+pub fn occupation_known(
+    survey: &crate::ingest::bmo::OccupationTable,
+    catchments: &LayerData,
+    code: &str,
+) -> bool {
+    if !survey.occupations.is_empty() {
+        return survey.occupations.contains_key(code);
+    }
+    let schema = catchments.schema();
+    let fields = ["candidates", "hiring_projects"].map(|f| schema.index_of(f));
+    (0..catchments.len() as u32).any(|row| {
+        fields.iter().any(|&f| {
+            matches!(catchments.value(row, f), Some(ValueRef::Counts(m)) if m.contains_key(code))
+        })
+    })
+}
+
 /// Ranks the sites the caller may see against the needs.
 pub fn match_sites(
     view: &View,

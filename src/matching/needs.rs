@@ -145,7 +145,8 @@ pub fn is_occupation_code(s: &str) -> bool {
 
 impl Needs {
     /// Reads and checks the needs. `known_occupation` says whether an occupation code exists
-    /// (the survey's list); codes must also be well formed.
+    /// ([`super::occupation_known`]: the survey's list, or the codes the data counts); codes must
+    /// also be well formed.
     ///
     /// ```
     /// use terriens::matching::Needs;

@@ -62,13 +62,11 @@ pub async fn match_needs(
             "a JSON object of needs, e.g. {\"land_min_ha\": 5, \"materials\": [...]}",
         ));
     };
-    let occupations = state.occupations.clone();
-    let known = move |code: &str| {
-        occupations.occupations.is_empty() || occupations.occupations.contains_key(code)
-    };
+    let snap = state.snapshot.load();
+    let catchments = snap.layer(crate::model::Layer::Catchments);
+    let known = |code: &str| matching::occupation_known(&state.occupations, catchments, code);
     let needs = Needs::read(&body, &known).map_err(|e| ApiError::bad_param(e.field, e.detail))?;
     let engines = Engines::for_needs(state.routing.as_deref(), &needs)?;
-    let snap = state.snapshot.load();
     let factors = state.factors.clone();
     let out = spawn_blocking("matching", move || {
         let view = snap.view(&access);
