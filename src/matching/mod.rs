@@ -184,7 +184,7 @@ pub fn match_sites(
         let lv = view.layer(layer);
         let data = lv.shared();
         for row in lv.rows() {
-            let checks = constraints(data, row, needs, lang);
+            let checks = constraints(data, row, needs, None);
             let m = SiteMatch {
                 layer,
                 row,
@@ -252,7 +252,11 @@ pub fn match_sites(
             best.truncate(limit);
         }
     }
-    let candidates = best;
+    let mut candidates = best;
+    // The reasons of the sites listed (passing, or failing with explain), in words.
+    for m in candidates.iter_mut().chain(&mut failed) {
+        m.checks = constraints(view.layer(m.layer).shared(), m.row, needs, Some(lang));
+    }
     Matches {
         sites: candidates,
         matched,
@@ -361,39 +365,40 @@ pub fn site_area_ha(data: &LayerData, row: u32) -> Option<f64> {
     }
 }
 
-/// Every hard constraint of the needs, checked on one site. Fields a constraint needs known
+/// Every hard constraint of the needs, checked on one site, with its reason in `lang` (`None`:
+/// verdicts only, reasons left empty). Fields a constraint needs known
 /// (areas, power, water, utilities, territory) fail when unknown; a zone fails only when the
 /// site is known to lie in it; status and availability fail only when known and wrong.
-pub fn constraints(data: &LayerData, row: u32, needs: &Needs, lang: Lang) -> Vec<Check> {
+pub fn constraints(data: &LayerData, row: u32, needs: &Needs, lang: Option<Lang>) -> Vec<Check> {
     let layer = data.layer();
-    let w = words::Words(lang);
+    // Reasons are written only when asked for: a scan over every site needs the verdicts
+    // alone, and formatting the words was a fifth of a national match (perf).
+    let w = words::Words(lang.unwrap_or_default());
     let mut out = Vec::new();
-    let mut check = |name: &'static str, passed: bool, reason: String| {
+    let mut check = |name: &'static str, passed: bool, reason: &dyn Fn() -> String| {
         out.push(Check {
             name,
             passed,
-            reason,
+            reason: if lang.is_some() {
+                reason()
+            } else {
+                String::new()
+            },
         })
     };
     match needs.site_type {
-        SiteType::Plot => check(
-            "site_type",
-            layer == Layer::Plots,
-            w.site_type(layer, "plot"),
-        ),
-        SiteType::Building => check(
-            "site_type",
-            layer == Layer::Buildings,
-            w.site_type(layer, "building"),
-        ),
+        SiteType::Plot => check("site_type", layer == Layer::Plots, &|| {
+            w.site_type(layer, "plot")
+        }),
+        SiteType::Building => check("site_type", layer == Layer::Buildings, &|| {
+            w.site_type(layer, "building")
+        }),
         SiteType::Any => {}
     }
     let status = text(data, row, "status");
-    check(
-        "status",
-        status.is_none_or(|s| s == "available"),
-        w.status(status),
-    );
+    check("status", status.is_none_or(|s| s == "available"), &|| {
+        w.status(status)
+    });
     if let Some(by) = needs.needed_by {
         let from = match data.value_by_name(row, "available_from") {
             Some(ValueRef::Date(d)) => Some(d),
@@ -402,16 +407,14 @@ pub fn constraints(data: &LayerData, row: u32, needs: &Needs, lang: Lang) -> Vec
         check(
             "needed_by",
             from.is_none_or(|d: NaiveDate| d <= by),
-            w.available(from, by),
+            &|| w.available(from, by),
         );
     }
     if let Some(min) = needs.land_min_ha {
         let a = site_area_ha(data, row);
-        check(
-            "land_min_ha",
-            a.is_some_and(|a| a >= min),
-            w.at_least("land", a, min, "ha"),
-        );
+        check("land_min_ha", a.is_some_and(|a| a >= min), &|| {
+            w.at_least("land", a, min, "ha")
+        });
     }
     let building_mins = [
         ("floor_min_m2", "floor_area_m2", needs.floor_min_m2, "m²"),
@@ -433,11 +436,9 @@ pub fn constraints(data: &LayerData, row: u32, needs: &Needs, lang: Lang) -> Vec
     for (name, field, need, unit) in building_mins {
         if let Some(min) = need {
             let v = num(data, row, field);
-            check(
-                name,
-                v.is_some_and(|v| v >= min),
-                w.at_least(field, v, min, unit),
-            );
+            check(name, v.is_some_and(|v| v >= min), &|| {
+                w.at_least(field, v, min, unit)
+            });
         }
     }
     for (name, wanted) in [
@@ -447,29 +448,27 @@ pub fn constraints(data: &LayerData, row: u32, needs: &Needs, lang: Lang) -> Vec
     ] {
         if wanted {
             let v = flag(data, row, name);
-            check(name, v == Some(true), w.utility(name, v));
+            check(name, v == Some(true), &|| w.utility(name, v));
         }
     }
     for zone in CONSTRAINTS {
         if !needs.accepts.contains(zone) {
             let v = flag(data, row, zone);
             if v == Some(true) {
-                check(zone_name(zone), false, w.zone(zone));
+                check(zone_name(zone), false, &|| w.zone(zone));
             }
         }
     }
     if let Some(t) = needs.tenure {
         let offered = text(data, row, "tenure");
         let ok = offered.is_none_or(|o| t == "sale_or_lease" || o == "sale_or_lease" || o == t);
-        check("tenure", ok, w.tenure(offered, t));
+        check("tenure", ok, &|| w.tenure(offered, t));
     }
     if let Some(siren) = &needs.territory {
         let v = text(data, row, "territory");
-        check(
-            "territory",
-            v == Some(siren.as_str()),
-            w.territory(v, siren),
-        );
+        check("territory", v == Some(siren.as_str()), &|| {
+            w.territory(v, siren)
+        });
     }
     out
 }
