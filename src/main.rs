@@ -389,6 +389,11 @@ fn serve(
         .addr
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let key_store = load_keys(&cfg)?;
+    // Read before listening, like the keys: a bad factor row stops start-up at once.
+    let factors = match &cfg.impact.factors {
+        Some(path) => terriens::matching::Factors::with_file(path)?,
+        None => terriens::matching::Factors::embedded(),
+    };
     match api::raise_open_files_limit() {
         Ok((old, new)) => tracing::info!(old, new, "open files soft limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
@@ -400,7 +405,7 @@ fn serve(
     let grace = Duration::from_secs(cfg.server.shutdown_grace_s);
     let limits = Arc::new(cfg.limits.clone());
     let server = rt.spawn(api::serve_switch(listener, limits, app.clone(), grace));
-    let (state, writer) = match load_state(&cfg, key_store, &loading) {
+    let (state, writer) = match load_state(&cfg, key_store, factors, &loading) {
         Ok(loaded) => loaded,
         Err(e) => {
             server.abort();
@@ -420,6 +425,7 @@ fn serve(
 fn load_state(
     cfg: &Config,
     key_store: KeyStore,
+    factors: terriens::matching::Factors,
     loading: &api::Loading,
 ) -> Result<(AppState, Option<Arc<Writer>>), BoxError> {
     loading.step("layers", Some(Layer::ALL.len() as u64));
@@ -454,9 +460,7 @@ fn load_state(
     if let Some(m) = manifest {
         state = state.with_manifest(m);
     }
-    if let Some(path) = &cfg.impact.factors {
-        state = state.with_factors(terriens::matching::Factors::with_file(path)?);
-    }
+    state = state.with_factors(factors);
     let mut options = cfg.writes.writer_options();
     if let Some(routing) = routing {
         let path = dir.as_ref().map(|d| d.path().to_path_buf());

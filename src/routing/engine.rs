@@ -338,15 +338,16 @@ impl<'e> SearchTimes<'e> {
         let g = &self.engine.graph;
         let back = self.direction.reverse();
         let mut seen = std::collections::HashSet::new();
+        let starts: Vec<(u32, u32, f64)> = self
+            .origins
+            .iter()
+            .flat_map(|o| entries(g, o, self.direction))
+            .collect();
         let (mut v, mut metres) = (from, 0.0);
         loop {
             let t = self.node_time_ms(v)?;
-            let entry = self
-                .origins
-                .iter()
-                .flat_map(|o| entries(g, o, self.direction))
-                .find(|&(n, ms, _)| n == v && ms == t);
-            if let Some((_, _, m)) = entry {
+            let entry = starts.iter().find(|&&(n, ms, _)| n == v && ms == t);
+            if let Some(&(_, _, m)) = entry {
                 return Some(metres + m);
             }
             seen.insert(v);

@@ -73,12 +73,12 @@ pub async fn match_needs(
         let m = matching::match_sites(&view, &needs, &engines, &factors, lang, limit, explain);
         let mut body = String::with_capacity(4096);
         body.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
+        let deposits = view.layer(crate::model::Layer::WasteDeposits).shared().clone();
         for (i, s) in m.sites.iter().chain(&m.failed).enumerate() {
             if i > 0 {
                 body.push(',');
             }
             let data = view.layer(s.layer).shared().clone();
-            let deposits = view.layer(crate::model::Layer::WasteDeposits).shared().clone();
             write_feature(
                 &mut body,
                 &data,
@@ -206,7 +206,7 @@ fn impact_json(
                 "met": m.met(),
                 "suppliers": suppliers,
                 "factors": m.factors.iter().map(|k| match factors.get(k) {
-                    Some(f) => json!({"key": f.key, "value": f.value, "unit": f.unit, "year": f.year, "source": f.source}),
+                    Some(f) => json!(f),
                     None => json!({"key": k, "value": null, "missing": "no sourced factor: the figures that need it are null"}),
                 }).collect::<Vec<_>>(),
             });
