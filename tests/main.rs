@@ -32,6 +32,7 @@ mod ogc_gdal;
 mod ogc_options;
 mod ogc_sort;
 mod openapi;
+mod projects;
 mod realdata_import;
 mod routing_api;
 mod routing_features;

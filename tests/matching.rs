@@ -24,11 +24,11 @@ use terriens::routing::ProfileId;
 const PROJECTS: usize = 20;
 const OCCUPATIONS: [&str; 4] = ["D1X33", "G0A40", "C0X30", "J0X31"];
 
-struct Demo {
-    router: axum::Router,
-    state: AppState,
-    partner: String,
-    _dir: tempfile::TempDir,
+pub(crate) struct Demo {
+    pub(crate) router: axum::Router,
+    pub(crate) state: AppState,
+    pub(crate) partner: String,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 fn demo() -> Demo {
@@ -70,7 +70,7 @@ async fn post_match(
     (status, json)
 }
 
-fn random_project(rng: &mut ChaCha8Rng) -> Value {
+pub(crate) fn random_project(rng: &mut ChaCha8Rng) -> Value {
     let mut p = serde_json::Map::new();
     let maybe = |rng: &mut ChaCha8Rng, p: f64| rng.random_bool(p);
     if maybe(rng, 0.7) {
@@ -161,7 +161,7 @@ fn random_project(rng: &mut ChaCha8Rng) -> Value {
 }
 
 /// The road graphs and every site and deposit's road position, for the oracle.
-fn export_roads(d: &Demo, dir: &Path) {
+pub(crate) fn export_roads(d: &Demo, dir: &Path) {
     let routing = d.state.routing.as_ref().unwrap();
     let snap = d.state.snapshot.load();
     for profile in [ProfileId::Car, ProfileId::Hgv] {
@@ -181,6 +181,37 @@ fn export_roads(d: &Demo, dir: &Path) {
             }
         }
     }
+}
+
+/// The Python oracle over `answers` (`/match?explain=all&limit=200` of each of `projects`, in
+/// order): its summary; panics with its report when it disagrees.
+pub(crate) fn run_oracle(d: &Demo, projects: &[Value], answers: &[Value]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("projects.json"),
+        json!(projects).to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("answers.json"), json!(answers).to_string()).unwrap();
+    export_roads(d, dir.path());
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/match_oracle.py");
+    let run = std::process::Command::new("python3")
+        .arg(script)
+        .arg(dir.path())
+        .arg(&fixtures)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("factors/impact_factors.csv"))
+        .output()
+        .expect("python3 with networkx and geographiclib (scripts/ensure-deps.sh --test)");
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    println!("{out}");
+    assert!(
+        run.status.success(),
+        "the oracle disagrees: {out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: Value = serde_json::from_str(out.trim()).unwrap();
+    summary
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -223,31 +254,7 @@ async fn matches_agree_with_an_independent_oracle() {
         assert_eq!(listed(&short), long[..long.len().min(5)], "{p}");
         assert_eq!(short["numberMatched"], answer["numberMatched"], "{p}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("projects.json"),
-        json!(projects).to_string(),
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("answers.json"), json!(answers).to_string()).unwrap();
-    export_roads(&d, dir.path());
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/match_oracle.py");
-    let run = std::process::Command::new("python3")
-        .arg(script)
-        .arg(dir.path())
-        .arg(&fixtures)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("factors/impact_factors.csv"))
-        .output()
-        .expect("python3 with networkx and geographiclib (scripts/ensure-deps.sh --test)");
-    let out = String::from_utf8_lossy(&run.stdout).into_owned();
-    println!("{out}");
-    assert!(
-        run.status.success(),
-        "the oracle disagrees: {out}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let summary: Value = serde_json::from_str(out.trim()).unwrap();
+    let summary = run_oracle(&d, &projects, &answers);
     assert!(summary["checked"]["sites"].as_u64().unwrap() >= (PROJECTS * 1000) as u64);
     assert!(
         summary["checked"]["impacts"].as_u64().unwrap_or(0) >= 100,

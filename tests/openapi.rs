@@ -111,6 +111,11 @@ fn contract_probes(deposit: u64, plot: u64) -> Vec<(&'static str, String)> {
         ("/isochrone", format!("/isochrone?{near}&contours_min=5000")),
         ("/workforce", format!("/workforce?{near}&minutes=10")),
         ("/workforce", "/workforce?minutes=10".into()),
+        ("/projects", "/projects".into()),
+        ("/projects/{id}", "/projects/1".into()),
+        ("/projects/{id}/matches", "/projects/1/matches?limit=5".into()),
+        ("/sites/{layer}/{id}/projects", format!("/sites/plots/{plot}/projects?explain=all")),
+        ("/sites/{layer}/{id}/projects", "/sites/waste_deposits/1/projects".into()),
     ];
     out.sort_by(|a, b| a.0.cmp(b.0));
     out

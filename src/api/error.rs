@@ -26,6 +26,8 @@ pub enum ApiError {
     UnknownLayer(#[from] UnknownLayer),
     #[error("layer {layer} has no feature with id {id}")]
     FeatureNotFound { layer: Layer, id: String },
+    #[error("there is no project with id {0}")]
+    ProjectNotFound(String),
     #[error("no route for {0}")]
     NoRoute(String),
     #[error(
@@ -153,6 +155,9 @@ impl ApiError {
             ApiError::FeatureNotFound { .. } => {
                 (S::NOT_FOUND, "feature-not-found", "Feature not found")
             }
+            ApiError::ProjectNotFound(_) => {
+                (S::NOT_FOUND, "project-not-found", "Project not found")
+            }
             ApiError::NoRoute(_) => (S::NOT_FOUND, "not-found", "Not found"),
             ApiError::TerritoryNotFound(_) => {
                 (S::NOT_FOUND, "territory-not-found", "Territory not found")
@@ -199,11 +204,20 @@ impl ApiError {
                     (S::NOT_FOUND, "feature-not-found", "Feature not found")
                 }
                 EditError::Exists { .. } => (S::CONFLICT, "feature-exists", "Feature exists"),
-                EditError::Stale { .. } => (
+                EditError::Stale { .. } | EditError::ProjectStale { .. } => (
                     S::PRECONDITION_FAILED,
                     "stale-version",
                     "Version does not match",
                 ),
+                EditError::ProjectNotFound(_) => {
+                    (S::NOT_FOUND, "project-not-found", "Project not found")
+                }
+                EditError::ProjectsNeedPartners => (
+                    S::FORBIDDEN,
+                    "projects-need-partners",
+                    "Confidential projects need the partners right",
+                ),
+                EditError::ProjectsFull => (S::CONFLICT, "no-free-id", "No free id"),
                 EditError::BatchTooLarge { .. } => {
                     (S::PAYLOAD_TOO_LARGE, "batch-too-large", "Batch too large")
                 }
@@ -356,7 +370,9 @@ impl ApiError {
                 }
                 _ => *param,
             },
-            ApiError::Edit(EditError::Stale { .. }) => Some("If-Match"),
+            ApiError::Edit(EditError::Stale { .. } | EditError::ProjectStale { .. }) => {
+                Some("If-Match")
+            }
             _ => None,
         }
     }
@@ -414,7 +430,10 @@ impl IntoResponse for ApiError {
                 .map(|r| json!({"index": r.index, "reason": r.reason.to_string()}))
                 .collect();
         }
-        if let ApiError::Edit(EditError::Stale { current, .. }) = &self {
+        if let ApiError::Edit(
+            EditError::Stale { current, .. } | EditError::ProjectStale { current, .. },
+        ) = &self
+        {
             body["current_version"] = json!(current);
         }
         let retry = self.retry_after();

@@ -53,8 +53,9 @@ fn heavy_route(method: Method, path: &'static str, handler: MethodRouter<AppStat
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use handlers::{catalog, edit, map, ogc, routing, search, territory, tiles};
+    use handlers::{catalog, edit, map, ogc, projects, routing, search, territory, tiles};
     const FEATURE: &str = "/layers/{layer}/features/{id}";
+    const PROJECT: &str = "/projects/{id}";
     const OGC_ITEMS: &str = "/ogc/collections/{layer}/items";
     const OGC_ITEM: &str = "/ogc/collections/{layer}/items/{id}";
     vec![
@@ -99,6 +100,21 @@ pub fn routes() -> Vec<Route> {
             Method::POST,
             "/match",
             post(handlers::matching::match_needs),
+        ),
+        route(Method::GET, "/projects", get(projects::list)),
+        route(Method::POST, "/projects", post(projects::create)),
+        route(Method::GET, PROJECT, get(projects::read)),
+        route(Method::PUT, PROJECT, put(projects::replace)),
+        route(Method::DELETE, PROJECT, delete(projects::delete)),
+        heavy_route(
+            Method::GET,
+            "/projects/{id}/matches",
+            get(projects::matches),
+        ),
+        heavy_route(
+            Method::GET,
+            "/sites/{layer}/{id}/projects",
+            get(projects::site_projects),
         ),
         heavy_route(
             Method::GET,

@@ -17,7 +17,9 @@ pub use writer::{
 };
 
 use crate::ingest::{IngestError, Rejection};
-use crate::model::{FeatureId, Layer};
+use serde_json::{Map, Value as Json};
+
+use crate::model::{FeatureId, Layer, ProjectId};
 use crate::store::StoreError;
 
 /// A change asked for by one request.
@@ -45,6 +47,19 @@ pub enum Edit {
     Delete {
         layer: Layer,
         id: FeatureId,
+        precondition: Precondition,
+    },
+    /// A new stored project (the document checked by the caller: `matching::read_project`);
+    /// the server gives it its id.
+    CreateProject { doc: Map<String, Json> },
+    /// Replace a project the caller sees.
+    ReplaceProject {
+        id: ProjectId,
+        doc: Map<String, Json>,
+        precondition: Precondition,
+    },
+    DeleteProject {
+        id: ProjectId,
         precondition: Precondition,
     },
 }
@@ -85,7 +100,8 @@ pub struct WrittenFeature {
 /// The answer to an acknowledged write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
-    pub layer: Layer,
+    /// The layer written; `None` for a stored project.
+    pub layer: Option<Layer>,
     pub features: Vec<WrittenFeature>,
     /// Generation of the first snapshot that shows the write.
     pub generation: u64,
@@ -125,6 +141,23 @@ pub enum EditError {
         current: Option<u64>,
         expected: String,
     },
+    #[error("there is no project with id {0}")]
+    ProjectNotFound(ProjectId),
+    #[error(
+        "project {id} is {}; If-Match asked for {expected}",
+        match current { Some(v) => format!("at version {v}"), None => "absent".to_string() }
+    )]
+    ProjectStale {
+        id: ProjectId,
+        current: Option<u64>,
+        expected: String,
+    },
+    #[error(
+        "a confidential project (the default) is written only with a key that has the partners right; mark it \"confidentiality\": \"public\" or use such a key"
+    )]
+    ProjectsNeedPartners,
+    #[error("no free project id left below 2^53")]
+    ProjectsFull,
     #[error("a batch holds at most {max} features; this one holds {count}: split it")]
     BatchTooLarge { count: usize, max: usize },
     #[error(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::{LayerData, View};
-use crate::model::{Access, Layer};
+use crate::model::{Access, Layer, Projects};
 
 /// Every layer at one data generation.
 #[derive(Debug, Clone)]
@@ -16,6 +16,9 @@ pub struct Snapshot {
     /// `version`.
     pub generation: u64,
     layers: [Arc<LayerData>; 5],
+    /// The stored projects (every one, whoever may see it; readers filter by
+    /// `Access::sees_project`).
+    pub projects: Projects,
 }
 
 impl Snapshot {
@@ -29,6 +32,7 @@ impl Snapshot {
         Snapshot {
             generation,
             layers: slots,
+            projects: Projects::new(),
         }
     }
 
@@ -60,6 +64,14 @@ impl Snapshot {
             let i = data.layer().index();
             next.layers[i] = data;
         }
+        next.generation = self.generation + 1;
+        next
+    }
+
+    /// A copy of this snapshot with these projects and the generation moved on by one.
+    pub fn with_projects(&self, projects: Projects) -> Snapshot {
+        let mut next = self.clone();
+        next.projects = projects;
         next.generation = self.generation + 1;
         next
     }

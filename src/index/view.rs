@@ -6,14 +6,14 @@
 //! from the columns by `visibility`). A `LayerView` answers what readers need: a feature by id
 //! (`None` when hidden, exactly as if it did not exist), the visible rows, the count and bounds
 //! the caller may see, and attribute filters restricted to the visible rows
-//! ([`LayerView::filter`]). Raw column access ([`LayerView::data`]) is for rows the view has
-//! already admitted.
+//! ([`LayerView::filter`]); and the stored projects the caller may see ([`View::projects`]).
+//! Raw column access ([`LayerView::data`]) is for rows the view has already admitted.
 
 use std::sync::Arc;
 
 use super::visibility::Visibility;
 use super::{Extent, Filter, LayerData, Snapshot, SourceAttrs};
-use crate::model::{Audience, Feature, FeatureId, Layer};
+use crate::model::{Audience, Feature, FeatureId, Layer, Project, ProjectId};
 
 /// A snapshot as one audience sees it. Cheap to build and copy; build it once per request.
 ///
@@ -46,6 +46,23 @@ impl<'a> View<'a> {
     /// The data generation of the snapshot (cursors, ETags).
     pub fn generation(&self) -> u64 {
         self.snapshot.generation
+    }
+
+    /// The stored projects this audience may see, by id.
+    pub fn projects(&self) -> impl Iterator<Item = &'a Arc<Project>> + use<'a> {
+        let audience = self.audience;
+        self.snapshot
+            .projects
+            .values()
+            .filter(move |p| audience.sees_project(p.confidentiality()))
+    }
+
+    /// One project, if this audience may see it.
+    pub fn project(&self, id: ProjectId) -> Option<&'a Arc<Project>> {
+        self.snapshot
+            .projects
+            .get(&id)
+            .filter(|p| self.audience.sees_project(p.confidentiality()))
     }
 
     /// One layer, with the row rule of this view.

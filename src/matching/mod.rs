@@ -22,6 +22,7 @@
 
 pub mod impact;
 mod needs;
+mod project;
 mod words;
 
 use std::sync::Arc;
@@ -33,10 +34,11 @@ pub use needs::{
     BadNeed, DEFAULT_NEED_MINUTES, MAX_NEED_MINUTES, MAX_NEEDS, MaterialNeed, NEED_FIELDS, Needs,
     OccupationNeed, SiteType, Weights, is_naf_code, is_occupation_code,
 };
+pub use project::{PROJECT_FIELDS, read_project};
 pub use words::Lang;
 
 use crate::index::{Filter, LayerData, LayerView, ValueRef, View};
-use crate::model::{FeatureId, Layer};
+use crate::model::{FeatureId, Layer, Project};
 use crate::query::{CONSTRAINTS, SITE_LAYERS};
 use crate::routing::workforce::Workforce;
 use crate::routing::{
@@ -243,6 +245,7 @@ pub fn match_sites(
             deposits.shared(),
             &material_rows,
             &catchments,
+            &mut SiteSearches::for_needs([needs]),
             lang,
         );
         m.total = total(&m.criteria);
@@ -262,6 +265,114 @@ pub fn match_sites(
         matched,
         failed,
     }
+}
+
+/// A stored project, read for matching: its needs and the road networks they call for.
+pub struct ReadProject {
+    pub project: Arc<Project>,
+    pub needs: Needs,
+    pub engines: Engines,
+}
+
+/// How one site fits a stored project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectFit {
+    pub project: Arc<Project>,
+    pub fit: SiteMatch,
+}
+
+/// The projects one site would suit, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectFits {
+    /// Projects whose every constraint the site passes, by total, then id.
+    pub suited: Vec<ProjectFit>,
+    /// With `explain`: the projects the site fails, with the constraints failed.
+    pub failed: Vec<ProjectFit>,
+}
+
+/// The reverse of [`match_sites`]: how one site (a visible row of a site layer) fits each of
+/// the projects, with the same constraints, criteria, totals and impact as the project's own
+/// matches give that site. The road searches from the site are made once for all the projects
+/// ([`SiteSearches`]), and the deposits of a material read once.
+pub fn rank_projects(
+    view: &View,
+    layer: Layer,
+    row: u32,
+    projects: &[ReadProject],
+    factors: &Factors,
+    lang: Lang,
+    explain: bool,
+) -> ProjectFits {
+    let data = view.layer(layer).shared().clone();
+    let deposits = view.layer(Layer::WasteDeposits);
+    let catchments = view.layer(Layer::Catchments).shared().clone();
+    let mut searches = SiteSearches::for_needs(projects.iter().map(|p| &p.needs));
+    let mut by_material: Vec<(&'static str, Vec<(u32, f64)>)> = Vec::new();
+    let mut out = ProjectFits {
+        suited: Vec::new(),
+        failed: Vec::new(),
+    };
+    for p in projects {
+        if crate::cancel::cancelled() {
+            break;
+        }
+        let checks = constraints(&data, row, &p.needs, Some(lang));
+        let mut fit = SiteMatch {
+            layer,
+            row,
+            id: data.id(row),
+            checks,
+            criteria: Vec::new(),
+            impact: Vec::new(),
+            total: 0.0,
+        };
+        if !fit.passes() {
+            if explain {
+                out.failed.push(ProjectFit {
+                    project: p.project.clone(),
+                    fit,
+                });
+            }
+            continue;
+        }
+        let material_rows: Vec<Vec<(u32, f64)>> = p
+            .needs
+            .materials
+            .iter()
+            .map(|m| {
+                if let Some((_, rows)) = by_material.iter().find(|(k, _)| *k == m.material) {
+                    return rows.clone();
+                }
+                let rows = deposits_of(deposits, m.material);
+                by_material.push((m.material, rows.clone()));
+                rows
+            })
+            .collect();
+        (fit.criteria, fit.impact) = criteria(
+            &data,
+            row,
+            &p.needs,
+            &p.engines,
+            factors,
+            deposits.shared(),
+            &material_rows,
+            &catchments,
+            &mut searches,
+            lang,
+        );
+        fit.total = total(&fit.criteria);
+        out.suited.push(ProjectFit {
+            project: p.project.clone(),
+            fit,
+        });
+    }
+    out.suited.sort_by(|a, b| {
+        b.fit
+            .total
+            .total_cmp(&a.fit.total)
+            .then(a.project.id.cmp(&b.project.id))
+    });
+    out
 }
 
 /// Ranking order: higher total first, then layer, then id.
@@ -483,16 +594,95 @@ fn zone_name(zone: &str) -> &'static str {
     }
 }
 
+/// The road searches from one site, made once and shared by the criteria of every need of a
+/// project (and, in the reverse lookup, of every project): per profile, one search as far as
+/// the longest drive asked of that profile; per commute length, one workforce count. A search
+/// reaching further gives the same times and routes within a shorter limit (every node closer
+/// than the limit is settled in both), so sharing changes no answer.
+pub struct SiteSearches<'e> {
+    longest: Vec<(ProfileId, f64)>,
+    times: Vec<(ProfileId, Option<SearchTimes<'e>>)>,
+    workforce: Vec<(f64, Option<Workforce>)>,
+}
+
+impl<'e> SiteSearches<'e> {
+    /// Searches long enough for every material need of these needs.
+    pub fn for_needs<'n>(all: impl IntoIterator<Item = &'n Needs>) -> SiteSearches<'e> {
+        let mut longest: Vec<(ProfileId, f64)> = Vec::new();
+        for m in all.into_iter().flat_map(|n| &n.materials) {
+            let s = m.max_drive_min * 60.0;
+            match longest.iter_mut().find(|(p, _)| *p == m.profile) {
+                Some((_, l)) => *l = l.max(s),
+                None => longest.push((m.profile, s)),
+            }
+        }
+        SiteSearches {
+            longest,
+            times: Vec::new(),
+            workforce: Vec::new(),
+        }
+    }
+
+    /// The index of the search of `profile` to the site (made on first use).
+    fn search(
+        &mut self,
+        engine: &'e RoutingEngine,
+        profile: ProfileId,
+        data: &LayerData,
+        row: u32,
+    ) -> usize {
+        if let Some(i) = self.times.iter().position(|(p, _)| *p == profile) {
+            return i;
+        }
+        let longest = self
+            .longest
+            .iter()
+            .find(|(p, _)| *p == profile)
+            .map_or(0.0, |(_, l)| *l);
+        let times = engine.feature_snaps(data)[row as usize]
+            .map(|site| engine.travel_times_from(vec![site], Direction::To, longest));
+        self.times.push((profile, times));
+        self.times.len() - 1
+    }
+
+    fn times(&self, i: usize) -> Option<&SearchTimes<'e>> {
+        self.times[i].1.as_ref()
+    }
+
+    /// The workforce within `minutes` of commute to the site (`None`: the site is off the
+    /// roads).
+    fn workforce(
+        &mut self,
+        engine: &RoutingEngine,
+        data: &LayerData,
+        row: u32,
+        catchments: &Arc<LayerData>,
+        minutes: f64,
+    ) -> Option<&Workforce> {
+        let i = match self.workforce.iter().position(|(m, _)| *m == minutes) {
+            Some(i) => i,
+            None => {
+                let w = engine.feature_snaps(data)[row as usize]
+                    .map(|s| engine.workforce_at(catchments, s, minutes, Direction::To));
+                self.workforce.push((minutes, w));
+                self.workforce.len() - 1
+            }
+        };
+        self.workforce[i].1.as_ref()
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn criteria(
+fn criteria<'e>(
     data: &Arc<LayerData>,
     row: u32,
     needs: &Needs,
-    engines: &Engines,
+    engines: &'e Engines,
     factors: &Factors,
     deposits: &Arc<LayerData>,
     material_rows: &[Vec<(u32, f64)>],
     catchments: &Arc<LayerData>,
+    searches: &mut SiteSearches<'e>,
     lang: Lang,
 ) -> (Vec<Criterion>, Vec<MaterialImpact>) {
     let w = words::Words(lang);
@@ -517,32 +707,15 @@ fn criteria(
             reason: w.land(area, needs.land_min_ha, needs.land_max_ha),
         });
     }
-    // One road search per profile, to the site and as far as the longest drive of that
-    // profile's needs: materials hauled by the same vehicle share it.
-    let mut searches: Vec<(ProfileId, Option<SearchTimes>)> = Vec::new();
     for ((need, engine), rows) in needs
         .materials
         .iter()
         .zip(&engines.materials)
         .zip(material_rows)
     {
-        let i = match searches.iter().position(|(p, _)| *p == need.profile) {
-            Some(i) => i,
-            None => {
-                let longest = needs
-                    .materials
-                    .iter()
-                    .filter(|m| m.profile == need.profile)
-                    .map(|m| m.max_drive_min * 60.0)
-                    .fold(0.0, f64::max);
-                let times = engine.feature_snaps(data)[row as usize]
-                    .map(|site| engine.travel_times_from(vec![site], Direction::To, longest));
-                searches.push((need.profile, times));
-                searches.len() - 1
-            }
-        };
+        let i = searches.search(engine, need.profile, data, row);
         let deposit_snaps = engine.feature_snaps(deposits);
-        let reach = searches[i].1.as_ref().map(|times| {
+        let reach = searches.times(i).map(|times| {
             material_reach(
                 times,
                 deposits,
@@ -559,7 +732,7 @@ fn criteria(
             .into_iter()
             .map(|(k, take)| {
                 let r = &reachable[k];
-                let road_m = searches[i].1.as_ref().and_then(|times| {
+                let road_m = searches.times(i).and_then(|times| {
                     let snap = deposit_snaps[r.row as usize].as_ref()?;
                     Some(times.route_at(snap)?.length_m)
                 });
@@ -597,21 +770,10 @@ fn criteria(
         });
     }
     if let Some(engine) = &engines.commute {
-        let snap = engine.feature_snaps(data)[row as usize];
-        // One workforce search per distinct commute.
-        let mut reach: Vec<(f64, Workforce)> = Vec::new();
         for need in &needs.occupations {
-            let figures = snap.map(|s| {
-                let i = match reach.iter().position(|(m, _)| *m == need.max_commute_min) {
-                    Some(i) => i,
-                    None => {
-                        let m = need.max_commute_min;
-                        reach.push((m, engine.workforce_at(catchments, s, m, Direction::To)));
-                        reach.len() - 1
-                    }
-                };
-                reach[i].1.totals.clone()
-            });
+            let figures = searches
+                .workforce(engine, data, row, catchments, need.max_commute_min)
+                .map(|w| w.totals.clone());
             let figures = figures.as_ref();
             let count = |m: Option<&std::collections::BTreeMap<String, f64>>| {
                 m.map(|m| m.get(&need.code).copied().unwrap_or(0.0))
@@ -631,7 +793,7 @@ fn criteria(
                 profile: Some(COMMUTE_PROFILE),
                 score: (seekers.unwrap_or(0.0) / need.headcount).min(1.0),
                 weight: share(needs.weights.workforce, needs.occupations.len()),
-                reason: w.workforce(need, seekers, difficult, snap.is_some()),
+                reason: w.workforce(need, seekers, difficult, figures.is_some()),
             });
         }
     }
@@ -762,6 +924,7 @@ mod tests {
             &deposits,
             &rows,
             &catchments,
+            &mut SiteSearches::for_needs([&needs]),
             Lang::En,
         );
         assert_eq!(

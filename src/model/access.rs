@@ -6,6 +6,8 @@
 //! are **left out entirely**, in every endpoint: not rounded, because a rounded position still
 //! leaks through radius and nearest queries (the distances are computed on the exact position,
 //! and a few queries trilaterate it), through tile features and through filter counts.
+//! Stored projects are for the `partners` right unless marked `public`
+//! ([`Audience::sees_project`]).
 //!
 //! The rule itself is [`Audience::sees`]: one function of the caller's audience, the layer and
 //! the row's confidentiality value. [`Access::sees`] applies it to a feature in row form; inside
@@ -130,6 +132,11 @@ impl Access {
         }
     }
 
+    /// Whether the request may see this stored project at all.
+    pub fn sees_project(&self, project: &super::Project) -> bool {
+        self.audience().sees_project(project.confidentiality())
+    }
+
     /// Whether the request may see this feature of this layer at all.
     pub fn sees(&self, layer: Layer, feature: &Feature) -> bool {
         self.audience().sees(layer, confidentiality(layer, feature))
@@ -165,6 +172,13 @@ impl Audience {
         self == Audience::Full
             || layer != CONFIDENTIAL_LAYER
             || confidentiality != Some(CONFIDENTIAL_VALUE)
+    }
+
+    /// Whether this audience may see a stored project: projects are for the `partners` right
+    /// unless marked `public` (prospection is confidential).
+    #[inline]
+    pub fn sees_project(self, confidentiality: &str) -> bool {
+        self == Audience::Full || confidentiality == super::PROJECT_CONFIDENTIALITY[1]
     }
 
     /// Whether some rows of `layer` may be hidden from this audience (false: no per-row check

@@ -442,6 +442,11 @@ fn reachable_street_m(
     catchments: &LayerData,
 ) -> Vec<f64> {
     let mut reachable_m = vec![0.0; catchments.len()];
+    // Summed in segment order: a hash map's order changes from run to run, and with it the
+    // last bits of a float sum, so the same question would get answers differing in the last
+    // digit.
+    let mut reach: Vec<(u32, f64)> = reach.into_iter().collect();
+    reach.sort_unstable_by_key(|&(seg, _)| seg);
     for (seg, r) in reach {
         if let Some(c) = roads.catchment_of(seg) {
             reachable_m[c as usize] += r.min(1.0) * f64::from(graph.segment(seg).length_m);

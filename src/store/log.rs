@@ -3,7 +3,8 @@
 //! File layout: an 8-byte header `TRNWLOG1`, then records, each
 //! `[payload length: u32 LE][CRC32 of length and payload: u32 LE][payload]`. The payload is the
 //! JSON of a [`LogRecord`]: one request (a batch is one record, so it is all or nothing), as
-//! the full resulting features (`put`) and deletions. Replaying a record is idempotent, so a log
+//! the full resulting features (`put`) and deletions, and the same for stored projects
+//! (`put_project`, `delete_project`). Replaying a record is idempotent, so a log
 //! may be replayed over layer files that already hold some of its effects: that is what makes
 //! compaction safe to interrupt.
 //!
@@ -25,7 +26,7 @@ use serde_json::{Map, Value as Json, json};
 use super::{StoreError, io, sync_dir};
 use crate::ingest::geometry_from_geojson;
 use crate::ingest::validate::stored_properties;
-use crate::model::{Feature, FeatureId, Layer, geometry_to_json, schema};
+use crate::model::{Feature, FeatureId, Layer, Project, ProjectId, geometry_to_json, schema};
 
 /// Name of the live log in a data directory.
 pub const LOG_FILE: &str = "writes.log";
@@ -48,19 +49,21 @@ pub enum Op {
         layer: Layer,
         id: FeatureId,
     },
+    /// A stored project as it is after the write.
+    PutProject {
+        project: Project,
+    },
+    DeleteProject {
+        id: ProjectId,
+    },
 }
 
 impl Op {
-    pub fn layer(&self) -> Layer {
+    /// The layer a feature op changes; `None` for a project op.
+    pub fn layer(&self) -> Option<Layer> {
         match self {
-            Op::Put { layer, .. } | Op::Delete { layer, .. } => *layer,
-        }
-    }
-
-    pub fn id(&self) -> FeatureId {
-        match self {
-            Op::Put { feature, .. } => feature.id,
-            Op::Delete { id, .. } => *id,
+            Op::Put { layer, .. } | Op::Delete { layer, .. } => Some(*layer),
+            Op::PutProject { .. } | Op::DeleteProject { .. } => None,
         }
     }
 }
@@ -86,6 +89,10 @@ impl LogRecord {
                     "feature": feature_to_json(*layer, feature),
                 }),
                 Op::Delete { layer, id } => json!({"op": "delete", "layer": layer.id(), "id": id}),
+                Op::PutProject { project } => {
+                    json!({"op": "put_project", "project": project.to_json()})
+                }
+                Op::DeleteProject { id } => json!({"op": "delete_project", "id": id}),
             })
             .collect();
         let payload = json!({"seq": self.seq, "ops": ops}).to_string();
@@ -133,6 +140,21 @@ pub enum RecordError {
 
 /// Reads one op of a record.
 fn decode_op(op: &Json) -> Result<Op, RecordError> {
+    match op["op"].as_str() {
+        Some("put_project") => {
+            return Ok(Op::PutProject {
+                project: Project::from_json(&op["project"]).map_err(RecordError::Missing)?,
+            });
+        }
+        Some("delete_project") => {
+            return Ok(Op::DeleteProject {
+                id: op["id"]
+                    .as_u64()
+                    .ok_or(RecordError::Missing("delete_project without `id`"))?,
+            });
+        }
+        _ => {}
+    }
     let layer: Layer = op["layer"]
         .as_str()
         .ok_or(RecordError::Missing("op without `layer`"))?
@@ -756,6 +778,22 @@ mod tests {
                     layer: Layer::Plots,
                     id: 9,
                 }],
+            },
+            LogRecord {
+                seq: 3,
+                ops: vec![
+                    Op::PutProject {
+                        project: Project {
+                            id: 4,
+                            version: 2,
+                            doc: json!({"name": "Bioraffinerie", "needs": {"land_min_ha": 5}})
+                                .as_object()
+                                .unwrap()
+                                .clone(),
+                        },
+                    },
+                    Op::DeleteProject { id: 3 },
+                ],
             },
         ];
         let bytes = framed(&recs);

@@ -1,7 +1,8 @@
 //! Persistence: one FlatGeobuf file per layer (with its packed Hilbert R-tree, so QGIS and GDAL
 //! read the store directly) in a data directory, each written atomically: temporary file,
 //! fsync, rename, fsync of the directory; and the write log of every acknowledged write since
-//! the layer files were last saved ([`WriteLog`]).
+//! the layer files were last saved ([`WriteLog`]). Stored projects live beside the layers in
+//! `projects.json`, written the same way and logged in the same write log.
 
 mod embedded;
 mod fgb;
@@ -23,7 +24,10 @@ pub use manifest::{Bassin, Commune, LayerReport, MANIFEST_FILE, Manifest, RoadsR
 pub use salvage::{LogReport, check_logs, salvage_logs};
 
 use crate::index::{LayerData, Snapshot};
-use crate::model::Layer;
+use crate::model::{Layer, Project, Projects};
+
+/// Name of the stored projects' file in a data directory.
+pub const PROJECTS_FILE: &str = "projects.json";
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +38,7 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a valid layer file: {reason}")]
+    #[error("{path} is not a valid layer (or projects) file: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error(
         "the write log {path} is damaged: {reason}. Nothing was changed and the server does not \
@@ -121,7 +125,59 @@ impl DataDir {
                 })
                 .collect::<Result<Vec<_>, _>>()
         })?;
-        Ok(Snapshot::new(1, layers))
+        let mut snapshot = Snapshot::new(1, layers);
+        snapshot.projects = self.load_projects()?;
+        Ok(snapshot)
+    }
+
+    /// Path of the stored projects (`projects.json`).
+    pub fn projects_path(&self) -> PathBuf {
+        self.path.join(PROJECTS_FILE)
+    }
+
+    /// Loads the stored projects; an absent file is none.
+    pub fn load_projects(&self) -> Result<Projects, StoreError> {
+        let path = self.projects_path();
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Projects::new()),
+            Err(e) => return Err(io("cannot read", &path)(e)),
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        let doc: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
+        let list = doc["projects"]
+            .as_array()
+            .ok_or_else(|| corrupt("no `projects` array".into()))?;
+        list.iter()
+            .map(|v| {
+                let p = Project::from_json(v).map_err(|e| corrupt(e.to_string()))?;
+                Ok((p.id, std::sync::Arc::new(p)))
+            })
+            .collect()
+    }
+
+    /// Writes the projects atomically, as [`DataDir::save_layer`] does a layer. Nothing is
+    /// written when there is no project and never was a file.
+    pub fn save_projects(&self, projects: &Projects) -> Result<(), StoreError> {
+        let path = self.projects_path();
+        if projects.is_empty() && !path.exists() {
+            return Ok(());
+        }
+        let list: Vec<serde_json::Value> = projects.values().map(|p| p.to_json()).collect();
+        let body = serde_json::json!({"projects": list}).to_string();
+        let tmp = self.path.join(format!(".{PROJECTS_FILE}.tmp"));
+        {
+            let mut file = fs::File::create(&tmp).map_err(io("cannot create", &tmp))?;
+            file.write_all(body.as_bytes())
+                .map_err(io("cannot write", &tmp))?;
+            file.sync_all().map_err(io("cannot fsync", &tmp))?;
+        }
+        fs::rename(&tmp, &path).map_err(io("cannot rename into", &path))?;
+        sync_dir(&self.path)
     }
 
     /// Writes a layer atomically: readers of the file see the old or the new version, never a

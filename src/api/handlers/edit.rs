@@ -43,7 +43,7 @@ fn location(layer: Layer, id: FeatureId) -> HeaderValue {
 }
 
 /// The answer for one feature: status, ETag, Location for a creation.
-fn one(w: Written, ok: StatusCode) -> Response {
+fn one(layer: Layer, w: Written, ok: StatusCode) -> Response {
     let Some(f) = w.features.first().copied() else {
         return ApiError::Internal("a write answered no feature".into()).into_response();
     };
@@ -51,10 +51,10 @@ fn one(w: Written, ok: StatusCode) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, etag(f.version));
     if f.created {
-        headers.insert(header::LOCATION, location(w.layer, f.id));
+        headers.insert(header::LOCATION, location(layer, f.id));
     }
     let body = json!({
-        "layer": w.layer,
+        "layer": layer,
         "id": f.id,
         "version": f.version,
         "generation": w.generation,
@@ -96,14 +96,14 @@ pub async fn create(
     let w = writer
         .submit(Edit::Create { layer, features }, access)
         .await?;
-    Ok(created(&w))
+    Ok(created(layer, &w))
 }
 
 /// 201 with the ids and versions written; a single feature's `Location` and ETag.
-fn created(w: &Written) -> Response {
+fn created(layer: Layer, w: &Written) -> Response {
     let mut headers = HeaderMap::new();
     if let [f] = w.features.as_slice() {
-        headers.insert(header::LOCATION, location(w.layer, f.id));
+        headers.insert(header::LOCATION, location(layer, f.id));
         headers.insert(header::ETAG, etag(f.version));
     }
     let features: Vec<_> = w
@@ -111,7 +111,7 @@ fn created(w: &Written) -> Response {
         .iter()
         .map(|f| json!({"id": f.id, "version": f.version}))
         .collect();
-    let body = json!({"layer": w.layer, "generation": w.generation, "features": features});
+    let body = json!({"layer": layer, "generation": w.generation, "features": features});
     (StatusCode::CREATED, headers, Json(body)).into_response()
 }
 
@@ -134,7 +134,11 @@ pub async fn replace(
         feature,
         precondition,
     };
-    Ok(one(writer.submit(edit, access).await?, StatusCode::OK))
+    Ok(one(
+        layer,
+        writer.submit(edit, access).await?,
+        StatusCode::OK,
+    ))
 }
 
 /// `PATCH /layers/{layer}/features/{id}`: merge properties, replace the geometry.
@@ -156,7 +160,11 @@ pub async fn patch(
         patch,
         precondition,
     };
-    Ok(one(writer.submit(edit, access).await?, StatusCode::OK))
+    Ok(one(
+        layer,
+        writer.submit(edit, access).await?,
+        StatusCode::OK,
+    ))
 }
 
 /// `DELETE /layers/{layer}/features/{id}`.
@@ -176,7 +184,7 @@ pub async fn delete(
         precondition,
     };
     let w = writer.submit(edit, access).await?;
-    let body = json!({"layer": w.layer, "id": id, "deleted": true, "generation": w.generation});
+    let body = json!({"layer": layer, "id": id, "deleted": true, "generation": w.generation});
     Ok((StatusCode::OK, Json(body)).into_response())
 }
 

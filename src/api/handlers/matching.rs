@@ -9,7 +9,9 @@ use crate::api::geojson::{GEOJSON, respond, write_feature};
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState};
 use crate::matching::{self, Engines, Lang, MAX_MATCHES, Needs, SiteMatch};
+use crate::model::Access;
 use axum::extract::State;
+use std::sync::Arc;
 
 /// Matches listed when `limit` is not given.
 const DEFAULT_LIMIT: usize = 20;
@@ -22,6 +24,27 @@ pub async fn match_needs(
     params: Params,
     ApiJson(body): ApiJson<Json>,
 ) -> Result<Response, ApiError> {
+    let (limit, explain) = match_options(&params, "/match", "the needs go in the body")?;
+    let lang = lang_of(&headers);
+    let Json::Object(body) = body else {
+        return Err(ApiError::bad_param(
+            "body",
+            "a JSON object of needs, e.g. {\"land_min_ha\": 5, \"materials\": [...]}",
+        ));
+    };
+    let snap = state.snapshot.load();
+    let needs = Needs::read(&body, &known_occupations(&state, &snap))
+        .map_err(|e| ApiError::bad_param(e.field, e.detail))?;
+    answer_matches(state, access, snap, needs, limit, explain, lang).await
+}
+
+/// `limit` (1 to [`MAX_MATCHES`], default 20) and `explain` (`all`); any other parameter is a
+/// 400 (`what` names the endpoint, `hint` says where the rest goes).
+pub(super) fn match_options(
+    params: &Params,
+    what: &str,
+    hint: &str,
+) -> Result<(usize, bool), ApiError> {
     if let Some((k, _)) = params
         .0
         .iter()
@@ -29,7 +52,7 @@ pub async fn match_needs(
     {
         return Err(ApiError::bad_param(
             k.clone(),
-            "unknown parameter; /match takes limit and explain (the needs go in the body)",
+            format!("unknown parameter; {what} takes limit and explain ({hint})"),
         ));
     }
     let limit = params
@@ -47,25 +70,41 @@ pub async fn match_needs(
         Some(o) => {
             return Err(ApiError::bad_param(
                 "explain",
-                format!("`{o}`: the only value is all (list the sites failing a constraint)"),
+                format!("`{o}`: the only value is all (list what fails a constraint too)"),
             ));
         }
     };
-    let lang = Lang::from_accept_language(
+    Ok((limit, explain))
+}
+
+/// The language of the reasons, from `Accept-Language`.
+pub(super) fn lang_of(headers: &HeaderMap) -> Lang {
+    Lang::from_accept_language(
         headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
-    );
-    let Json::Object(body) = body else {
-        return Err(ApiError::bad_param(
-            "body",
-            "a JSON object of needs, e.g. {\"land_min_ha\": 5, \"materials\": [...]}",
-        ));
-    };
-    let snap = state.snapshot.load();
+    )
+}
+
+/// Whether an occupation code is known, for reading needs against this snapshot.
+pub(super) fn known_occupations<'a>(
+    state: &'a AppState,
+    snap: &'a crate::index::Snapshot,
+) -> impl Fn(&str) -> bool + 'a {
     let catchments = snap.layer(crate::model::Layer::Catchments);
-    let known = |code: &str| matching::occupation_known(&state.occupations, catchments, code);
-    let needs = Needs::read(&body, &known).map_err(|e| ApiError::bad_param(e.field, e.detail))?;
+    move |code: &str| matching::occupation_known(&state.occupations, catchments, code)
+}
+
+/// Runs the matching of `needs` for `access` and answers the GeoJSON of the sites.
+pub(super) async fn answer_matches(
+    state: AppState,
+    access: Access,
+    snap: Arc<crate::index::Snapshot>,
+    needs: Needs,
+    limit: usize,
+    explain: bool,
+    lang: Lang,
+) -> Result<Response, ApiError> {
     let engines = Engines::for_needs(state.routing.as_deref(), &needs)?;
     let factors = state.factors.clone();
     let out = spawn_blocking("matching", move || {
@@ -73,7 +112,10 @@ pub async fn match_needs(
         let m = matching::match_sites(&view, &needs, &engines, &factors, lang, limit, explain);
         let mut body = String::with_capacity(4096);
         body.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
-        let deposits = view.layer(crate::model::Layer::WasteDeposits).shared().clone();
+        let deposits = view
+            .layer(crate::model::Layer::WasteDeposits)
+            .shared()
+            .clone();
         for (i, s) in m.sites.iter().chain(&m.failed).enumerate() {
             if i > 0 {
                 body.push(',');
@@ -93,19 +135,26 @@ pub async fn match_needs(
             "numberReturned": m.sites.len(),
             "numberFailed": if explain { Some(m.failed.len()) } else { None },
             "lang": lang.code(),
-            "weighting": "total = sum(weight x score) / sum(weight); a material's (an occupation's) weight is the materials' (workforce's) weight shared by the entries",
+            "weighting": WEIGHTING,
         });
         let tail = tail.to_string();
         body.push_str(&tail[1..]);
         Ok(body)
     })
     .await?;
-    let mut resp = respond(out, GEOJSON);
+    Ok(with_language(respond(out, GEOJSON), lang))
+}
+
+/// How totals are made, said in every answer.
+pub(super) const WEIGHTING: &str = "total = sum(weight x score) / sum(weight); a material's (an occupation's) weight is the materials' (workforce's) weight shared by the entries";
+
+/// `Content-Language` of the reasons.
+pub(super) fn with_language(mut resp: Response, lang: Lang) -> Response {
     resp.headers_mut().insert(
         header::CONTENT_LANGUAGE,
         header::HeaderValue::from_static(lang.code()),
     );
-    Ok(resp)
+    resp
 }
 
 /// The match members of a site's properties.
@@ -117,16 +166,31 @@ fn match_props(
     lang: Lang,
 ) {
     p.text("site_layer", s.layer.id());
-    p.json("passes", &Json::Bool(s.passes()));
+    for (k, v) in fit_json(s, deposits, factors, lang) {
+        p.json(&k, &v);
+    }
+}
+
+/// How a site fits a project: `passes`, `score`, `constraints`, and either `failed` or
+/// `criteria`, `reasons` and `impact`. The same members in `/match` (per site) and in
+/// `/sites/{layer}/{id}/projects` (per project).
+pub(super) fn fit_json(
+    s: &SiteMatch,
+    deposits: &crate::index::LayerData,
+    factors: &matching::Factors,
+    lang: Lang,
+) -> Map<String, Json> {
+    let mut p = Map::new();
+    p.insert("passes".into(), Json::Bool(s.passes()));
     if s.passes() {
-        p.json("score", &json!(round(s.total, 4)));
+        p.insert("score".into(), json!(round(s.total, 4)));
     }
     let checks: Vec<Json> = s
         .checks
         .iter()
         .map(|c| json!({"constraint": c.name, "passed": c.passed, "reason": c.reason}))
         .collect();
-    p.json("constraints", &Json::Array(checks));
+    p.insert("constraints".into(), Json::Array(checks));
     if !s.passes() {
         let failed: Vec<Json> = s
             .checks
@@ -134,11 +198,11 @@ fn match_props(
             .filter(|c| !c.passed)
             .map(|c| Json::String(c.name.to_string()))
             .collect();
-        p.json("failed", &Json::Array(failed));
-        return;
+        p.insert("failed".into(), Json::Array(failed));
+        return p;
     }
     let criteria: Vec<Json> = s.criteria.iter().map(criterion_json).collect();
-    p.json("criteria", &Json::Array(criteria));
+    p.insert("criteria".into(), Json::Array(criteria));
     let reasons: Vec<Json> = s
         .checks
         .iter()
@@ -147,10 +211,11 @@ fn match_props(
         .chain(s.impact.iter().map(|m| matching::impact_reason(m, lang)))
         .map(Json::String)
         .collect();
-    p.json("reasons", &Json::Array(reasons));
+    p.insert("reasons".into(), Json::Array(reasons));
     if !s.impact.is_empty() {
-        p.json("impact", &impact_json(s, deposits, factors));
+        p.insert("impact".into(), impact_json(s, deposits, factors));
     }
+    p
 }
 
 /// The figures of a supply, rounded as people read them.

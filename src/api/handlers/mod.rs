@@ -6,6 +6,7 @@ pub mod map;
 pub mod matching;
 pub mod metrics;
 pub mod ogc;
+pub mod projects;
 pub mod routing;
 pub mod search;
 pub mod territory;

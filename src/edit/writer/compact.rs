@@ -1,7 +1,8 @@
 //! Compaction: when the live log is large or old (or on demand, or at shutdown), rotate it
 //! and save the changed layers from the current snapshot on another thread, then remove the
-//! rotated log. A failed or interrupted compaction loses nothing: the rotated log stays and is
-//! replayed, and the layers are saved again next time.
+//! rotated log (the stored projects are saved every time: one small file). A failed or
+//! interrupted compaction loses nothing: the rotated log stays and is replayed, and the layers
+//! are saved again next time.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -154,6 +155,7 @@ impl WriterState {
             for layer in &to_save {
                 dir.save_layer(snapshot.layer(*layer))?;
             }
+            dir.save_projects(&snapshot.projects)?;
             WriteLog::remove_rotated(dir.path())?;
             if let Some(after) = after.0 {
                 after(&snapshot, &to_save.iter().copied().collect::<Vec<_>>());
@@ -177,6 +179,7 @@ impl WriterState {
         for layer in &self.dirty {
             self.dir.save_layer(self.current.layer(*layer))?;
         }
+        self.dir.save_projects(&self.current.projects)?;
         WriteLog::remove_rotated(self.dir.path())
     }
 

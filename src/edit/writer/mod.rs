@@ -27,11 +27,11 @@ use std::time::{Duration, Instant};
 
 use super::{Edit, EditError, Written};
 use crate::index::{SharedSnapshot, Snapshot};
-use crate::model::{Access, FeatureId, Layer};
+use crate::model::{Access, FeatureId, Layer, ProjectId};
 use crate::store::{DataDir, LogError, LogRecord, Op, WriteLog};
 use compact::{Compaction, Waiter};
 pub use plan::chooses_ids;
-use plan::{Overlay, Planned, Planner};
+use plan::{Overlay, Planned, Planner, ProjectOverlay};
 use recovery::apply_ops;
 pub use recovery::{Recovery, lock_dir, recover, salvage_log};
 
@@ -144,6 +144,10 @@ impl Writer {
                 .max()
                 .map_or(1, |m| m.saturating_add(1))
         });
+        let next_project = current
+            .projects
+            .get_max()
+            .map_or(1, |(id, _)| id.saturating_add(1));
         let state = WriterState {
             dir: recovery.dir,
             log: recovery.log,
@@ -151,6 +155,7 @@ impl Writer {
             current,
             seq: recovery.last_seq,
             next_id,
+            next_project,
             dirty: recovery.dirty,
             poisoned: None,
             compaction: None,
@@ -230,6 +235,7 @@ struct WriterState {
     current: Arc<Snapshot>,
     seq: u64,
     next_id: [FeatureId; 5],
+    next_project: ProjectId,
     /// Layers changed since the layer files were last saved.
     dirty: BTreeSet<Layer>,
     poisoned: Option<Poisoned>,
@@ -261,6 +267,7 @@ impl Poisoned {
 struct PlannedGroup {
     framed: Vec<u8>,
     overlay: Overlay,
+    projects: ProjectOverlay,
     accepted: Vec<(Planned, Reply)>,
 }
 
@@ -325,6 +332,7 @@ impl WriterState {
             return;
         }
         let next_id_before = self.next_id;
+        let next_project_before = self.next_project;
         let seq_before = self.seq;
         let planned = self.plan_group(group);
         if planned.accepted.is_empty() {
@@ -332,6 +340,7 @@ impl WriterState {
         }
         if let Err(e) = self.log.append(&planned.framed) {
             self.next_id = next_id_before;
+            self.next_project = next_project_before;
             self.seq = seq_before;
             let outcome = self.undone_or_stop("appending to the write log", e);
             for (_, reply) in planned.accepted {
@@ -348,7 +357,7 @@ impl WriterState {
             .log_bytes
             .store(self.log.len(), Ordering::Relaxed);
         self.stats.groups.fetch_add(1, Ordering::Relaxed);
-        let generation = self.publish(planned.overlay);
+        let generation = self.publish(planned.overlay, planned.projects);
         self.answer(planned.accepted, generation);
     }
 
@@ -358,6 +367,7 @@ impl WriterState {
         let mut planned = PlannedGroup {
             framed: Vec::new(),
             overlay: Overlay::new(),
+            projects: ProjectOverlay::new(),
             accepted: Vec::new(),
         };
         for (edit, access, reply) in group {
@@ -365,6 +375,8 @@ impl WriterState {
                 current: &self.current,
                 overlay: &planned.overlay,
                 next_id: &mut self.next_id,
+                projects: &planned.projects,
+                next_project: &mut self.next_project,
                 access,
             }
             .plan(edit);
@@ -377,11 +389,22 @@ impl WriterState {
                     }
                     .encode(&mut planned.framed);
                     for op in &p.ops {
-                        let v = match op {
-                            Op::Put { feature, .. } => Some(feature.clone()),
-                            Op::Delete { .. } => None,
-                        };
-                        planned.overlay.insert((op.layer(), op.id()), v);
+                        match op {
+                            Op::Put { layer, feature } => {
+                                planned
+                                    .overlay
+                                    .insert((*layer, feature.id), Some(feature.clone()));
+                            }
+                            Op::Delete { layer, id } => {
+                                planned.overlay.insert((*layer, *id), None);
+                            }
+                            Op::PutProject { project } => {
+                                planned.projects.insert(project.id, Some(project.clone()));
+                            }
+                            Op::DeleteProject { id } => {
+                                planned.projects.insert(*id, None);
+                            }
+                        }
                     }
                     planned.accepted.push((p, reply));
                 }
@@ -395,11 +418,17 @@ impl WriterState {
     }
 
     /// Builds the layers the group touched and publishes the new snapshot; its generation.
-    fn publish(&mut self, overlay: Overlay) -> u64 {
-        let ops = overlay.into_iter().map(|((layer, id), f)| match f {
-            Some(feature) => Op::Put { layer, feature },
-            None => Op::Delete { layer, id },
-        });
+    fn publish(&mut self, overlay: Overlay, projects: ProjectOverlay) -> u64 {
+        let ops = overlay
+            .into_iter()
+            .map(|((layer, id), f)| match f {
+                Some(feature) => Op::Put { layer, feature },
+                None => Op::Delete { layer, id },
+            })
+            .chain(projects.into_iter().map(|(id, p)| match p {
+                Some(project) => Op::PutProject { project },
+                None => Op::DeleteProject { id },
+            }));
         let (next, touched) = apply_ops(&self.current, ops);
         self.dirty.extend(touched);
         let next = Arc::new(next);

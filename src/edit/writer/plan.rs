@@ -8,18 +8,26 @@ use super::super::parse::apply_patch;
 use super::super::{Edit, EditError, NewFeature, Patch, Precondition, WrittenFeature};
 use crate::index::Snapshot;
 use crate::ingest::Rejection;
-use crate::model::{Access, CONFIDENTIAL_LAYER, Feature, FeatureId, Layer, MAX_FEATURE_ID};
+use serde_json::{Map, Value as Json};
+
+use crate::model::{
+    Access, CONFIDENTIAL_LAYER, Feature, FeatureId, Layer, MAX_FEATURE_ID, Project, ProjectId,
+};
 use crate::store::Op;
 
 /// What the earlier members of a group did, by feature: its new state (`None`: deleted).
 pub(super) type Overlay = HashMap<(Layer, FeatureId), Option<Feature>>;
+
+/// The same for stored projects.
+pub(super) type ProjectOverlay = HashMap<ProjectId, Option<Project>>;
 
 /// A planned request: the ops to log and the answer to give once durable.
 #[derive(Debug)]
 pub(super) struct Planned {
     pub ops: Vec<Op>,
     pub features: Vec<WrittenFeature>,
-    pub layer: Layer,
+    /// `None` for a project.
+    pub layer: Option<Layer>,
 }
 
 impl Planned {
@@ -28,7 +36,16 @@ impl Planned {
         Planned {
             ops: vec![op],
             features: vec![written],
-            layer,
+            layer: Some(layer),
+        }
+    }
+
+    /// A plan of one op on one project.
+    fn project(op: Op, written: WrittenFeature) -> Planned {
+        Planned {
+            ops: vec![op],
+            features: vec![written],
+            layer: None,
         }
     }
 }
@@ -39,6 +56,8 @@ pub(super) struct Planner<'a> {
     pub current: &'a Snapshot,
     pub overlay: &'a Overlay,
     pub next_id: &'a mut [FeatureId; 5],
+    pub projects: &'a ProjectOverlay,
+    pub next_project: &'a mut ProjectId,
     pub access: Access,
 }
 
@@ -64,7 +83,115 @@ impl Planner<'_> {
                 id,
                 precondition,
             } => self.delete(layer, id, &precondition),
+            Edit::CreateProject { doc } => self.create_project(doc),
+            Edit::ReplaceProject {
+                id,
+                doc,
+                precondition,
+            } => self.replace_project(id, doc, &precondition),
+            Edit::DeleteProject { id, precondition } => self.delete_project(id, &precondition),
         }
+    }
+
+    /// The project as the group sees it, if the caller may see it.
+    fn visible_project(&self, id: ProjectId) -> Option<Project> {
+        let p = match self.projects.get(&id) {
+            Some(p) => p.clone(),
+            None => self.current.projects.get(&id).map(|p| (**p).clone()),
+        };
+        p.filter(|p| self.access.sees_project(p))
+    }
+
+    /// `POST /projects`: the next free id, version 1. A document the caller could not see
+    /// (confidential, for a key without the partners right) is refused: it would write what
+    /// it cannot read back.
+    fn create_project(&mut self, doc: Map<String, Json>) -> Result<Planned, EditError> {
+        let mut project = Project {
+            id: 0,
+            version: 1,
+            doc,
+        };
+        if !self.access.sees_project(&project) {
+            return Err(EditError::ProjectsNeedPartners);
+        }
+        loop {
+            let id = *self.next_project;
+            if id > MAX_FEATURE_ID {
+                return Err(EditError::ProjectsFull);
+            }
+            *self.next_project = id + 1;
+            let taken = match self.projects.get(&id) {
+                Some(p) => p.is_some(),
+                None => self.current.projects.contains_key(&id),
+            };
+            if !taken {
+                project.id = id;
+                break;
+            }
+        }
+        let written = WrittenFeature {
+            id: project.id,
+            version: 1,
+            created: true,
+        };
+        Ok(Planned::project(Op::PutProject { project }, written))
+    }
+
+    /// `PUT /projects/{id}`: replaces a project the caller sees (a hidden one is absent).
+    fn replace_project(
+        &mut self,
+        id: ProjectId,
+        doc: Map<String, Json>,
+        precondition: &Precondition,
+    ) -> Result<Planned, EditError> {
+        let current = self.existing_project(id, precondition)?;
+        let project = Project {
+            id,
+            version: current.version + 1,
+            doc,
+        };
+        if !self.access.sees_project(&project) {
+            return Err(EditError::ProjectsNeedPartners);
+        }
+        let written = WrittenFeature {
+            id,
+            version: project.version,
+            created: false,
+        };
+        Ok(Planned::project(Op::PutProject { project }, written))
+    }
+
+    fn delete_project(
+        &mut self,
+        id: ProjectId,
+        precondition: &Precondition,
+    ) -> Result<Planned, EditError> {
+        let current = self.existing_project(id, precondition)?;
+        let written = WrittenFeature {
+            id,
+            version: current.version,
+            created: false,
+        };
+        Ok(Planned::project(Op::DeleteProject { id }, written))
+    }
+
+    /// The project a `PUT` or `DELETE` works on: the precondition first, then it must exist
+    /// for the caller.
+    fn existing_project(
+        &self,
+        id: ProjectId,
+        precondition: &Precondition,
+    ) -> Result<Project, EditError> {
+        let current = self.visible_project(id);
+        let version = current.as_ref().map(|p| p.version);
+        if !precondition.holds(version) {
+            return Err(EditError::ProjectStale {
+                id,
+                current: version,
+                expected: expected(precondition),
+            });
+        }
+        current.ok_or(EditError::ProjectNotFound(id))
     }
 
     /// The feature as the group sees it: earlier members of the group first, then the data.
@@ -140,7 +267,7 @@ impl Planner<'_> {
         Ok(Planned {
             ops,
             features: written,
-            layer,
+            layer: Some(layer),
         })
     }
 
@@ -259,7 +386,17 @@ fn check(
     if pre.holds(current) {
         return Ok(());
     }
-    let expected = match pre {
+    Err(EditError::Stale {
+        layer,
+        id,
+        current,
+        expected: expected(pre),
+    })
+}
+
+/// What an `If-Match` asked for, in words.
+fn expected(pre: &Precondition) -> String {
+    match pre {
         Precondition::None => "nothing".to_string(),
         Precondition::Exists => "any version (*)".to_string(),
         Precondition::Versions(vs) => vs
@@ -267,13 +404,7 @@ fn check(
             .map(|v| format!("\"{v}\""))
             .collect::<Vec<_>>()
             .join(", "),
-    };
-    Err(EditError::Stale {
-        layer,
-        id,
-        current,
-        expected,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +451,8 @@ mod tests {
                 current: &self.snapshot,
                 overlay: &self.overlay,
                 next_id: &mut self.next_id,
+                projects: &ProjectOverlay::new(),
+                next_project: &mut 1,
                 access: Access::key(Role::Editor, true),
             }
             .plan(edit)
@@ -334,6 +467,7 @@ mod tests {
                 match op {
                     Op::Put { feature, .. } => puts.push(feature.clone()),
                     Op::Delete { id, .. } => deletes.push(*id),
+                    Op::PutProject { .. } | Op::DeleteProject { .. } => {}
                 }
             }
             let next = Arc::new(data.with_changes(puts, &deletes));

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::super::EditError;
 use crate::index::{LayerData, Snapshot};
-use crate::model::{Feature, FeatureId, Layer};
+use crate::model::{Feature, FeatureId, Layer, Project, ProjectId};
 use crate::store::{DataDir, LogError, Op, StoreError, WriteLog};
 
 /// A data directory opened for serving: the layers with the log replayed, and the log open for
@@ -89,15 +89,17 @@ impl Recovery {
         for layer in self.dirty.iter().chain(also) {
             self.dir.save_layer(snapshot.layer(*layer))?;
         }
+        self.dir.save_projects(&snapshot.projects)?;
         WriteLog::remove_rotated(self.dir.path())?;
         drop(self.lock);
         Ok(())
     }
 }
 
-/// Applies ops in order, as one change per layer. Each op sets a feature to its final state,
-/// so the last op on an id decides it: replaying ops a layer file already holds changes
-/// nothing.
+/// Applies ops in order, as one change per layer (and one of the projects). Each op sets a
+/// feature (a project) to its final state, so the last op on an id decides it: replaying ops a
+/// layer file already holds changes nothing. The layers touched are returned; the projects are
+/// saved at every compaction whatever changed (one small file).
 pub(super) fn apply_ops(
     base: &Snapshot,
     ops: impl IntoIterator<Item = Op>,
@@ -105,15 +107,27 @@ pub(super) fn apply_ops(
     // Ordered, so that a replay gives the same rows in the same order every time (the snaps
     // persisted beside the layer files are bound to the rows of the replayed layers).
     let mut last: BTreeMap<(Layer, FeatureId), Option<Feature>> = BTreeMap::new();
+    let mut projects: BTreeMap<ProjectId, Option<Project>> = BTreeMap::new();
     let mut touched = BTreeSet::new();
     for op in ops {
-        touched.insert(op.layer());
         match op {
-            Op::Put { layer, feature } => last.insert((layer, feature.id), Some(feature)),
-            Op::Delete { layer, id } => last.insert((layer, id), None),
-        };
+            Op::Put { layer, feature } => {
+                touched.insert(layer);
+                last.insert((layer, feature.id), Some(feature));
+            }
+            Op::Delete { layer, id } => {
+                touched.insert(layer);
+                last.insert((layer, id), None);
+            }
+            Op::PutProject { project } => {
+                projects.insert(project.id, Some(project));
+            }
+            Op::DeleteProject { id } => {
+                projects.insert(id, None);
+            }
+        }
     }
-    if touched.is_empty() {
+    if touched.is_empty() && projects.is_empty() {
         return (base.clone(), touched);
     }
     let layers: Vec<Arc<LayerData>> = touched
@@ -133,7 +147,14 @@ pub(super) fn apply_ops(
             Arc::new(base.layer(layer).with_changes(puts, &deletes))
         })
         .collect();
-    (base.with_layers(layers), touched)
+    let mut next = base.with_layers(layers);
+    for (id, p) in projects {
+        match p {
+            Some(p) => next.projects.insert(id, Arc::new(p)),
+            None => next.projects.remove(&id),
+        };
+    }
+    (next, touched)
 }
 
 #[cfg(test)]
