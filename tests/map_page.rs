@@ -101,3 +101,68 @@ fn project_panel_ranks_sites_and_draws_their_suppliers() {
         "screenshot nearly uniform: {img}"
     );
 }
+
+/// The project panel's stored projects: only the public one is offered to the page (it has no
+/// key), picking it fills the form from its needs, and the page asks for its matches as
+/// stored; the sites listed are the project's own best.
+#[test]
+fn stored_project_is_offered_picked_and_matched() {
+    let Some(browser) = common::browser("stored project test") else {
+        return;
+    };
+    let mut snap = terriens::store::embedded_snapshot().unwrap();
+    let needs = serde_json::json!({"land_min_ha": 2, "power_min_mva": 1,
+        "materials": [{"material": "wood", "tonnes_per_year": 300, "max_drive_min": 30, "profile": "hgv"}]});
+    for (id, name, confidentiality) in [(1, "Scierie stockée", "public"), (2, "Secret", "partners")]
+    {
+        let doc = serde_json::json!({"name": name, "kind": "prospect",
+            "confidentiality": confidentiality, "needs": needs});
+        let project = terriens::model::Project {
+            id,
+            version: 1,
+            doc: doc.as_object().unwrap().clone(),
+        };
+        snap.projects.insert(id, std::sync::Arc::new(project));
+    }
+    let state = AppState::new(SharedSnapshot::new(snap), None)
+        .with_routing(terriens::routing::embedded_routing().unwrap());
+    state.tiles.prepared(&state.snapshot.load());
+    let router = terriens::api::router(state.clone());
+    let r = common::run_page(&browser, state, "stored_project.mjs", "/");
+    assert!(
+        r["status"]["matchError"].is_null(),
+        "{}",
+        r["status"]["matchError"]
+    );
+    assert_eq!(
+        r["options"],
+        serde_json::json!(["(none)", "Scierie stockée"]),
+        "{r}"
+    );
+    assert_eq!(
+        (r["material"].as_str(), r["tonnes"].as_str()),
+        (Some("wood"), Some("300")),
+        "{r}"
+    );
+    let asked: Vec<&str> = r["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(asked.contains(&"GET /projects/1/matches"), "{asked:?}");
+    assert_eq!(r["items"].as_u64(), Some(10), "{r}");
+    // The first site listed is the project's best.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, _, best) = rt.block_on(common::app::call(
+        &router,
+        None,
+        "GET",
+        "/projects/1/matches?limit=1",
+        &[],
+        None,
+    ));
+    let first = r["firstItem"].as_str().unwrap_or("");
+    let id = best["features"][0]["id"].as_u64().unwrap();
+    assert!(first.contains(&format!("#{id}")), "{first} vs site {id}");
+}

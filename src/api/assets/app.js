@@ -204,6 +204,40 @@
     setVal('p-profile', e.profile); setVal('p-occupation', e.occupation);
     setVal('p-headcount', e.headcount); setVal('p-commute', e.commute);
   });
+  // Stored projects the page may see (public ones without a key): picking one fills the form
+  // with its first material and occupation, and matches the project as stored (every need)
+  // until a field is changed.
+  var storedId = null;
+  var storedSelect = document.getElementById('p-stored');
+  fetch('/projects').then(function (r) { return r.ok ? r.json() : { projects: [] }; }).then(function (b) {
+    var list = b.projects || [];
+    if (!list.length) return;
+    storedSelect.innerHTML = '<option value="">(none)</option>' + list.map(function (p) {
+      return '<option value="' + esc(p.id) + '">' + esc(p.name) + '</option>';
+    }).join('');
+    document.getElementById('p-stored-label').hidden = false;
+    storedSelect.addEventListener('change', function () {
+      var p = list.filter(function (x) { return String(x.id) === storedSelect.value; })[0];
+      storedId = null;
+      if (!p) return;
+      var n = p.needs || {}, m = (n.materials || [])[0] || {}, o = (n.occupations || [])[0] || {};
+      var w = n.weights || {};
+      setVal('p-ha-min', n.land_min_ha === undefined ? '' : n.land_min_ha);
+      setVal('p-ha-max', n.land_max_ha === undefined ? '' : n.land_max_ha);
+      setVal('p-power', n.power_min_mva === undefined ? '' : n.power_min_mva);
+      setVal('p-material', m.material || ''); setVal('p-tonnes', m.tonnes_per_year || '');
+      setVal('p-drive', m.max_drive_min || 30); setVal('p-profile', m.profile || 'hgv');
+      setVal('p-occupation', o.code || ''); setVal('p-headcount', o.headcount || '');
+      setVal('p-commute', o.max_commute_min || 30);
+      setVal('w-land', w.land === undefined ? 1 : w.land);
+      setVal('w-materials', w.materials === undefined ? 1 : w.materials);
+      setVal('w-workforce', w.workforce === undefined ? 1 : w.workforce);
+      storedId = p.id;
+    });
+  }).catch(function () {});
+  document.getElementById('project-form').addEventListener('input', function (e) {
+    if (e.target !== storedSelect) { storedId = null; storedSelect.value = ''; }
+  });
   function num(id) { var v = val(id); return v === '' ? null : Number(v); }
   function needs() {
     var n = { weights: { land: num('w-land') || 0, materials: num('w-materials') || 0, workforce: num('w-workforce') || 0 } };
@@ -275,11 +309,15 @@
   document.getElementById('project-form').addEventListener('submit', function (e) {
     e.preventDefault();
     document.getElementById('project-status').textContent = 'matching…';
-    fetch('/match?limit=10', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'accept-language': document.documentElement.lang || 'en' },
-      body: JSON.stringify(needs())
-    }).then(function (r) {
+    var lang = { 'accept-language': document.documentElement.lang || 'en' };
+    var asked = storedId !== null
+      ? fetch('/projects/' + storedId + '/matches?limit=10', { headers: lang })
+      : fetch('/match?limit=10', {
+        method: 'POST',
+        headers: Object.assign({ 'content-type': 'application/json' }, lang),
+        body: JSON.stringify(needs())
+      });
+    asked.then(function (r) {
       return r.json().then(function (b) {
         if (!r.ok) throw new Error((b.param ? b.param + ': ' : '') + (b.detail || ('HTTP ' + r.status)));
         return b;
