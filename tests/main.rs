@@ -24,6 +24,7 @@ mod live_routing;
 mod live_tiles;
 mod map_page;
 mod matching;
+mod matching_realdata;
 mod ogc_client;
 mod ogc_compression;
 mod ogc_cql2;

@@ -186,6 +186,17 @@ pub(crate) fn export_roads(d: &Demo, dir: &Path) {
 /// The Python oracle over `answers` (`/match?explain=all&limit=200` of each of `projects`, in
 /// order): its summary; panics with its report when it disagrees.
 pub(crate) fn run_oracle(d: &Demo, projects: &[Value], answers: &[Value]) -> Value {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    run_oracle_on(d, &fixtures, projects, answers)
+}
+
+/// [`run_oracle`] with the raw sites and deposits read from `fixtures`.
+pub(crate) fn run_oracle_on(
+    d: &Demo,
+    fixtures: &Path,
+    projects: &[Value],
+    answers: &[Value],
+) -> Value {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("projects.json"),
@@ -194,12 +205,11 @@ pub(crate) fn run_oracle(d: &Demo, projects: &[Value], answers: &[Value]) -> Val
     .unwrap();
     std::fs::write(dir.path().join("answers.json"), json!(answers).to_string()).unwrap();
     export_roads(d, dir.path());
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/match_oracle.py");
     let run = std::process::Command::new("python3")
         .arg(script)
         .arg(dir.path())
-        .arg(&fixtures)
+        .arg(fixtures)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("factors/impact_factors.csv"))
         .output()
         .expect("python3 with networkx and geographiclib (scripts/ensure-deps.sh --test)");
