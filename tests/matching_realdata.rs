@@ -35,7 +35,11 @@ fn characterise(id: u64) -> (&'static str, f64, &'static str) {
     (
         MATERIALS[(id % 5) as usize],
         (50 + (id * 37) % 5000) as f64,
-        if id.is_multiple_of(7) { "partners" } else { "public" },
+        if id.is_multiple_of(7) {
+            "partners"
+        } else {
+            "public"
+        },
     )
 }
 

@@ -57,22 +57,30 @@ fn checked_doc(state: &AppState, body: Json_) -> Result<Map<String, Json_>, ApiE
     Ok(doc)
 }
 
-/// The answer to a project write: the project as stored now, with its ETag.
-fn written(state: &AppState, id: ProjectId, status: StatusCode) -> Result<Response, ApiError> {
-    let snap = state.snapshot.load();
-    let p = snap
-        .projects
-        .get(&id)
-        .ok_or_else(|| ApiError::Internal(format!("project {id} written but not published")))?;
+/// The answer to a project write: the project as written, with its ETag (built from the write
+/// itself, not read back: a later write may already have changed it).
+fn written(project: &Project, status: StatusCode) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::ETAG, etag(p.version));
-    if status == StatusCode::CREATED {
-        let loc = format!("{PROJECTS_PATH}/{id}");
-        if let Ok(v) = header::HeaderValue::try_from(loc) {
-            headers.insert(header::LOCATION, v);
-        }
+    headers.insert(header::ETAG, etag(project.version));
+    if status == StatusCode::CREATED
+        && let Ok(v) = header::HeaderValue::try_from(format!("{PROJECTS_PATH}/{}", project.id))
+    {
+        headers.insert(header::LOCATION, v);
     }
-    Ok((status, headers, Json(project_json(p))).into_response())
+    (status, headers, Json(project_json(project))).into_response()
+}
+
+/// The project a write answered for.
+fn as_written(w: &crate::edit::Written, doc: Map<String, Json_>) -> Result<Project, ApiError> {
+    let f = w
+        .features
+        .first()
+        .ok_or_else(|| ApiError::Internal("a project write answered nothing".into()))?;
+    Ok(Project {
+        id: f.id,
+        version: f.version,
+        doc,
+    })
 }
 
 /// `POST /projects`.
@@ -84,9 +92,10 @@ pub async fn create(
     let access = caller.require(Role::Editor)?;
     let writer = state.writer()?.clone();
     let doc = checked_doc(&state, body)?;
-    let w = writer.submit(Edit::CreateProject { doc }, access).await?;
-    let id = w.features[0].id;
-    written(&state, id, StatusCode::CREATED)
+    let w = writer
+        .submit(Edit::CreateProject { doc: doc.clone() }, access)
+        .await?;
+    Ok(written(&as_written(&w, doc)?, StatusCode::CREATED))
 }
 
 /// `GET /projects`: every project the caller may see, by id.
@@ -142,11 +151,11 @@ pub async fn replace(
     let doc = checked_doc(&state, body)?;
     let edit = Edit::ReplaceProject {
         id,
-        doc,
+        doc: doc.clone(),
         precondition,
     };
-    writer.submit(edit, access).await?;
-    written(&state, id, StatusCode::OK)
+    let w = writer.submit(edit, access).await?;
+    Ok(written(&as_written(&w, doc)?, StatusCode::OK))
 }
 
 /// `DELETE /projects/{id}`.
