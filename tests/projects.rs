@@ -197,6 +197,56 @@ async fn projects_are_stored_with_keys_versions_and_confidentiality() {
     )
     .await;
     assert_eq!(cached.0, StatusCode::NOT_MODIFIED);
+    // PATCH: a merge patch of the document, checked as a whole.
+    let merge = |body: Value, if_match: &'static str| {
+        let mut h = vec![("content-type", "application/merge-patch+json")];
+        if !if_match.is_empty() {
+            h.push(("if-match", if_match));
+        }
+        let path = path.clone();
+        let router = d.router.clone();
+        let key = d.partner.clone();
+        async move {
+            common::app::call(
+                &router,
+                Some(&key),
+                "PATCH",
+                &path,
+                &h,
+                Some(body.to_string()),
+            )
+            .await
+        }
+    };
+    let (s, _, b) = merge(
+        json!({"description": "Scierie et panneaux", "needs": {"land_min_ha": 3}}),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["version"], 3);
+    assert_eq!(b["needs"]["land_min_ha"], 3);
+    assert_eq!(
+        b["needs"]["materials"], needs["materials"],
+        "the other needs are kept"
+    );
+    assert_eq!(b["name"], "Panneaux bois v2");
+    let (s, _, b) = merge(json!({"description": null}), "\"3\"").await;
+    assert_eq!((s, b.get("description")), (StatusCode::OK, None), "{b}");
+    let (s, _, b) = merge(json!({"name": "x"}), "\"3\"").await;
+    assert_eq!(s, StatusCode::PRECONDITION_FAILED, "{b}");
+    let (s, _, b) = merge(json!({"needs": {"land_min_ha": -1}}), "").await;
+    assert_eq!(
+        (s, b["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("needs.land_min_ha")),
+        "{b}"
+    );
+    let (s, _, b) = merge(json!({"name": null}), "").await;
+    assert_eq!(
+        (s, b["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("name")),
+        "{b}"
+    );
     // Bad documents: 400 naming the member, nothing stored.
     let cases = [
         (json!({"needs": needs}), "name"),

@@ -105,6 +105,7 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, "/projects", post(projects::create)),
         route(Method::GET, PROJECT, get(projects::read)),
         route(Method::PUT, PROJECT, put(projects::replace)),
+        route(Method::PATCH, PROJECT, patch(projects::update)),
         route(Method::DELETE, PROJECT, delete(projects::delete)),
         heavy_route(
             Method::GET,

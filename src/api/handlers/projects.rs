@@ -158,6 +158,87 @@ pub async fn replace(
     Ok(written(&as_written(&w, doc)?, StatusCode::OK))
 }
 
+/// `PATCH /projects/{id}`: a JSON merge patch (RFC 7396) of the document (`null` removes a
+/// member; objects such as `needs` merge member by member, arrays are replaced), then checked
+/// as a whole. Without `If-Match` the patch applies to the version read, retried if another
+/// write came in between; with it, to that version only.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(patch): ApiJson<Json_>,
+) -> Result<Response, ApiError> {
+    let access = caller.require(Role::Editor)?;
+    let writer = state.writer()?.clone();
+    let id = project_id(&id)?;
+    let asked = if_match(&headers)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_param(
+            "body",
+            "a JSON merge patch: an object of the members to change, e.g. {\"name\": \"...\"}",
+        ));
+    }
+    for attempt in 0.. {
+        let current = {
+            let snap = state.snapshot.load();
+            let view = snap.view(&access);
+            let p = view
+                .project(id)
+                .ok_or_else(|| ApiError::ProjectNotFound(id.to_string()))?;
+            (**p).clone()
+        };
+        if !asked.holds(Some(current.version)) {
+            return Err(crate::edit::EditError::ProjectStale {
+                id,
+                current: Some(current.version),
+                expected: headers
+                    .get(header::IF_MATCH)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string(),
+            }
+            .into());
+        }
+        let mut doc = Json_::Object(current.doc.clone());
+        merge_patch(&mut doc, &patch);
+        let doc = checked_doc(&state, doc)?;
+        let edit = Edit::ReplaceProject {
+            id,
+            doc: doc.clone(),
+            precondition: Precondition::Versions(vec![current.version]),
+        };
+        match writer.submit(edit, access).await {
+            Ok(w) => return Ok(written(&as_written(&w, doc)?, StatusCode::OK)),
+            Err(crate::edit::EditError::ProjectStale { .. })
+                if matches!(asked, Precondition::None) && attempt < 3 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut Json_, patch: &Json_) {
+    let Json_::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Json_::Object(Map::new());
+    }
+    let Json_::Object(t) = target else {
+        return;
+    };
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(Json_::Null), v);
+        }
+    }
+}
+
 /// `DELETE /projects/{id}`.
 pub async fn delete(
     State(state): State<AppState>,
