@@ -8,21 +8,16 @@
 //! recomputes every constraint, criterion, total, ranking and impact.
 
 use crate::common;
-use crate::matching::{Demo, run_oracle_on};
+use crate::matching::run_oracle_on;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::http::StatusCode;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
-use terriens::api::{AppState, AuthPolicy, router};
-use terriens::auth::{KeyStore, add_key};
-use terriens::edit::{Writer, WriterOptions, recover};
-use terriens::index::SharedSnapshot;
-use terriens::model::{Layer, Role};
+use terriens::model::Layer;
 use terriens::routing::Routing;
 use terriens::store::DataDir;
 
@@ -105,24 +100,11 @@ async fn le_havre_matches_agree_with_the_oracle_on_raw_files() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let keys = tmp.path().join("keys.toml");
-    let partner = add_key(&keys, Role::Editor, true, None).unwrap();
     let data = DataDir::open(&data_path).unwrap();
     let routing = Routing::load_dir(&data_path)
         .unwrap()
         .expect("the OSM roads");
-    let rec = recover(data.clone()).unwrap();
-    let state = AppState::new(SharedSnapshot::new(rec.snapshot.clone()), Some(data))
-        .with_routing(routing)
-        .with_keys(KeyStore::load(&keys).unwrap(), AuthPolicy::default());
-    let writer = Writer::start(rec, state.snapshot.clone(), WriterOptions::default()).unwrap();
-    let state = state.with_writer(Arc::new(writer));
-    let d = Demo {
-        router: router(state.clone()),
-        state,
-        partner,
-        _dir: tmp,
-    };
+    let d = crate::projects::serving(tmp, data, routing);
     // Characterise every holder through the editing API.
     let deposit_ids: Vec<u64> = d
         .state

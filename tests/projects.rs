@@ -20,6 +20,7 @@ use terriens::auth::{KeyStore, add_key};
 use terriens::edit::{Writer, WriterOptions, recover};
 use terriens::index::SharedSnapshot;
 use terriens::model::{Layer, Role};
+use terriens::routing::Routing;
 use terriens::store::DataDir;
 
 const PROJECTS: usize = 20;
@@ -33,22 +34,28 @@ fn demo_with_writer() -> (Demo, String) {
     for layer in Layer::ALL {
         data.save_layer(snap.layer(layer)).unwrap();
     }
+    let plain = add_key(&dir.path().join("keys.toml"), Role::Editor, false, None).unwrap();
+    let routing = terriens::routing::embedded_routing().unwrap();
+    (serving(dir, data, routing), plain)
+}
+
+/// The router over a data directory with a running writer and road graphs, and a partners
+/// editor key (added to `DIR/keys.toml`, beside any key there already).
+pub(crate) fn serving(dir: tempfile::TempDir, data: DataDir, routing: Routing) -> Demo {
     let keys = dir.path().join("keys.toml");
     let partner = add_key(&keys, Role::Editor, true, None).unwrap();
-    let plain = add_key(&keys, Role::Editor, false, None).unwrap();
     let rec = recover(data.clone()).unwrap();
     let state = AppState::new(SharedSnapshot::new(rec.snapshot.clone()), Some(data))
-        .with_routing(terriens::routing::embedded_routing().unwrap())
+        .with_routing(routing)
         .with_keys(KeyStore::load(&keys).unwrap(), AuthPolicy::default());
     let writer = Writer::start(rec, state.snapshot.clone(), WriterOptions::default()).unwrap();
     let state = state.with_writer(Arc::new(writer));
-    let d = Demo {
+    Demo {
         router: router(state.clone()),
         state,
         partner,
         _dir: dir,
-    };
-    (d, plain)
+    }
 }
 
 async fn call(

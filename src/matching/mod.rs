@@ -104,6 +104,19 @@ pub struct SiteMatch {
 }
 
 impl SiteMatch {
+    /// A site with its constraints checked, not yet scored.
+    fn checked(layer: Layer, row: u32, id: FeatureId, checks: Vec<Check>) -> SiteMatch {
+        SiteMatch {
+            layer,
+            row,
+            id,
+            checks,
+            criteria: Vec::new(),
+            impact: Vec::new(),
+            total: 0.0,
+        }
+    }
+
     pub fn passes(&self) -> bool {
         self.checks.iter().all(|c| c.passed)
     }
@@ -187,15 +200,7 @@ pub fn match_sites(
         let data = lv.shared();
         for row in lv.rows() {
             let checks = constraints(data, row, needs, None);
-            let m = SiteMatch {
-                layer,
-                row,
-                id: data.id(row),
-                checks,
-                criteria: Vec::new(),
-                impact: Vec::new(),
-                total: 0.0,
-            };
+            let m = SiteMatch::checked(layer, row, data.id(row), checks);
             if m.passes() {
                 candidates.push(m);
             } else if explain {
@@ -317,15 +322,7 @@ pub fn rank_projects(
             break;
         }
         let checks = constraints(&data, row, &p.needs, Some(lang));
-        let mut fit = SiteMatch {
-            layer,
-            row,
-            id: data.id(row),
-            checks,
-            criteria: Vec::new(),
-            impact: Vec::new(),
-            total: 0.0,
-        };
+        let mut fit = SiteMatch::checked(layer, row, data.id(row), checks);
         if !fit.passes() {
             if explain {
                 out.failed.push(ProjectFit {
