@@ -122,10 +122,10 @@ PY
   for site in "$best" "$last"; do
     local url="$base/sites/$site/projects"
     curl -sf -H "authorization: Bearer $KEY" "$url" >"$WORK/rev.json"
-    python3 - "$WORK/rev.json" "$site" <<'PY'
+    python3 - "$WORK/rev.json" "$site" "$PROJECTS_STORED" <<'PY'
 import json, sys
 a = json.load(open(sys.argv[1]))
-print(f"   site {sys.argv[2]}: {a['numberMatched']} of {len(a['projects']) + 0} stored projects suited"
+print(f"   site {sys.argv[2]}: {a['numberMatched']} of {sys.argv[3]} stored projects suited"
       f" (skipped {len(a['skipped'])}); best score {a['projects'][0]['score'] if a['projects'] else '-'}")
 PY
     : >"$WORK/times"

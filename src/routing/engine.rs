@@ -40,6 +40,7 @@ pub struct RoutingEngine {
     /// The convex hull of the graph's nodes, computed on first use.
     hull: OnceLock<Option<geo_types::Polygon<f64>>>,
     pub(crate) road_coverage: LayerCache<RoadCoverage>,
+    pub(crate) segment_rows: LayerCache<super::features::SegmentRows>,
 }
 
 impl std::fmt::Debug for RoutingEngine {
@@ -67,6 +68,7 @@ impl RoutingEngine {
             catchment_roads: LayerCache::default(),
             hull: OnceLock::new(),
             road_coverage: LayerCache::default(),
+            segment_rows: LayerCache::default(),
         }
     }
 
@@ -296,6 +298,33 @@ impl<'e> SearchTimes<'e> {
     /// The search limit, milliseconds.
     pub fn limit_ms(&self) -> u32 {
         self.limit_ms
+    }
+
+    /// The rows of `index` that may be reached: those snapped to a segment with a settled end,
+    /// or to an origin's segment, sorted and without repeats. A superset of the rows whose
+    /// [`SearchTimes::time_at`] is known, found from the roads reached instead of from every
+    /// row of the layer.
+    pub fn candidate_rows(&self, index: &super::features::SegmentRows) -> Vec<u32> {
+        let graph = self.graph();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut take = |seg: u32, out: &mut Vec<u32>| {
+            if seen.insert(seg) {
+                out.extend_from_slice(index.on(seg));
+            }
+        };
+        for o in self.origins() {
+            take(o.seg, &mut out);
+        }
+        for &u in self.settled_nodes() {
+            for d in [Direction::From, Direction::To] {
+                for &seg in graph.edge_segments(u, d) {
+                    take(seg, &mut out);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
     }
 
     /// Settled nodes, by increasing travel time.
