@@ -428,7 +428,96 @@ fn write_probes() -> Vec<Probe> {
         401,
         false,
     ));
+    out.extend(project_probes());
     out
+}
+
+/// Stored projects: a public project that needs the confidential deposit's material (stored
+/// by `post_project` before the walks), its matches and the reverse lookup, read anonymously
+/// (nothing of the deposit may show); the writes refused to an anonymous caller (401) and to
+/// an editor without the partners right on a confidential project it cannot see (404).
+fn project_probes() -> Vec<Probe> {
+    let doc = project_doc("partners");
+    vec![
+        probe(("GET", "/projects"), "/projects".into(), 200, false),
+        probe(("GET", "/projects/{id}"), "/projects/1".into(), 200, false),
+        probe(
+            ("GET", "/projects/{id}/matches"),
+            "/projects/1/matches?limit=10&explain=all".into(),
+            200,
+            false,
+        ),
+        probe(
+            ("GET", "/sites/{layer}/{id}/projects"),
+            "/sites/plots/1/projects?explain=all".into(),
+            200,
+            false,
+        ),
+        with_body(
+            probe(("POST", "/projects"), "/projects".into(), 401, false),
+            doc.clone(),
+        ),
+        with_body(
+            probe(("PUT", "/projects/{id}"), "/projects/2".into(), 401, false),
+            doc.clone(),
+        ),
+        with_body(
+            probe(
+                ("PATCH", "/projects/{id}"),
+                "/projects/2".into(),
+                401,
+                false,
+            ),
+            r#"{"name":"x"}"#.into(),
+        ),
+        probe(
+            ("DELETE", "/projects/{id}"),
+            "/projects/2".into(),
+            401,
+            false,
+        ),
+        editor(with_body(
+            probe(("PUT", "/projects/{id}"), "/projects/2".into(), 404, false),
+            doc,
+        )),
+        editor(probe(
+            ("DELETE", "/projects/{id}"),
+            "/projects/2".into(),
+            404,
+            false,
+        )),
+    ]
+}
+
+/// A project needing the confidential deposit's material (not its tonnage, which the walk looks
+/// for in every answer).
+fn project_doc(confidentiality: &str) -> String {
+    json!({
+        "name": "Valorisation de coquilles", "confidentiality": confidentiality,
+        "needs": {"land_min_ha": 1, "materials": [{"material": "shells",
+            "tonnes_per_year": 500, "max_drive_min": 30, "profile": "car"}]},
+    })
+    .to_string()
+}
+
+/// Stores project 1 (public) and project 2 (confidential) as the partner.
+fn post_projects(addr: SocketAddr, partner: &str) {
+    let auth = format!("Bearer {partner}");
+    for (want, confidentiality) in [(1, "public"), (2, "partners")] {
+        let r = request(
+            addr,
+            "POST",
+            "/projects",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(project_doc(confidentiality).as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(r.status, 201, "the partner's project: {}", r.text());
+        assert_eq!(r.json()["id"], want);
+    }
 }
 
 /// The write probes of one collection route (`routes.0`) and its by-id route (`routes.1`).
@@ -914,6 +1003,7 @@ fn an_anonymous_walk_of_every_route_shows_nothing_of_a_confidential_deposit() {
     let keys = fx.keys.to_str().unwrap();
     let data = fx.data.to_str().unwrap();
     let mut server = Server::start(&["--data", data, "--keys", keys], &[]);
+    post_projects(server.addr, &fx.partner);
     let before = walk(server.addr, &probes, &fx.editor);
     post_deposit(server.addr, &fx.partner);
     let after = walk(server.addr, &probes, &fx.editor);
