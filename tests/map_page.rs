@@ -164,5 +164,6 @@ fn stored_project_is_offered_picked_and_matched() {
     ));
     let first = r["firstItem"].as_str().unwrap_or("");
     let id = best["features"][0]["id"].as_u64().unwrap();
-    assert!(first.contains(&format!("#{id}")), "{first} vs site {id}");
+    // The title reads `<layer> #<id> <name> — <score>`: the id ends at the space.
+    assert!(first.contains(&format!(" #{id} ")), "{first} vs site {id}");
 }

@@ -85,6 +85,19 @@ impl Precondition {
             Precondition::Versions(vs) => current.is_some_and(|c| vs.contains(&c)),
         }
     }
+
+    /// What the condition asks for, in words (the `expected` of a stale-version answer).
+    pub fn describe(&self) -> String {
+        match self {
+            Precondition::None => "nothing".to_string(),
+            Precondition::Exists => "any version (*)".to_string(),
+            Precondition::Versions(vs) => vs
+                .iter()
+                .map(|v| format!("\"{v}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
 }
 
 /// What a write did to one feature.

@@ -68,14 +68,6 @@ impl Snapshot {
         next
     }
 
-    /// A copy of this snapshot with these projects and the generation moved on by one.
-    pub fn with_projects(&self, projects: Projects) -> Snapshot {
-        let mut next = self.clone();
-        next.projects = projects;
-        next.generation = self.generation + 1;
-        next
-    }
-
     /// Every layer, in [`Layer::ALL`] order.
     pub fn layers(&self) -> impl Iterator<Item = &Arc<LayerData>> {
         self.layers.iter()

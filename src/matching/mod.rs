@@ -215,6 +215,7 @@ pub fn match_sites(
         .iter()
         .map(|m| deposits_of(deposits, m.material))
         .collect();
+    let material_slices: Vec<&[(u32, f64)]> = material_rows.iter().map(Vec::as_slice).collect();
     // Best first by an upper bound of the total (the land score, and every material and
     // occupation taken as fully met), so that the road searches run for the sites that can
     // still enter the list: once `limit` sites are scored, a site whose bound is below the
@@ -248,7 +249,7 @@ pub fn match_sites(
             engines,
             factors,
             deposits.shared(),
-            &material_rows,
+            &material_slices,
             &catchments,
             &mut SiteSearches::for_needs([needs]),
             lang,
@@ -311,38 +312,48 @@ pub fn rank_projects(
     let data = view.layer(layer).shared().clone();
     let deposits = view.layer(Layer::WasteDeposits);
     let catchments = view.layer(Layer::Catchments).shared().clone();
-    let mut searches = SiteSearches::for_needs(projects.iter().map(|p| &p.needs));
-    let mut by_material: Vec<(&'static str, Vec<(u32, f64)>)> = Vec::new();
     let mut out = ProjectFits {
         suited: Vec::new(),
         failed: Vec::new(),
     };
+    // The hard constraints first: only the projects the site passes are scored.
+    let mut passing = Vec::new();
     for p in projects {
+        let checks = constraints(&data, row, &p.needs, Some(lang));
+        let fit = SiteMatch::checked(layer, row, data.id(row), checks);
+        if fit.passes() {
+            passing.push((p, fit));
+        } else if explain {
+            out.failed.push(ProjectFit {
+                project: p.project.clone(),
+                fit,
+            });
+        }
+    }
+    // One road search per profile for the projects passing, and the deposits of each
+    // material they need, read once for all of them.
+    let mut searches = SiteSearches::for_needs(passing.iter().map(|(p, _)| &p.needs));
+    let mut by_material: Vec<(&'static str, Vec<(u32, f64)>)> = Vec::new();
+    for (p, _) in &passing {
+        for m in &p.needs.materials {
+            if !by_material.iter().any(|(k, _)| *k == m.material) {
+                by_material.push((m.material, deposits_of(deposits, m.material)));
+            }
+        }
+    }
+    for (p, mut fit) in passing {
         if crate::cancel::cancelled() {
             break;
         }
-        let checks = constraints(&data, row, &p.needs, Some(lang));
-        let mut fit = SiteMatch::checked(layer, row, data.id(row), checks);
-        if !fit.passes() {
-            if explain {
-                out.failed.push(ProjectFit {
-                    project: p.project.clone(),
-                    fit,
-                });
-            }
-            continue;
-        }
-        let material_rows: Vec<Vec<(u32, f64)>> = p
+        let material_rows: Vec<&[(u32, f64)]> = p
             .needs
             .materials
             .iter()
             .map(|m| {
-                if let Some((_, rows)) = by_material.iter().find(|(k, _)| *k == m.material) {
-                    return rows.clone();
-                }
-                let rows = deposits_of(deposits, m.material);
-                by_material.push((m.material, rows.clone()));
-                rows
+                by_material
+                    .iter()
+                    .find(|(k, _)| *k == m.material)
+                    .map_or(&[][..], |(_, rows)| rows.as_slice())
             })
             .collect();
         (fit.criteria, fit.impact) = criteria(
@@ -732,7 +743,7 @@ fn criteria<'e>(
     engines: &'e Engines,
     factors: &Factors,
     deposits: &Arc<LayerData>,
-    material_rows: &[Vec<(u32, f64)>],
+    material_rows: &[&[(u32, f64)]],
     catchments: &Arc<LayerData>,
     searches: &mut SiteSearches<'e>,
     lang: Lang,
@@ -966,7 +977,7 @@ mod tests {
             commute: None,
         };
         let factors = Factors::embedded();
-        let rows = vec![vec![(0, 200.0), (1, 500.0)]];
+        let rows: Vec<&[(u32, f64)]> = vec![&[(0, 200.0), (1, 500.0)]];
         let (criteria, impacts) = criteria(
             &plots,
             0,

@@ -14,7 +14,7 @@ use axum::extract::State;
 use std::sync::Arc;
 
 /// Matches listed when `limit` is not given.
-const DEFAULT_LIMIT: usize = 20;
+pub(super) const DEFAULT_LIMIT: usize = 20;
 
 /// `POST /match?limit=20&explain=all` with the needs in the body (nothing stored).
 pub async fn match_needs(
@@ -24,7 +24,8 @@ pub async fn match_needs(
     params: Params,
     ApiJson(body): ApiJson<Json>,
 ) -> Result<Response, ApiError> {
-    let (limit, explain) = match_options(&params, "/match", "the needs go in the body")?;
+    let (limit, explain) =
+        match_options(&params, "/match", "the needs go in the body", DEFAULT_LIMIT)?;
     let lang = lang_of(&headers);
     let Json::Object(body) = body else {
         return Err(ApiError::bad_param(
@@ -38,12 +39,13 @@ pub async fn match_needs(
     answer_matches(state, access, snap, needs, limit, explain, lang).await
 }
 
-/// `limit` (1 to [`MAX_MATCHES`], default 20) and `explain` (`all`); any other parameter is a
-/// 400 (`what` names the endpoint, `hint` says where the rest goes).
+/// `limit` (1 to [`MAX_MATCHES`], `default` when absent) and `explain` (`all`); any other
+/// parameter is a 400 (`what` names the endpoint, `hint` says where the rest goes).
 pub(super) fn match_options(
     params: &Params,
     what: &str,
     hint: &str,
+    default: usize,
 ) -> Result<(usize, bool), ApiError> {
     if let Some((k, _)) = params
         .0
@@ -57,7 +59,7 @@ pub(super) fn match_options(
     }
     let limit = params
         .parse_as::<usize>("limit", "a whole number")?
-        .unwrap_or(DEFAULT_LIMIT);
+        .unwrap_or(default);
     if !(1..=MAX_MATCHES).contains(&limit) {
         return Err(ApiError::bad_param(
             "limit",

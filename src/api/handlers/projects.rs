@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value as Json_, json};
 
 use super::matching::{
-    WEIGHTING, answer_matches, fit_json, known_occupations, lang_of, match_options, with_language,
+    DEFAULT_LIMIT, WEIGHTING, answer_matches, fit_json, known_occupations, lang_of, match_options,
+    with_language,
 };
 use crate::api::extract::{ApiJson, ApiPath, Caller, Params, etag, if_match, if_none_match};
 use crate::api::limits::spawn_blocking;
@@ -179,24 +180,22 @@ pub async fn update(
             "a JSON merge patch: an object of the members to change, e.g. {\"name\": \"...\"}",
         ));
     }
-    for attempt in 0.. {
-        let current = {
-            let snap = state.snapshot.load();
-            let view = snap.view(&access);
-            let p = view
-                .project(id)
-                .ok_or_else(|| ApiError::ProjectNotFound(id.to_string()))?;
-            (**p).clone()
-        };
+    // Without If-Match, a write that came in between the read and this one is not lost: the
+    // patch is applied again to what it wrote (three times at most).
+    let mut retries = 3;
+    loop {
+        let current = state
+            .snapshot
+            .load()
+            .view(&access)
+            .project(id)
+            .map(|p| (**p).clone())
+            .ok_or_else(|| ApiError::ProjectNotFound(id.to_string()))?;
         if !asked.holds(Some(current.version)) {
             return Err(crate::edit::EditError::ProjectStale {
                 id,
                 current: Some(current.version),
-                expected: headers
-                    .get(header::IF_MATCH)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string(),
+                expected: asked.describe(),
             }
             .into());
         }
@@ -211,14 +210,17 @@ pub async fn update(
         match writer.submit(edit, access).await {
             Ok(w) => return Ok(written(&as_written(&w, doc)?, StatusCode::OK)),
             Err(crate::edit::EditError::ProjectStale { .. })
-                if matches!(asked, Precondition::None) && attempt < 3 => {}
+                if asked == Precondition::None && retries > 0 =>
+            {
+                retries -= 1;
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    unreachable!("the loop returns")
 }
 
-/// RFC 7396 JSON merge patch.
+/// RFC 7396 JSON merge patch. Written by hand: it is these dozen lines, and the crates that
+/// have it (`json-patch`) bring RFC 6902 patches and JSON pointers with them, unused here.
 fn merge_patch(target: &mut Json_, patch: &Json_) {
     let Json_::Object(p) = patch else {
         *target = patch.clone();
@@ -270,6 +272,7 @@ pub async fn matches(
         &params,
         "/projects/{id}/matches",
         "the needs are the project's",
+        DEFAULT_LIMIT,
     )?;
     let lang = lang_of(&headers);
     let snap = state.snapshot.load();
@@ -323,14 +326,12 @@ pub async fn site_projects(
         layer,
         id: id.clone(),
     })?;
-    let (_, explain) = match_options(
+    let (limit, explain) = match_options(
         &params,
         "/sites/{layer}/{id}/projects",
         "limit caps the projects listed",
+        matching::MAX_MATCHES,
     )?;
-    let limit = params
-        .parse_as::<usize>("limit", "a whole number")?
-        .unwrap_or(matching::MAX_MATCHES);
     let lang = lang_of(&headers);
     let snap = state.snapshot.load();
     let view = snap.view(&access);

@@ -188,7 +188,7 @@ impl Planner<'_> {
             return Err(EditError::ProjectStale {
                 id,
                 current: version,
-                expected: expected(precondition),
+                expected: precondition.describe(),
             });
         }
         current.ok_or(EditError::ProjectNotFound(id))
@@ -390,21 +390,8 @@ fn check(
         layer,
         id,
         current,
-        expected: expected(pre),
+        expected: pre.describe(),
     })
-}
-
-/// What an `If-Match` asked for, in words.
-fn expected(pre: &Precondition) -> String {
-    match pre {
-        Precondition::None => "nothing".to_string(),
-        Precondition::Exists => "any version (*)".to_string(),
-        Precondition::Versions(vs) => vs
-            .iter()
-            .map(|v| format!("\"{v}\""))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
 }
 
 #[cfg(test)]
