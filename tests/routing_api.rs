@@ -230,7 +230,7 @@ async fn limits_are_checked_before_any_work() {
 }
 
 #[tokio::test]
-async fn a_point_far_from_any_road_gets_a_400_with_the_snap_distance() {
+async fn a_point_far_from_any_road_gets_a_422_with_the_snap_distance() {
     let state = demo_state();
     let engine = state
         .routing
@@ -252,7 +252,7 @@ async fn a_point_far_from_any_road_gets_a_400_with_the_snap_distance() {
         status,
         &ct,
         &body,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "too-far-from-road",
         Some("locations"),
     );
@@ -271,15 +271,15 @@ async fn a_point_far_from_any_road_gets_a_400_with_the_snap_distance() {
         status,
         &ct,
         &body,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "too-far-from-road",
         Some("lon"),
     );
 }
 
 #[tokio::test]
-async fn a_sea_point_off_le_havre_gets_a_400() {
-    let Some(dir) = common::realdata("a_sea_point_off_le_havre_gets_a_400") else {
+async fn a_sea_point_off_le_havre_gets_a_422() {
+    let Some(dir) = common::realdata("a_sea_point_off_le_havre_gets_a_422") else {
         return;
     };
     let bytes = std::fs::read(dir.join("osm_lehavre_centre_2023-02-19.osm.pbf")).unwrap();
@@ -297,7 +297,7 @@ async fn a_sea_point_off_le_havre_gets_a_400() {
         status,
         &ct,
         &body,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "too-far-from-road",
         Some("locations"),
     );
@@ -626,7 +626,13 @@ async fn drive_time_parameters_are_checked() {
         ),
     ] {
         let (status, ct, json) = get(demo_state(), uri).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {json}");
+        // A point off the roads is within the contract; the roads refuse it (422).
+        let want = if uri.contains("-3.0,49.9") {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(status, want, "{uri}: {json}");
         assert_eq!(ct, "application/problem+json", "{uri}");
         assert_eq!(json["param"], param, "{uri}: {json}");
     }

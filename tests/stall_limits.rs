@@ -73,7 +73,7 @@ fn huge_polygons_are_refused_and_large_ones_validated_without_stalling() {
         over.text()
     );
     // Two 50,000-vertex requests at once (the old check took minutes for one) while /health
-    // is asked: the valid one answers 200, the crossed one 400 naming the self-intersection.
+    // is asked: the valid one answers 200, the crossed one 422 naming the self-intersection.
     let valid = std::thread::spawn(move || {
         request(addr, "POST", path, &[JSON], Some(&ring_body(50_000, false))).unwrap()
     });
@@ -84,7 +84,7 @@ fn huge_polygons_are_refused_and_large_ones_validated_without_stalling() {
     let valid = valid.join().unwrap();
     assert_eq!(valid.status, 200, "{}", valid.text());
     let crossed = crossed.join().unwrap();
-    assert_eq!(crossed.status, 400, "{}", crossed.text());
+    assert_eq!(crossed.status, 422, "{}", crossed.text());
     assert!(
         crossed.text().contains("self-intersection"),
         "{}",

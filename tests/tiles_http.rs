@@ -108,11 +108,12 @@ async fn tile_status_codes() {
     let r = send(&app, Method::GET, "/tiles/plots/23/0/0", &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(problem(&r)["param"], "z");
+    // Beyond the zoom's grid: no such tile.
     let r = send(&app, Method::GET, "/tiles/plots/3/8/0", &[]).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(problem(&r)["param"], "x");
     let r = send(&app, Method::GET, "/tiles/plots/3/0/8.mvt", &[]).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(problem(&r)["param"], "y");
     let r = send(&app, Method::GET, "/tiles/plots/3/0/x.png", &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);

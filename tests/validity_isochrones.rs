@@ -146,7 +146,7 @@ fn random_isochrones(s: &Served, n: usize, seed: u64, minutes: &[u32], out: &mut
             p[0], p[1]
         );
         let r = get(s.server.addr, &query);
-        if r.status == 400 && r.text().contains("too-far-from-road") {
+        if r.status == 422 && r.text().contains("too-far-from-road") {
             too_far += 1;
             assert!(too_far < n, "{}: too many origins far from roads", s.name);
             continue;

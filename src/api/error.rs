@@ -40,6 +40,9 @@ pub enum ApiError {
         param: String,
         detail: String,
     },
+    /// Within the contract, but nothing can answer it (a 422).
+    #[error("{detail}")]
+    Unprocessable { param: String, detail: String },
     #[error("`{param}` = {value} is above the limit of this server ({max})")]
     OverLimit {
         param: String,
@@ -122,6 +125,19 @@ impl From<crate::config::OverLimit> for ApiError {
     }
 }
 
+impl From<crate::matching::BadNeed> for ApiError {
+    fn from(e: crate::matching::BadNeed) -> ApiError {
+        if e.unprocessable {
+            ApiError::Unprocessable {
+                param: e.field,
+                detail: e.detail,
+            }
+        } else {
+            ApiError::bad_param(e.field, e.detail)
+        }
+    }
+}
+
 impl ApiError {
     /// A 400 naming the parameter at fault.
     pub fn bad_param(param: impl Into<String>, detail: impl Into<String>) -> ApiError {
@@ -163,6 +179,11 @@ impl ApiError {
                 (S::NOT_FOUND, "territory-not-found", "Territory not found")
             }
             ApiError::BadParameter { .. } => (S::BAD_REQUEST, "bad-parameter", "Invalid parameter"),
+            ApiError::Unprocessable { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "unprocessable",
+                "Cannot be answered",
+            ),
             ApiError::OverLimit { .. } => (S::BAD_REQUEST, "over-limit", "Above a server limit"),
             ApiError::BadBody(_) => (S::BAD_REQUEST, "bad-body", "Invalid request body"),
             ApiError::BodyTooLarge { .. } => (
@@ -194,7 +215,10 @@ impl ApiError {
                 EditError::Document(_) | EditError::BadPatch(_) => {
                     (S::BAD_REQUEST, "bad-body", "Invalid request body")
                 }
-                EditError::IdMismatch { .. } => (S::BAD_REQUEST, "id-mismatch", "Id mismatch"),
+                // The body and the URL are each valid; together they disagree.
+                EditError::IdMismatch { .. } => {
+                    (S::UNPROCESSABLE_ENTITY, "id-mismatch", "Id mismatch")
+                }
                 EditError::Rejected { .. } => (
                     S::UNPROCESSABLE_ENTITY,
                     "invalid-feature",
@@ -259,11 +283,23 @@ impl ApiError {
                 "feature-not-found",
                 "Feature not found",
             ),
+            // 422: a cursor is opaque to the contract (any string); only the server knows
+            // whether it issued it, for this query and this data.
             ApiError::Query(
                 QueryError::CursorMalformed(_)
                 | QueryError::CursorStale { .. }
                 | QueryError::CursorForeign,
-            ) => (StatusCode::BAD_REQUEST, "bad-cursor", "Invalid cursor"),
+            ) => (S::UNPROCESSABLE_ENTITY, "bad-cursor", "Invalid cursor"),
+            ApiError::Query(QueryError::Unusable { .. }) => (
+                S::UNPROCESSABLE_ENTITY,
+                "unprocessable",
+                "Cannot be answered",
+            ),
+            ApiError::Query(QueryError::TooManyDeposits { .. }) => (
+                S::UNPROCESSABLE_ENTITY,
+                "too-many-deposits",
+                "Too many deposits for a drive-time join",
+            ),
             ApiError::Query(QueryError::Filter(_)) => {
                 (StatusCode::BAD_REQUEST, "bad-filter", "Invalid filter")
             }
@@ -278,8 +314,10 @@ impl ApiError {
                 "Internal server error",
             ),
             ApiError::Routing { source, .. } => match source.as_ref() {
+                // The request is well formed and within the contract; the road network has
+                // nothing there (as Mapbox's isochrone API answers "no suitable edges").
                 RoutingError::TooFarFromRoad { .. } => (
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     "too-far-from-road",
                     "Location too far from a road",
                 ),
@@ -317,9 +355,12 @@ impl ApiError {
                 TileError::UnknownLayer(_) => {
                     (StatusCode::NOT_FOUND, "unknown-layer", "Unknown layer")
                 }
-                TileError::ZoomTooHigh { .. }
-                | TileError::OutOfRange { .. }
-                | TileError::BadCoordinate { .. } => (
+                // x or y beyond the zoom's grid: no such tile (which x and y exist depends
+                // on z, a rule between parameters; the grid simply has no tile there).
+                TileError::OutOfRange { .. } => {
+                    (StatusCode::NOT_FOUND, "no-such-tile", "No such tile")
+                }
+                TileError::ZoomTooHigh { .. } | TileError::BadCoordinate { .. } => (
                     StatusCode::BAD_REQUEST,
                     "bad-tile-address",
                     "Invalid tile address",
@@ -359,7 +400,9 @@ impl ApiError {
     /// The parameter at fault, if any.
     fn param(&self) -> Option<&str> {
         match self {
-            ApiError::BadParameter { param, .. } | ApiError::OverLimit { param, .. } => Some(param),
+            ApiError::BadParameter { param, .. }
+            | ApiError::Unprocessable { param, .. }
+            | ApiError::OverLimit { param, .. } => Some(param),
             ApiError::UnknownLayer(_) => Some("layer"),
             ApiError::Filter(e) => Some(e.param()),
             ApiError::Query(e) => Some(e.param()),

@@ -205,6 +205,16 @@ pub async fn authenticate(
     }
 }
 
+/// An optional body member that may be left out but not given as `null` (the contract
+/// documents the members without nulls): `#[serde(default, deserialize_with = "non_null")]`.
+pub fn non_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// The raw request body, read by [`read_body`].
 pub struct ApiBody(pub Bytes);
 

@@ -90,15 +90,37 @@ pub fn feature(index: usize, f: Json) -> RawFeature {
             properties: Default::default(),
         };
     }
-    let id = match obj.remove("id") {
-        Some(Json::Number(n)) => n.as_f64().map(RawId::Number),
-        Some(Json::String(s)) => Some(RawId::Text(s)),
-        _ => None,
+    let (id, bad_id) = match obj.remove("id") {
+        Some(Json::Number(n)) => (n.as_f64().map(RawId::Number), None),
+        Some(Json::String(s)) => (Some(RawId::Text(s)), None),
+        None | Some(Json::Null) => (None, None),
+        // RFC 7946 §3.2: an id is a string or a number. Anything else rejects the feature
+        // (carried in the geometry's slot, the one per-feature verdict a raw feature has).
+        Some(other) => (
+            None,
+            Some(Reject::WrongType {
+                field: "id".into(),
+                expected: "a number or a string (RFC 7946)",
+                found: other.to_string(),
+            }),
+        ),
     };
-    let geometry = geometry_from_geojson(obj.get("geometry").unwrap_or(&Json::Null));
-    let properties = match obj.remove("properties") {
-        Some(Json::Object(p)) => p,
-        _ => Default::default(),
+    let (properties, bad_properties) = match obj.remove("properties") {
+        Some(Json::Object(p)) => (p, None),
+        None | Some(Json::Null) => (Default::default(), None),
+        // RFC 7946 §3.2: `properties` is an object or null.
+        Some(other) => (
+            Default::default(),
+            Some(Reject::WrongType {
+                field: "properties".into(),
+                expected: "an object or null (RFC 7946)",
+                found: other.to_string(),
+            }),
+        ),
+    };
+    let geometry = match bad_id.or(bad_properties) {
+        Some(r) => Err(r),
+        None => geometry_from_geojson(obj.get("geometry").unwrap_or(&Json::Null)),
     };
     RawFeature {
         index,

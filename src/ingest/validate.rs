@@ -38,6 +38,13 @@ pub fn validate_geometry(
     reprojector: &Reprojector,
 ) -> Result<Geometry<f64>, Reject> {
     let mut g = normalise_kind(geometry, layer)?;
+    // An empty geometry (`"coordinates": []`) has no place on a map and no FlatGeobuf
+    // encoding the layer files could read back: refused like a missing one.
+    if g.coords_iter().next().is_none() {
+        return Err(Reject::MalformedGeometry(
+            "the geometry is empty (no coordinates)".into(),
+        ));
+    }
     check_rings(&g)?;
     for c in g.coords_iter() {
         if !c.x.is_finite() || !c.y.is_finite() {
@@ -535,6 +542,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Reject::LatitudeOutOfRange { .. }));
+    }
+
+    /// An empty geometry was once accepted by the write API, and the compaction then wrote a
+    /// layer file the next start could not read (found by the schemathesis run).
+    #[test]
+    fn empty_geometries_are_rejected() {
+        let rules = Rules {
+            layer: Layer::Plots,
+            as_holders: false,
+        };
+        for g in [
+            json!({"type": "MultiPolygon", "coordinates": []}),
+            json!({"type": "Polygon", "coordinates": []}),
+            json!({"type": "MultiPolygon", "coordinates": [[]]}),
+        ] {
+            let err = validate_feature(raw(g.clone(), json!({})), 1, rules, &wgs84()).unwrap_err();
+            assert!(matches!(err, Reject::MalformedGeometry(_)), "{g}: {err}");
+        }
     }
 
     #[test]

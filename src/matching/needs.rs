@@ -24,12 +24,16 @@ pub const DEFAULT_NEED_MINUTES: f64 = 30.0;
 pub struct BadNeed {
     pub field: String,
     pub detail: String,
+    /// The needs are well formed but cannot rank anything (a 422, not a 400): their
+    /// criteria weigh nothing.
+    pub unprocessable: bool,
 }
 
 fn bad(field: impl Into<String>, detail: impl Into<String>) -> BadNeed {
     BadNeed {
         field: field.into(),
         detail: detail.into(),
+        unprocessable: false,
     }
 }
 
@@ -169,6 +173,12 @@ impl Needs {
                 format!("unknown field; fields are: {}", NEED_FIELDS.join(", ")),
             ));
         }
+        if let Some(field) = null_member(&Json::Object(body.clone()), "") {
+            return Err(bad(
+                field,
+                "null is not a value here: leave the member out for its default",
+            ));
+        }
         let r = Reader(body);
         let naf_code = r.text("naf_code")?;
         if let Some(c) = &naf_code
@@ -195,10 +205,13 @@ impl Needs {
         if let (Some(lo), Some(hi)) = (land_min_ha, land_max_ha)
             && lo > hi
         {
-            return Err(bad(
-                "land_max_ha",
-                format!("{hi} is below land_min_ha {lo}: the range is empty"),
-            ));
+            return Err(BadNeed {
+                unprocessable: true,
+                ..bad(
+                    "land_max_ha",
+                    format!("{hi} is below land_min_ha {lo}: the range is empty"),
+                )
+            });
         }
         let tenure =
             match r.text("tenure")? {
@@ -263,21 +276,28 @@ impl Needs {
             .collect::<Result<Vec<_>, _>>()?;
         for (i, m) in materials.iter().enumerate() {
             if materials[..i].iter().any(|x| x.material == m.material) {
-                return Err(bad(
-                    format!("materials[{i}].material"),
-                    format!(
-                        "{} is needed twice: give one entry per material",
-                        m.material
-                    ),
-                ));
+                // One entry per material: a rule across the list the schema cannot state.
+                return Err(BadNeed {
+                    unprocessable: true,
+                    ..bad(
+                        format!("materials[{i}].material"),
+                        format!(
+                            "{} is needed twice: give one entry per material",
+                            m.material
+                        ),
+                    )
+                });
             }
         }
         for (i, o) in occupations.iter().enumerate() {
             if occupations[..i].iter().any(|x| x.code == o.code) {
-                return Err(bad(
-                    format!("occupations[{i}].code"),
-                    format!("{} is needed twice: give one entry per occupation", o.code),
-                ));
+                return Err(BadNeed {
+                    unprocessable: true,
+                    ..bad(
+                        format!("occupations[{i}].code"),
+                        format!("{} is needed twice: give one entry per occupation", o.code),
+                    )
+                });
             }
         }
         let weights = weights(body.get("weights"))?;
@@ -304,10 +324,13 @@ impl Needs {
             weights,
         };
         if needs.weight_sum() <= 0.0 {
-            return Err(bad(
-                "weights",
-                "the weights of the criteria this project has (land, materials, workforce) sum to zero: nothing could rank the sites",
-            ));
+            return Err(BadNeed {
+                unprocessable: true,
+                ..bad(
+                    "weights",
+                    "the weights of the criteria this project has (land, materials, workforce) sum to zero: nothing could rank the sites",
+                )
+            });
         }
         Ok(needs)
     }
@@ -330,6 +353,28 @@ impl Needs {
             w += self.weights.workforce;
         }
         w
+    }
+}
+
+/// The path (`weights.land`, `materials[0].profile`) of the first member of `v` that is
+/// `null`, if any. The needs are documented without nulls (a member left out takes its
+/// default), so a `null` is refused rather than read as "left out".
+pub(crate) fn null_member(v: &Json, path: &str) -> Option<String> {
+    match v {
+        Json::Null => Some(path.to_string()),
+        Json::Object(m) => m.iter().find_map(|(k, v)| {
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            null_member(v, &p)
+        }),
+        Json::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| null_member(v, &format!("{path}[{i}]"))),
+        _ => None,
     }
 }
 
@@ -479,11 +524,22 @@ fn occupation_need(
             "a BMO occupation code is required, e.g. G0A40",
         )
     })?;
-    if !is_occupation_code(code) || !known(code) {
+    if !is_occupation_code(code) {
         return Err(bad(
             format!("{f}.code"),
-            format!("`{code}` is not a known BMO occupation code (e.g. G0A40)"),
+            format!("`{code}` is not a BMO occupation code (e.g. G0A40)"),
         ));
+    }
+    if !known(code) {
+        // Well formed, but not an occupation of the survey this server loaded: the data's
+        // answer, not the request's fault (a 422).
+        return Err(BadNeed {
+            unprocessable: true,
+            ..bad(
+                format!("{f}.code"),
+                format!("`{code}` is not a known BMO occupation code (e.g. G0A40)"),
+            )
+        });
     }
     let headcount =
         number_in(o.get("headcount"), &format!("{f}.headcount"), 1e6)?.ok_or_else(|| {

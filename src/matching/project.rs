@@ -19,6 +19,7 @@ fn bad(field: &str, detail: impl Into<String>) -> BadNeed {
     BadNeed {
         field: field.to_string(),
         detail: detail.into(),
+        unprocessable: false,
     }
 }
 
@@ -45,6 +46,12 @@ pub fn read_project(
                 "unknown member; a project has {} (the needs go in `needs`)",
                 PROJECT_FIELDS.join(", ")
             ),
+        ));
+    }
+    if let Some((k, _)) = body.iter().find(|(_, v)| v.is_null()) {
+        return Err(bad(
+            k,
+            "null is not a value here: leave the member out for its default",
         ));
     }
     let text = |field: &str| -> Result<Option<String>, BadNeed> {
@@ -101,7 +108,7 @@ pub fn read_project(
     };
     let needs = Needs::read(&needs_doc, known_occupation).map_err(|e| BadNeed {
         field: format!("needs.{}", e.field),
-        detail: e.detail,
+        ..e
     })?;
     let mut doc = Map::new();
     doc.insert("name".into(), Json::String(name));

@@ -15,6 +15,11 @@ pub enum QueryError {
     },
     #[error("`{param}`: {detail}")]
     Invalid { param: &'static str, detail: String },
+    /// Within the contract, but not answerable as asked (a 422): a polygon that is not a valid
+    /// simple feature, a box whose min exceeds its max, a territory the data does not hold, a
+    /// distance sort without a point. The rules a schema can state are 400s.
+    #[error("`{param}`: {detail}")]
+    Unusable { param: &'static str, detail: String },
     #[error("missing `{param}`: {hint}")]
     Missing { param: &'static str, hint: String },
     #[error("`{param}` cannot be combined with `{other}`: {hint}")]
@@ -59,6 +64,7 @@ impl QueryError {
         match self {
             QueryError::OutOfRange { param, .. }
             | QueryError::Invalid { param, .. }
+            | QueryError::Unusable { param, .. }
             | QueryError::Missing { param, .. }
             | QueryError::Conflict { param, .. }
             | QueryError::UnknownValue { param, .. } => param,
@@ -69,6 +75,13 @@ impl QueryError {
             QueryError::NotFound { .. } => "id",
             QueryError::TooManyDeposits { .. } => "max_drive_min",
             QueryError::Filter(e) => e.param(),
+        }
+    }
+
+    pub(crate) fn unusable(param: &'static str, detail: impl Into<String>) -> QueryError {
+        QueryError::Unusable {
+            param,
+            detail: detail.into(),
         }
     }
 

@@ -128,21 +128,24 @@ pub fn territory_scope(view: &View, siren: &str) -> Result<Scope, QueryError> {
                 })
                 .take(20)
                 .collect();
-            QueryError::UnknownValue {
-                param: "in_territory",
-                value: siren.to_string(),
-                valid: if known.is_empty() {
-                    "none: the territories layer is empty".into()
-                } else {
-                    known.join(", ")
-                },
-            }
+            // A well-formed SIREN the data does not hold: the data's answer (a 422).
+            QueryError::unusable(
+                "in_territory",
+                format!(
+                    "unknown territory `{siren}`; the data holds: {}",
+                    if known.is_empty() {
+                        "none (the territories layer is empty)".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
         })?;
     let shape = match data.geometry(row) {
         Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
         Geometry::MultiPolygon(mp) => mp.clone(),
         _ => {
-            return Err(QueryError::invalid(
+            return Err(QueryError::unusable(
                 "in_territory",
                 format!("territory {siren} has no polygon boundary"),
             ));
@@ -240,7 +243,7 @@ pub fn check_bbox(b: [f64; 4]) -> Result<[f64; 4], QueryError> {
         }
     }
     if y0 > y1 {
-        return Err(QueryError::invalid(
+        return Err(QueryError::unusable(
             "bbox",
             format!(
                 "min_lat {y0} is above max_lat {y1}; the order is min_lon,min_lat,max_lon,max_lat"
@@ -248,7 +251,7 @@ pub fn check_bbox(b: [f64; 4]) -> Result<[f64; 4], QueryError> {
         ));
     }
     if x0 > x1 {
-        return Err(QueryError::invalid(
+        return Err(QueryError::unusable(
             "bbox",
             format!(
                 "min_lon {x0} is east of max_lon {x1}; the order is min_lon,min_lat,max_lon,max_lat (for a box across the antimeridian, send one request per side)"
@@ -276,21 +279,21 @@ pub fn check_polygon(g: Geometry<f64>) -> Result<MultiPolygon<f64>, QueryError> 
     };
     for c in mp.coords_iter() {
         if !(c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0) {
-            return Err(QueryError::invalid(
+            return Err(QueryError::unusable(
                 "geometry",
                 format!("coordinate ({}, {}) is not WGS84 lon/lat degrees", c.x, c.y),
             ));
         }
     }
     if mp.bounding_rect().is_none() {
-        return Err(QueryError::invalid("geometry", "the polygon is empty"));
+        return Err(QueryError::unusable("geometry", "the polygon is empty"));
     }
     // geo's verdicts in O(n log n); a cancelled check is an error nobody reads (the request
     // was abandoned).
     let problem = crate::ingest::validity::multipolygon_problem(&mp)
-        .map_err(|c| QueryError::invalid("geometry", c.to_string()))?;
+        .map_err(|c| QueryError::unusable("geometry", c.to_string()))?;
     if let Some(problem) = problem {
-        return Err(QueryError::invalid(
+        return Err(QueryError::unusable(
             "geometry",
             format!("invalid polygon: {problem}"),
         ));

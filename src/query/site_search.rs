@@ -292,10 +292,10 @@ impl SiteSort {
             }
         };
         if sort == SiteSort::Distance && !has_point {
-            return Err(QueryError::Missing {
-                param: "lon",
-                hint: "sort=distance needs a point: give lon and lat".into(),
-            });
+            return Err(QueryError::unusable(
+                "lon",
+                "sort=distance needs a point to measure from: give lon and lat",
+            ));
         }
         Ok(sort)
     }

@@ -134,12 +134,24 @@ fn sort(params: &Params) -> Result<WasteSort, RequestError> {
         .unwrap_or(WasteSort::Total))
 }
 
-/// `deposits_limit`: deposits listed per site (default 20, at most the page cap).
+/// `deposits_limit`: deposits listed per site (default 20, at most the page cap; above it a
+/// 400, as for `limit`).
 fn deposits_limit(params: &Params, limits: &Limits) -> Result<usize, RequestError> {
-    Ok(params
-        .parse_as::<usize>("deposits_limit", "a whole number")?
-        .unwrap_or(20)
-        .min(limits.max_limit))
+    let max = limits.max_limit;
+    match params.get("deposits_limit")? {
+        None => Ok(20.min(max)),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n <= max)
+            .ok_or_else(|| {
+                RequestError::bad_param(
+                    "deposits_limit",
+                    format!("`deposits_limit` must be a whole number from 0 to {max}, got `{v}`"),
+                )
+            }),
+    }
 }
 
 /// `materials=wood,plastic`, each from the taxonomy.

@@ -92,15 +92,32 @@ pub fn properties(view: &LayerView, params: &Params) -> Result<Option<Vec<String
 
 /// The page of an items request: `limit` at least 1 (lowered to the cap) and `cursor`.
 pub fn page(params: &Params, limits: &Limits) -> Result<PageRequest, RequestError> {
-    let limit = match params.parse_as::<usize>("limit", "a whole number ≥ 1")? {
+    // OGC API – Features: any limit above the server's maximum is lowered to it, however
+    // large (digits beyond `u64` included).
+    let limit = match params.get("limit")? {
         None => limits.default_limit,
-        Some(0) => {
-            return Err(RequestError::bad_param(
-                "limit",
-                "`limit` must be at least 1",
-            ));
+        Some(v) => {
+            let v = v.trim();
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(RequestError::bad_param(
+                    "limit",
+                    format!("`limit` must be a whole number ≥ 1, got `{v}`"),
+                ));
+            }
+            match v.parse::<u64>() {
+                Ok(0) => {
+                    return Err(RequestError::bad_param(
+                        "limit",
+                        "`limit` must be at least 1",
+                    ));
+                }
+                Ok(l) => usize::try_from(l)
+                    .unwrap_or(usize::MAX)
+                    .min(limits.max_limit),
+                // Only digits, too many for u64: far above the maximum.
+                Err(_) => limits.max_limit,
+            }
         }
-        Some(l) => l.min(limits.max_limit),
     };
     let cursor = params.get("cursor")?.map(Cursor::decode).transpose()?;
     Ok(PageRequest { limit, cursor })

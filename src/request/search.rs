@@ -11,8 +11,8 @@ use crate::index::View;
 use crate::ingest::geometry_from_geojson;
 use crate::model::Layer;
 use crate::query::{
-    Caps, Cursor, LayerQuery, PageRequest, Relation, Scope, check_bbox, check_k, check_limit,
-    check_point, check_polygon, check_radius, territory_scope,
+    Caps, Cursor, LayerQuery, PageRequest, QueryError, Relation, Scope, check_bbox, check_k,
+    check_limit, check_point, check_polygon, check_radius, territory_scope,
 };
 use crate::routing::{Direction, ProfileId, RoutingError};
 
@@ -110,6 +110,8 @@ pub fn drive(params: &Pairs, limits: &Limits) -> Result<Option<DriveSpec>, Reque
         (Some(v), None) => ("drive_from", v, Direction::From),
         (None, Some(v)) => ("drive_to", v, Direction::To),
         (None, None) => {
+            // `profile` is checked even when no drive uses it: a typo is said, not ignored.
+            parse_profile(get(params, "profile")?)?;
             if max.is_some() {
                 return Err(RequestError::bad_param(
                     "drive_max_min",
@@ -325,14 +327,40 @@ pub fn polygon_body(
         })?,
         Some(_) => body,
     };
-    let g = geometry_from_geojson(geometry)
-        .map_err(|e| RequestError::BadBody(format!("the body is not a usable polygon: {e}")))?;
+    let g = geometry_from_geojson(geometry).map_err(|e| {
+        let detail = format!("the body is not a usable polygon: {e}");
+        // An open ring is within the schema (closure is an equality it cannot state): 422.
+        // The other faults (too few positions, not GeoJSON) break it: 400.
+        if matches!(e, crate::ingest::Reject::RingNotClosed { .. }) && rings_have_four(geometry) {
+            RequestError::from(QueryError::unusable("geometry", detail))
+        } else {
+            RequestError::BadBody(detail)
+        }
+    })?;
     let shape = check_polygon(g)?;
     let relation = get(params, "relation")?
         .map(Relation::parse)
         .transpose()?
         .unwrap_or(Relation::Intersects);
     Ok((shape, relation))
+}
+
+/// Whether every ring of a GeoJSON Polygon or MultiPolygon has the 4 positions the schema
+/// asks for (then only its closure is wrong, which the schema cannot state).
+fn rings_have_four(geometry: &Json) -> bool {
+    let rings: Vec<&Json> = match (
+        geometry.get("type").and_then(Json::as_str),
+        geometry.get("coordinates"),
+    ) {
+        (Some("Polygon"), Some(Json::Array(rings))) => rings.iter().collect(),
+        (Some("MultiPolygon"), Some(Json::Array(polys))) => {
+            polys.iter().filter_map(Json::as_array).flatten().collect()
+        }
+        _ => return false,
+    };
+    rings
+        .iter()
+        .all(|r| r.as_array().is_some_and(|r| r.len() >= 4))
 }
 
 /// A routing `profile` (default `car`).

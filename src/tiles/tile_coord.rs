@@ -58,10 +58,15 @@ impl TileCoord {
     /// Parses the three path segments; `y` may end in `.mvt` or `.pbf`.
     pub fn parse(z: &str, x: &str, y: &str) -> Result<TileCoord, TileError> {
         let num = |what: &'static str, s: &str| -> Result<u64, TileError> {
-            s.parse::<u64>().map_err(|_| TileError::BadCoordinate {
-                what,
-                segment: s.to_string(),
-            })
+            match s.parse::<u64>() {
+                Ok(n) => Ok(n),
+                // Digits too many for u64: a number, beyond every zoom's grid.
+                Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Ok(u64::MAX),
+                Err(_) => Err(TileError::BadCoordinate {
+                    what,
+                    segment: s.to_string(),
+                }),
+            }
         };
         let y_digits = y
             .strip_suffix(".mvt")

@@ -34,8 +34,7 @@ pub async fn match_needs(
         ));
     };
     let snap = state.snapshot.load();
-    let needs = Needs::read(&body, &known_occupations(&state, &snap))
-        .map_err(|e| ApiError::bad_param(e.field, e.detail))?;
+    let needs = Needs::read(&body, &known_occupations(&state, &snap)).map_err(ApiError::from)?;
     answer_matches(state, access, snap, needs, limit, explain, lang).await
 }
 

@@ -53,8 +53,8 @@ fn checked_doc(state: &AppState, body: Json_) -> Result<Map<String, Json_>, ApiE
         ));
     };
     let snap = state.snapshot.load();
-    let (doc, _) = matching::read_project(&body, &known_occupations(state, &snap))
-        .map_err(|e| ApiError::bad_param(e.field, e.detail))?;
+    let (doc, _) =
+        matching::read_project(&body, &known_occupations(state, &snap)).map_err(ApiError::from)?;
     Ok(doc)
 }
 

@@ -11,7 +11,7 @@ use geo_types::{Coord, Geometry, MultiPolygon};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-use crate::api::extract::{ApiJson, Params};
+use crate::api::extract::{ApiJson, Params, non_null};
 use crate::api::limits::spawn_blocking;
 use crate::api::{ApiError, AppState, Limits};
 use crate::index::{LayerData, ValueRef};
@@ -104,9 +104,13 @@ enum JsonLocation {
 pub struct IsochroneBody {
     locations: Vec<JsonLocation>,
     contours_min: Vec<f64>,
+    #[serde(default, deserialize_with = "non_null")]
     direction: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     profile: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     denoise: Option<f64>,
+    #[serde(default, deserialize_with = "non_null")]
     generalize: Option<f64>,
 }
 

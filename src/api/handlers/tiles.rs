@@ -61,6 +61,10 @@ pub async fn tile(
 ) -> Result<Response, ApiError> {
     parse_layers(&layers)?;
     let coord = TileCoord::parse(&z, &x, &y)?;
+    params.parse_as::<u64>(
+        "v",
+        "a data version (a whole number, as TileJSON's URLs give)",
+    )?;
     let set = TileSet::parse_in(
         &layers,
         &params.0,

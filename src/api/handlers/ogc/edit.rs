@@ -63,7 +63,7 @@ pub async fn item_options(
         Err(ApiError::FeatureNotFound { .. })
             if writes
                 && crate::edit::chooses_ids(access, layer)
-                && id.parse::<crate::model::FeatureId>().is_ok() =>
+                && crate::edit::parse::path_id(&id).is_some() =>
         {
             Ok(allow(&["PUT", "OPTIONS"]))
         }

@@ -273,13 +273,14 @@ fn bbox_scope(params: &Params) -> Result<Scope, ApiError> {
     }
     let b = bbox_numbers(text)?;
     if b[0] > b[2] || b[1] > b[3] {
-        return Err(ApiError::bad_param(
-            "bbox",
-            format!(
+        // An order between the numbers: within the schema, not answerable (a 422).
+        return Err(ApiError::Unprocessable {
+            param: "bbox".into(),
+            detail: format!(
                 "`bbox` in {}: the minimum exceeds the maximum",
                 bbox_crs.uri()
             ),
-        ));
+        });
     }
     let shape = bbox_crs
         .to_crs84()?
@@ -298,7 +299,13 @@ fn crs84_bbox_scope(text: &str) -> Result<Scope, ApiError> {
         };
         return Ok(intersecting(shape));
     }
-    Ok(Scope::BBox(sp::parse_bbox(text)?))
+    // The numbers were read above; what is left is their ranges and order, which depend on
+    // `bbox-crs` (a schema cannot tie them to it): a 422.
+    let b = sp::parse_bbox(text).map_err(|e| ApiError::Unprocessable {
+        param: "bbox".into(),
+        detail: e.to_string(),
+    })?;
+    Ok(Scope::BBox(b))
 }
 
 /// The features intersecting `shape`.
