@@ -48,7 +48,7 @@ fi
 
 if [ "$want_test" = 1 ]; then
   req="$(dirname "$0")/requirements-test.txt"
-  if ! python3 -c "import geographiclib, mapbox_vector_tile, pmtiles, networkx, openapi_spec_validator, shapely, pyproj" 2>/dev/null; then
+  if ! python3 -c "import geographiclib, mapbox_vector_tile, pmtiles, networkx, openapi_spec_validator, shapely, pyproj, schemathesis" 2>/dev/null; then
     echo "terriens: installing Python test oracles from $req" >&2
     python3 -m pip install -q --disable-pip-version-check -r "$req" 2>/dev/null \
       || python3 -m pip install -q --disable-pip-version-check --break-system-packages -r "$req"

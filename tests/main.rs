@@ -12,6 +12,7 @@ mod area;
 mod auth_matrix;
 mod bad_input;
 mod confidential_walk;
+mod contract_fuzz;
 mod crs;
 mod durability_ids;
 mod durability_log;
