@@ -290,7 +290,7 @@ impl ApiError {
                 | QueryError::CursorStale { .. }
                 | QueryError::CursorForeign,
             ) => (S::UNPROCESSABLE_ENTITY, "bad-cursor", "Invalid cursor"),
-            ApiError::Query(QueryError::Unusable { .. }) => (
+            ApiError::Query(QueryError::Unprocessable { .. }) => (
                 S::UNPROCESSABLE_ENTITY,
                 "unprocessable",
                 "Cannot be answered",

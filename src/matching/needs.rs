@@ -24,8 +24,9 @@ pub const DEFAULT_NEED_MINUTES: f64 = 30.0;
 pub struct BadNeed {
     pub field: String,
     pub detail: String,
-    /// The needs are well formed but cannot rank anything (a 422, not a 400): their
-    /// criteria weigh nothing.
+    /// The needs are well formed but cannot be answered as asked (a 422, not a 400): an
+    /// empty range, a need given twice, an occupation the data does not hold, weights
+    /// summing to zero.
     pub unprocessable: bool,
 }
 
@@ -34,6 +35,14 @@ fn bad(field: impl Into<String>, detail: impl Into<String>) -> BadNeed {
         field: field.into(),
         detail: detail.into(),
         unprocessable: false,
+    }
+}
+
+/// Needs that are well formed but cannot be answered as asked (a 422).
+fn unprocessable(field: impl Into<String>, detail: impl Into<String>) -> BadNeed {
+    BadNeed {
+        unprocessable: true,
+        ..bad(field, detail)
     }
 }
 
@@ -173,7 +182,7 @@ impl Needs {
                 format!("unknown field; fields are: {}", NEED_FIELDS.join(", ")),
             ));
         }
-        if let Some(field) = null_member(&Json::Object(body.clone()), "") {
+        if let Some(field) = body.iter().find_map(|(k, v)| null_member(v, k)) {
             return Err(bad(
                 field,
                 "null is not a value here: leave the member out for its default",
@@ -205,13 +214,10 @@ impl Needs {
         if let (Some(lo), Some(hi)) = (land_min_ha, land_max_ha)
             && lo > hi
         {
-            return Err(BadNeed {
-                unprocessable: true,
-                ..bad(
-                    "land_max_ha",
-                    format!("{hi} is below land_min_ha {lo}: the range is empty"),
-                )
-            });
+            return Err(unprocessable(
+                "land_max_ha",
+                format!("{hi} is below land_min_ha {lo}: the range is empty"),
+            ));
         }
         let tenure =
             match r.text("tenure")? {
@@ -277,27 +283,21 @@ impl Needs {
         for (i, m) in materials.iter().enumerate() {
             if materials[..i].iter().any(|x| x.material == m.material) {
                 // One entry per material: a rule across the list the schema cannot state.
-                return Err(BadNeed {
-                    unprocessable: true,
-                    ..bad(
-                        format!("materials[{i}].material"),
-                        format!(
-                            "{} is needed twice: give one entry per material",
-                            m.material
-                        ),
-                    )
-                });
+                return Err(unprocessable(
+                    format!("materials[{i}].material"),
+                    format!(
+                        "{} is needed twice: give one entry per material",
+                        m.material
+                    ),
+                ));
             }
         }
         for (i, o) in occupations.iter().enumerate() {
             if occupations[..i].iter().any(|x| x.code == o.code) {
-                return Err(BadNeed {
-                    unprocessable: true,
-                    ..bad(
-                        format!("occupations[{i}].code"),
-                        format!("{} is needed twice: give one entry per occupation", o.code),
-                    )
-                });
+                return Err(unprocessable(
+                    format!("occupations[{i}].code"),
+                    format!("{} is needed twice: give one entry per occupation", o.code),
+                ));
             }
         }
         let weights = weights(body.get("weights"))?;
@@ -324,13 +324,10 @@ impl Needs {
             weights,
         };
         if needs.weight_sum() <= 0.0 {
-            return Err(BadNeed {
-                unprocessable: true,
-                ..bad(
-                    "weights",
-                    "the weights of the criteria this project has (land, materials, workforce) sum to zero: nothing could rank the sites",
-                )
-            });
+            return Err(unprocessable(
+                "weights",
+                "the weights of the criteria this project has (land, materials, workforce) sum to zero: nothing could rank the sites",
+            ));
         }
         Ok(needs)
     }
@@ -359,17 +356,12 @@ impl Needs {
 /// The path (`weights.land`, `materials[0].profile`) of the first member of `v` that is
 /// `null`, if any. The needs are documented without nulls (a member left out takes its
 /// default), so a `null` is refused rather than read as "left out".
-pub(crate) fn null_member(v: &Json, path: &str) -> Option<String> {
+fn null_member(v: &Json, path: &str) -> Option<String> {
     match v {
         Json::Null => Some(path.to_string()),
-        Json::Object(m) => m.iter().find_map(|(k, v)| {
-            let p = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            null_member(v, &p)
-        }),
+        Json::Object(m) => m
+            .iter()
+            .find_map(|(k, v)| null_member(v, &format!("{path}.{k}"))),
         Json::Array(a) => a
             .iter()
             .enumerate()
@@ -533,13 +525,10 @@ fn occupation_need(
     if !known(code) {
         // Well formed, but not an occupation of the survey this server loaded: the data's
         // answer, not the request's fault (a 422).
-        return Err(BadNeed {
-            unprocessable: true,
-            ..bad(
-                format!("{f}.code"),
-                format!("`{code}` is not a known BMO occupation code (e.g. G0A40)"),
-            )
-        });
+        return Err(unprocessable(
+            format!("{f}.code"),
+            format!("`{code}` is not a known BMO occupation code (e.g. G0A40)"),
+        ));
     }
     let headcount =
         number_in(o.get("headcount"), &format!("{f}.headcount"), 1e6)?.ok_or_else(|| {
@@ -589,6 +578,32 @@ mod tests {
 
     fn read(v: Json) -> Result<Needs, BadNeed> {
         Needs::read(v.as_object().unwrap(), &|c| c != "Z9Z99")
+    }
+
+    /// A `null` is refused and named by its path, at any depth; the 422s are flagged.
+    #[test]
+    fn nulls_are_named_by_path_and_unanswerable_needs_are_422s() {
+        for (v, path) in [
+            (serde_json::json!({"gas": null}), "gas"),
+            (
+                serde_json::json!({"weights": {"land": null}}),
+                "weights.land",
+            ),
+            (
+                serde_json::json!({"materials": [{"material": "wood", "tonnes_per_year": 5, "profile": null}]}),
+                "materials[0].profile",
+            ),
+        ] {
+            let e = read(v).unwrap_err();
+            assert_eq!((e.field.as_str(), e.unprocessable), (path, false));
+        }
+        for v in [
+            serde_json::json!({"land_min_ha": 9, "land_max_ha": 2}),
+            serde_json::json!({"occupations": [{"code": "Z9Z99", "headcount": 1}]}),
+            serde_json::json!({"land_min_ha": 1, "weights": {"land": 0, "materials": 0, "workforce": 0}}),
+        ] {
+            assert!(read(v.clone()).unwrap_err().unprocessable, "{v}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub enum QueryError {
     /// simple feature, a box whose min exceeds its max, a territory the data does not hold, a
     /// distance sort without a point. The rules a schema can state are 400s.
     #[error("`{param}`: {detail}")]
-    Unusable { param: &'static str, detail: String },
+    Unprocessable { param: &'static str, detail: String },
     #[error("missing `{param}`: {hint}")]
     Missing { param: &'static str, hint: String },
     #[error("`{param}` cannot be combined with `{other}`: {hint}")]
@@ -64,7 +64,7 @@ impl QueryError {
         match self {
             QueryError::OutOfRange { param, .. }
             | QueryError::Invalid { param, .. }
-            | QueryError::Unusable { param, .. }
+            | QueryError::Unprocessable { param, .. }
             | QueryError::Missing { param, .. }
             | QueryError::Conflict { param, .. }
             | QueryError::UnknownValue { param, .. } => param,
@@ -78,8 +78,8 @@ impl QueryError {
         }
     }
 
-    pub(crate) fn unusable(param: &'static str, detail: impl Into<String>) -> QueryError {
-        QueryError::Unusable {
+    pub(crate) fn unprocessable(param: &'static str, detail: impl Into<String>) -> QueryError {
+        QueryError::Unprocessable {
             param,
             detail: detail.into(),
         }

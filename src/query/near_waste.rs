@@ -93,7 +93,7 @@ impl NearWasteQuery {
             match unit {
                 None => unit = Some((u, *m)),
                 Some((first, first_m)) if first != u => {
-                    return Err(QueryError::unusable(
+                    return Err(QueryError::unprocessable(
                         "materials",
                         format!(
                             "{first_m} is counted in {first} and {m} in {u}: quantities in different units cannot be added; ask for materials of one unit"

@@ -129,7 +129,7 @@ pub fn territory_scope(view: &View, siren: &str) -> Result<Scope, QueryError> {
                 .take(20)
                 .collect();
             // A well-formed SIREN the data does not hold: the data's answer (a 422).
-            QueryError::unusable(
+            QueryError::unprocessable(
                 "in_territory",
                 format!(
                     "unknown territory `{siren}`; the data holds: {}",
@@ -145,7 +145,7 @@ pub fn territory_scope(view: &View, siren: &str) -> Result<Scope, QueryError> {
         Geometry::Polygon(p) => MultiPolygon(vec![p.clone()]),
         Geometry::MultiPolygon(mp) => mp.clone(),
         _ => {
-            return Err(QueryError::unusable(
+            return Err(QueryError::unprocessable(
                 "in_territory",
                 format!("territory {siren} has no polygon boundary"),
             ));
@@ -243,7 +243,7 @@ pub fn check_bbox(b: [f64; 4]) -> Result<[f64; 4], QueryError> {
         }
     }
     if y0 > y1 {
-        return Err(QueryError::unusable(
+        return Err(QueryError::unprocessable(
             "bbox",
             format!(
                 "min_lat {y0} is above max_lat {y1}; the order is min_lon,min_lat,max_lon,max_lat"
@@ -251,7 +251,7 @@ pub fn check_bbox(b: [f64; 4]) -> Result<[f64; 4], QueryError> {
         ));
     }
     if x0 > x1 {
-        return Err(QueryError::unusable(
+        return Err(QueryError::unprocessable(
             "bbox",
             format!(
                 "min_lon {x0} is east of max_lon {x1}; the order is min_lon,min_lat,max_lon,max_lat (for a box across the antimeridian, send one request per side)"
@@ -279,21 +279,24 @@ pub fn check_polygon(g: Geometry<f64>) -> Result<MultiPolygon<f64>, QueryError> 
     };
     for c in mp.coords_iter() {
         if !(c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0) {
-            return Err(QueryError::unusable(
+            return Err(QueryError::unprocessable(
                 "geometry",
                 format!("coordinate ({}, {}) is not WGS84 lon/lat degrees", c.x, c.y),
             ));
         }
     }
     if mp.bounding_rect().is_none() {
-        return Err(QueryError::unusable("geometry", "the polygon is empty"));
+        return Err(QueryError::unprocessable(
+            "geometry",
+            "the polygon is empty",
+        ));
     }
     // geo's verdicts in O(n log n); a cancelled check is an error nobody reads (the request
     // was abandoned).
     let problem = crate::ingest::validity::multipolygon_problem(&mp)
-        .map_err(|c| QueryError::unusable("geometry", c.to_string()))?;
+        .map_err(|c| QueryError::unprocessable("geometry", c.to_string()))?;
     if let Some(problem) = problem {
-        return Err(QueryError::unusable(
+        return Err(QueryError::unprocessable(
             "geometry",
             format!("invalid polygon: {problem}"),
         ));

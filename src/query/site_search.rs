@@ -292,7 +292,7 @@ impl SiteSort {
             }
         };
         if sort == SiteSort::Distance && !has_point {
-            return Err(QueryError::unusable(
+            return Err(QueryError::unprocessable(
                 "lon",
                 "sort=distance needs a point to measure from: give lon and lat",
             ));

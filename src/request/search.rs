@@ -332,7 +332,7 @@ pub fn polygon_body(
         // An open ring is within the schema (closure is an equality it cannot state): 422.
         // The other faults (too few positions, not GeoJSON) break it: 400.
         if matches!(e, crate::ingest::Reject::RingNotClosed { .. }) && rings_have_four(geometry) {
-            RequestError::from(QueryError::unusable("geometry", detail))
+            RequestError::from(QueryError::unprocessable("geometry", detail))
         } else {
             RequestError::BadBody(detail)
         }
