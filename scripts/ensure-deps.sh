@@ -3,7 +3,8 @@
 #   build: cmake, a C/C++ compiler, sqlite3 and its headers (PROJ is built from source by the
 #          `proj` crate's bundled_proj feature), pkg-config.
 #   test (with --test): Python packages used as independent oracles, GDAL (ogr2ogr), Chromium,
-#          node and the playwright-core driver (tests/browser) for the map page test.
+#          node and the playwright-core driver (tests/browser) for the map page test, the
+#          PostgreSQL server and PostGIS (tests/common/pg.rs runs a private cluster per test).
 # Debian/Ubuntu only; elsewhere it says what is missing and stops.
 set -euo pipefail
 
@@ -27,6 +28,13 @@ if [ "$want_test" = 1 ]; then
   # GDAL: the OGC API – Features client of tests/ogc_gdal.rs, and ogr2ogr/ogrinfo making and
   # reading the GeoPackages and Shapefiles of tests/import_formats.rs
   command -v ogr2ogr >/dev/null || missing+=(gdal-bin)
+  # PostgreSQL + PostGIS: tests/common/pg.rs runs initdb/pg_ctl from the newest
+  # /usr/lib/postgresql/*/bin in a temporary directory (never the system's cluster).
+  # `postgresql-postgis` depends on the extension for Debian's default server
+  # (postgresql-15-postgis-3 on Debian 12); `postgis` only recommends it, and recommends are
+  # not installed below.
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+=(postgresql-postgis)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -39,6 +47,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$want_test" = 1 ] && ! id -u postgres >/dev/null 2>&1; then
+  # PostgreSQL refuses to run as root: tests run as root run the private cluster as `postgres`
+  # (Debian's postgresql-common creates that user; make it if it is gone).
+  echo "terriens: creating the system user postgres" >&2
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO useradd --system --user-group --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
 
 if ! command -v cargo >/dev/null; then

@@ -26,6 +26,13 @@
 //! [writes]
 //! compact_after_bytes = 67108864
 //! compact_interval_s = 600
+//!
+//! [source]                     # serve a PostgreSQL/PostGIS database instead of a data directory
+//! url = "postgresql://terriens@db/terriens"
+//! roads = "/var/lib/terriens"  # where the road graphs (roads-<profile>.graph) are
+//! max_lag_s = 30               # reads answer 503 beyond this lag (default: always served)
+//! poll_ms = 25
+//! keep_changes_h = 24
 //! ```
 
 use std::net::SocketAddr;
@@ -323,6 +330,50 @@ pub struct Config {
     pub writes: WritesConfig,
     pub tiles: TilesConfig,
     pub impact: ImpactConfig,
+    pub source: SourceConfig,
+}
+
+/// `[source]`: the PostgreSQL/PostGIS database a replica follows (`serve --source`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `postgresql://…`; unset: the data directory (or the demo data) is served.
+    pub url: Option<String>,
+    /// Directory holding the road graphs (`roads-<profile>.graph`).
+    pub roads: Option<PathBuf>,
+    /// Lag beyond which reads answer 503 (unset: reads are always served).
+    pub max_lag_s: Option<f64>,
+    /// How often the change feed is read, milliseconds.
+    pub poll_ms: u64,
+    /// How long the change table keeps changes, hours.
+    pub keep_changes_h: u64,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            url: None,
+            roads: None,
+            max_lag_s: None,
+            poll_ms: 25,
+            keep_changes_h: 24,
+        }
+    }
+}
+
+impl SourceConfig {
+    /// The replica's settings, when a database is configured.
+    pub fn options(&self) -> Option<crate::edit::SourceOptions> {
+        let url = self.url.clone()?;
+        let mut o = crate::edit::SourceOptions::new(url);
+        o.poll = Duration::from_millis(self.poll_ms.max(1));
+        o.keep_changes = Duration::from_secs(self.keep_changes_h.max(1) * 3600);
+        o.max_lag = self
+            .max_lag_s
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64);
+        Some(o)
+    }
 }
 
 /// `[impact]`: the factors of the impact of a synergy.
@@ -334,7 +385,9 @@ pub struct ImpactConfig {
     pub factors: Option<PathBuf>,
 }
 
-const TABLES: [&str; 6] = ["server", "auth", "limits", "writes", "tiles", "impact"];
+const TABLES: [&str; 7] = [
+    "server", "auth", "limits", "writes", "tiles", "impact", "source",
+];
 
 impl Config {
     /// Reads the file (if any), then applies `TERRIENS_<TABLE>_<KEY>` variables from `env`.

@@ -13,7 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use terriens::api::{self, AppState};
 use terriens::auth::{self, KeyStore};
 use terriens::config::Config;
-use terriens::edit::{AfterCompaction, Recovery, Writer, WriterOptions, recover};
+use terriens::edit::{
+    AfterCompaction, Recovery, SourceOptions, Writer, WriterOptions, load_replica, recover,
+};
 use terriens::geo_util::Crs;
 use terriens::index::{LayerData, SharedSnapshot, Snapshot};
 use terriens::ingest::{ImportOptions, import_file};
@@ -22,7 +24,7 @@ use terriens::routing::{
     BuildOptions, ProfileId, RawNetwork, RoadGraph, Routing, embedded_routing, graph_file_name,
     write_graph,
 };
-use terriens::store::{DataDir, Manifest, embedded_snapshot};
+use terriens::store::{DataDir, Manifest, embedded_snapshot, pg};
 use terriens::tiles::{ExportOptions, TileEngine, TileSet};
 
 #[derive(Parser)]
@@ -62,6 +64,18 @@ enum Command {
         /// API keys file (overrides auth.keys_file).
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// Serve a PostgreSQL/PostGIS database (postgresql://…, made by `terriens pg init`)
+        /// instead of a data directory: load it, follow its changes, write through it.
+        #[arg(long, env = "TERRIENS_SOURCE", conflicts_with = "data")]
+        source: Option<String>,
+        /// With --source: the directory holding the road graphs (roads-<profile>.graph).
+        #[arg(long, requires = "source")]
+        roads: Option<PathBuf>,
+    },
+    /// A PostgreSQL/PostGIS database as the system of record (see `serve --source`).
+    Pg {
+        #[command(subcommand)]
+        action: PgAction,
     },
     /// Manage API keys (the file holds salted hashes only).
     Keys {
@@ -102,6 +116,9 @@ enum Command {
         /// GeoPackage: the feature table to read (default: the first); zip: the shapefile.
         #[arg(long)]
         table: Option<String>,
+        /// Import into a PostgreSQL/PostGIS database (postgresql://…) instead of --data.
+        #[arg(long, env = "TERRIENS_SOURCE")]
+        source: Option<String>,
     },
     /// Build road graphs from an OSM (.osm.pbf, .osm, .osm.gz) or IGN BD TOPO troncon_de_route
     /// (.geojson) file into the data directory, one per profile (roads-<profile>.graph).
@@ -163,6 +180,17 @@ enum Command {
         /// Data directory holding <layer>.fgb files; without it, the embedded demo data.
         #[arg(long, env = "TERRIENS_DATA")]
         data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PgAction {
+    /// Create (or check) the schema `terriens` in a PostGIS database: one table per layer,
+    /// the projects, the id sequences and the change feed's table and triggers.
+    Init {
+        /// postgresql://user@host:port/database
+        #[arg(long, env = "TERRIENS_SOURCE")]
+        source: String,
     },
 }
 
@@ -280,7 +308,21 @@ fn main() -> ExitCode {
             addr,
             config,
             keys,
-        } => serve(data, addr, config, keys),
+            source,
+            roads,
+        } => serve(
+            ServeFlags {
+                data,
+                addr,
+                keys,
+                source,
+                roads,
+            },
+            config,
+        ),
+        Command::Pg {
+            action: PgAction::Init { source },
+        } => pg_init(&source),
         Command::Keys { action } => keys_command(action),
         Command::Import {
             layer,
@@ -293,6 +335,7 @@ fn main() -> ExitCode {
             id_field,
             as_holders,
             table,
+            source,
         } => (|| {
             let mut opts = ImportOptions::new(layer);
             opts.crs = crs.map(|c| Crs::parse(&c)).transpose()?;
@@ -301,7 +344,10 @@ fn main() -> ExitCode {
             opts.id_field = id_field;
             opts.as_holders = as_holders;
             opts.table = table;
-            import(&file, &data, opts, replace)
+            match source {
+                Some(url) => import_to_source(&file, &url, opts, replace),
+                None => import(&file, &data, opts, replace),
+            }
         })(),
         Command::ImportBmo {
             bmo,
@@ -377,13 +423,8 @@ fn load_routing(dir: Option<&DataDir>) -> Result<Option<Routing>, BoxError> {
 /// snaps (persisted ones loaded) → state with routing and the writer → the full router
 /// published; tiles are prepared and fresh snaps persisted in the background. Serves until
 /// shutdown, then the writer's last flush.
-fn serve(
-    data: Option<PathBuf>,
-    addr: Option<SocketAddr>,
-    config: Option<PathBuf>,
-    keys: Option<PathBuf>,
-) -> Result<(), BoxError> {
-    let cfg = serve_config(data, addr, config, keys)?;
+fn serve(flags: ServeFlags, config: Option<PathBuf>) -> Result<(), BoxError> {
+    let cfg = serve_config(flags, config)?;
     let addr = cfg
         .server
         .addr
@@ -428,6 +469,9 @@ fn load_state(
     factors: terriens::matching::Factors,
     loading: &api::Loading,
 ) -> Result<(AppState, Option<Arc<Writer>>), BoxError> {
+    if let Some(source) = cfg.source.options() {
+        return load_replica_state(cfg, source, key_store, factors, loading);
+    }
     loading.step("layers", Some(Layer::ALL.len() as u64));
     let (layers, routing) = std::thread::scope(|s| {
         let roads = s.spawn(|| match cfg.server.data.clone() {
@@ -474,18 +518,168 @@ fn load_state(
     }
     start_writer(state, recovery, options)
 }
-/// The configuration file and variables, with the command line flags winning over both.
-fn serve_config(
+/// The flags of `serve` that the configuration file also sets.
+struct ServeFlags {
     data: Option<PathBuf>,
     addr: Option<SocketAddr>,
-    config: Option<PathBuf>,
     keys: Option<PathBuf>,
-) -> Result<Config, BoxError> {
+    source: Option<String>,
+    roads: Option<PathBuf>,
+}
+
+/// `serve --source`: the database's layers (and the road graphs of `--roads`, in parallel),
+/// the feature snaps, the state, and the replica's follower and writer.
+fn load_replica_state(
+    cfg: &Config,
+    source: SourceOptions,
+    key_store: KeyStore,
+    factors: terriens::matching::Factors,
+    loading: &api::Loading,
+) -> Result<(AppState, Option<Arc<Writer>>), BoxError> {
+    loading.step("layers", Some(Layer::ALL.len() as u64));
+    tracing::info!(source = %redacted(&source.url), "loading every layer from the database");
+    let (replica, routing) = std::thread::scope(|s| {
+        let roads = s.spawn(|| match &cfg.source.roads {
+            Some(path) => load_routing(Some(&DataDir::open(path.clone())?)),
+            None => {
+                tracing::warn!(
+                    "no --roads directory: /isochrone, /workforce and drive-time filters answer 404"
+                );
+                Ok(None)
+            }
+        });
+        let replica = load_replica(&source.url, &|layer| {
+            tracing::info!(%layer, "layer loaded from the database");
+            loading.advance();
+        });
+        loading.step("roads", None);
+        let routing = roads
+            .join()
+            .unwrap_or_else(|_| Err("the road loading thread panicked".into()));
+        (replica, routing)
+    });
+    let replica = replica?;
+    let routing = routing?;
+    for d in replica.snapshot.layers() {
+        tracing::info!(layer = %d.layer(), features = d.len(), "layer ready");
+    }
+    let snapshot = replica.snapshot.clone();
+    let mut state = AppState::new(SharedSnapshot::new(snapshot.clone()), None)
+        .with_limits(cfg.limits.clone())
+        .with_keys(key_store, cfg.auth.policy())
+        .with_tiles(cfg.tiles.tile_config())
+        .with_factors(factors);
+    if let Some(routing) = routing {
+        state = with_prepared_routing(state, routing, &snapshot, None, loading);
+    }
+    let (writer, feed) = Writer::start_replica(
+        replica,
+        state.snapshot.clone(),
+        source,
+        cfg.writes.writer_options(),
+    )?;
+    let writer = Arc::new(writer);
+    Ok((
+        state.with_writer(writer.clone()).with_feed(feed),
+        Some(writer),
+    ))
+}
+
+/// A connection string without its password, for logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `terriens pg init`: the schema created (or checked), with the row count of each table.
+fn pg_init(url: &str) -> Result<(), BoxError> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let mut client = pg::connect(url).await?;
+        let counts = pg::init(&mut client).await?;
+        pg::advance_sequences(&client).await?;
+        println!("schema {} ready in {}", pg::SCHEMA, redacted(url));
+        for (table, n) in counts {
+            println!("  {}.{table}: {n} rows", pg::SCHEMA);
+        }
+        Ok::<(), BoxError>(())
+    })
+}
+
+/// `terriens import --source`: the file validated exactly as for a data directory, then
+/// written into the layer's table in one transaction (replicas follow it as any change).
+fn import_to_source(
+    file: &std::path::Path,
+    url: &str,
+    mut opts: ImportOptions,
+    replace: bool,
+) -> Result<(), BoxError> {
+    let layer = opts.layer;
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut client = rt.block_on(pg::connect(url))?;
+    rt.block_on(pg::check_schema(&client))?;
+    // The database's data: what `commune_insee` and `territory` are derived from, and the
+    // ids already held.
+    let loaded = rt.block_on(pg::load(&mut client, &|_| {}))?;
+    let existing = loaded.snapshot.layer(layer).clone();
+    opts.first_free_id = existing.ids().iter().max().map_or(1, |m| m + 1);
+    let mut outcome = validated_import(file, &opts)?;
+    let derived =
+        terriens::territory::derive_location(&mut outcome.features, layer, &loaded.snapshot);
+    for (field, n) in &derived {
+        println!("{layer}: {field} derived from the location for {n} features");
+    }
+    let progress = ProgressBar::new(outcome.features.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    progress.set_message(format!("writing {layer} into the database"));
+    let (inserted, updated) = rt.block_on(pg::import(
+        &mut client,
+        layer,
+        &outcome.features,
+        replace,
+        &|n| progress.set_position(n as u64),
+    ))?;
+    progress.finish_and_clear();
+    let report = &outcome.report;
+    println!(
+        "{layer}: read {} features from {} ({:?}, {}); imported {} ({inserted} new, {updated} updated) into {}, rejected {}",
+        report.read,
+        file.display(),
+        report.format,
+        report.crs,
+        outcome.features.len(),
+        redacted(url),
+        report.rejected.len(),
+    );
+    Ok(())
+}
+
+/// The configuration file and variables, with the command line flags winning over both.
+fn serve_config(flags: ServeFlags, config: Option<PathBuf>) -> Result<Config, BoxError> {
     let mut cfg = Config::load(config.as_deref(), std::env::vars())?;
     // Command line flags win over the file and TERRIENS_<TABLE>_<KEY> variables.
-    cfg.server.data = data.or(cfg.server.data);
-    cfg.server.addr = addr.or(cfg.server.addr);
-    cfg.auth.keys_file = keys.or(cfg.auth.keys_file);
+    cfg.server.data = flags.data.or(cfg.server.data);
+    cfg.server.addr = flags.addr.or(cfg.server.addr);
+    cfg.auth.keys_file = flags.keys.or(cfg.auth.keys_file);
+    cfg.source.url = flags.source.or(cfg.source.url);
+    cfg.source.roads = flags.roads.or(cfg.source.roads);
+    if cfg.source.url.is_some() && cfg.server.data.is_some() {
+        return Err(
+            "serve either a data directory (--data) or a database (--source), not both; \
+                    with --source, --roads names the directory of the road graphs"
+                .into(),
+        );
+    }
     Ok(cfg)
 }
 
@@ -718,18 +912,13 @@ fn import_roads(
     Ok(())
 }
 
-fn import(
+/// Reads and validates a file to import, printing warnings, rejections and hints; an error
+/// when nothing can be imported.
+fn validated_import(
     file: &std::path::Path,
-    data: &std::path::Path,
-    mut opts: ImportOptions,
-    replace: bool,
-) -> Result<(), BoxError> {
-    let dir = DataDir::open(data)?;
+    opts: &ImportOptions,
+) -> Result<terriens::ingest::ImportOutcome, BoxError> {
     let layer = opts.layer;
-    // The layer as a server would serve it: files plus the write log. Locks the directory.
-    let recovery = recover(dir)?;
-    let existing = recovery.snapshot.layer(layer).clone();
-    opts.first_free_id = existing.ids().iter().max().map_or(1, |m| m + 1);
     let progress = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "{msg} [{bar:40}] {pos}/{len} features ({per_sec}, eta {eta})",
@@ -737,7 +926,7 @@ fn import(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     progress.set_message(format!("validating {}", file.display()));
-    let mut outcome = import_file(file, &opts, &progress)?;
+    let outcome = import_file(file, opts, &progress)?;
     let report = &outcome.report;
     for w in &report.warnings {
         eprintln!("warning: {w}");
@@ -765,8 +954,7 @@ fn import(
              streams are not characterised yet (e.g. IREP), import them with --as-holders."
         );
     }
-    let imported = outcome.features.len();
-    if imported == 0 {
+    if outcome.features.is_empty() {
         // Nothing to write: the layer stays as it was, and the exit status says so.
         return Err(if report.read == 0 {
             format!(
@@ -784,6 +972,24 @@ fn import(
         }
         .into());
     }
+    Ok(outcome)
+}
+
+fn import(
+    file: &std::path::Path,
+    data: &std::path::Path,
+    mut opts: ImportOptions,
+    replace: bool,
+) -> Result<(), BoxError> {
+    let dir = DataDir::open(data)?;
+    let layer = opts.layer;
+    // The layer as a server would serve it: files plus the write log. Locks the directory.
+    let recovery = recover(dir)?;
+    let existing = recovery.snapshot.layer(layer).clone();
+    opts.first_free_id = existing.ids().iter().max().map_or(1, |m| m + 1);
+    let mut outcome = validated_import(file, &opts)?;
+    let imported = outcome.features.len();
+    let report = &outcome.report;
     // `commune_insee` and `territory` from the location, where the file lacks them.
     let derived =
         terriens::territory::derive_location(&mut outcome.features, layer, &recovery.snapshot);

@@ -34,6 +34,7 @@ mod ogc_gdal;
 mod ogc_options;
 mod ogc_sort;
 mod openapi;
+mod pg_replicas;
 mod projects;
 mod realdata_import;
 mod routing_api;

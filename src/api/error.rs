@@ -68,6 +68,10 @@ pub enum ApiError {
     #[error("the server is starting and still loading its data ({step}); retry shortly")]
     Loading { step: &'static str },
     #[error(
+        "this replica is {lag_s:.1} s behind its database, beyond the {max_s:.1} s it serves reads at; retry shortly or ask another replica"
+    )]
+    Lagging { lag_s: f64, max_s: f64 },
+    #[error(
         "a geometry has {vertices} vertices, above the limit of this server ({limit}); simplify it"
     )]
     TooManyVertices { vertices: usize, limit: usize },
@@ -200,6 +204,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => (S::FORBIDDEN, "forbidden", "Role too low"),
             ApiError::Overloaded { .. } => (S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
             ApiError::Loading { .. } => (S::SERVICE_UNAVAILABLE, "loading", "Loading"),
+            ApiError::Lagging { .. } => (S::SERVICE_UNAVAILABLE, "lagging", "Replica behind"),
             ApiError::Timeout { .. } | ApiError::Cancelled => {
                 (S::SERVICE_UNAVAILABLE, "timeout", "Request timed out")
             }
@@ -249,6 +254,14 @@ impl ApiError {
                 EditError::Busy(_) => (S::SERVICE_UNAVAILABLE, "writer-busy", "Writer busy"),
                 EditError::Stopped(_) => {
                     (S::SERVICE_UNAVAILABLE, "writer-stopped", "Writer stopped")
+                }
+                EditError::SourceUnavailable(_) => (
+                    S::SERVICE_UNAVAILABLE,
+                    "source-unavailable",
+                    "Database unavailable",
+                ),
+                EditError::Contended(_) => {
+                    (S::SERVICE_UNAVAILABLE, "write-contended", "Write contended")
                 }
                 EditError::LogWrite { no_space: true }
                 | EditError::Compaction { no_space: true } => (
@@ -427,7 +440,9 @@ impl ApiError {
             ApiError::Timeout { .. }
             | ApiError::Cancelled
             | ApiError::Loading { .. }
-            | ApiError::Edit(EditError::Busy(_)) => Some(1),
+            | ApiError::Edit(EditError::Busy(_) | EditError::Contended(_)) => Some(1),
+            ApiError::Edit(EditError::SourceUnavailable(_)) => Some(2),
+            ApiError::Lagging { .. } => Some(5),
             ApiError::Edit(EditError::Stopped(_)) => Some(30),
             ApiError::Edit(EditError::LogWrite { .. } | EditError::Compaction { .. }) => Some(10),
             _ => None,

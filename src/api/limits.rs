@@ -188,6 +188,27 @@ pub async fn heavy(req: Request, next: Next) -> Response {
 /// Middleware stopping requests that run past `request_timeout_ms` (503 with Retry-After). A
 /// write already queued goes on and may be applied: clients that retry should send If-Match.
 /// Dropping the request (timeout, closed connection) cancels its blocking work.
+/// A replica too far behind its database (`[source] max_lag_s`) answers reads 503, so a load
+/// balancer sends them elsewhere; `/health` and `/metrics` still answer, and writes go through
+/// (they wait for the replica to apply them anyway).
+pub async fn lagging(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(feed) = &state.feed
+        && feed.too_far_behind()
+        && matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        )
+        && !matches!(req.uri().path(), "/health" | "/metrics")
+    {
+        return ApiError::Lagging {
+            lag_s: feed.lag().as_secs_f64(),
+            max_s: feed.max_lag().as_secs_f64(),
+        }
+        .into_response();
+    }
+    next.run(req).await
+}
+
 pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let ms = state.limits.request_timeout_ms;
     let work = Work::default();

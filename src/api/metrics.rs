@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::AppState;
-use crate::edit::WriterStats;
+use crate::edit::{FeedStatus, WriterStats};
 use crate::index::Snapshot;
 use crate::model::Access;
 
@@ -248,6 +248,57 @@ fn render_writer(out: &mut String, w: &WriterStats) {
             "gauge",
             "1 after a write log I/O error: writes are refused until restart.",
             u64::from(w.poisoned.load(Ordering::Relaxed)),
+        ),
+    ];
+    for (name, ty, help, v) in families {
+        simple(out, name, ty, help, v);
+    }
+}
+
+/// A replica's change feed (`serve --source`): lag, changes applied, reconnects.
+pub fn render_feed(out: &mut String, feed: &FeedStatus) {
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    header(
+        out,
+        "terriens_source_lag_seconds",
+        "gauge",
+        "Age of the oldest committed change of the database not yet applied (0 when caught up).",
+    );
+    let _ = writeln!(
+        out,
+        "terriens_source_lag_seconds {}",
+        feed.lag().as_secs_f64()
+    );
+    let families = [
+        (
+            "terriens_source_applied_changes_total",
+            "counter",
+            "Row changes of the database applied to this replica.",
+            g(&feed.applied),
+        ),
+        (
+            "terriens_source_reconnects_total",
+            "counter",
+            "Connections to the database re-established after a loss.",
+            g(&feed.reconnects),
+        ),
+        (
+            "terriens_source_rejected_rows_total",
+            "counter",
+            "Rows refused by validation (written by another tool); the replica kept what it held.",
+            g(&feed.rejected_rows),
+        ),
+        (
+            "terriens_source_reloads_total",
+            "counter",
+            "Full reloads after a cut-off longer than the change table keeps changes.",
+            g(&feed.reloads),
+        ),
+        (
+            "terriens_source_connected",
+            "gauge",
+            "1 while the change feed's connection is up.",
+            u64::from(feed.connected.load(Ordering::Relaxed)),
         ),
     ];
     for (name, ty, help, v) in families {

@@ -196,6 +196,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            limits::lagging,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             metrics::track,
         ))
         .layer(Extension(state.heavy.clone()))

@@ -7,7 +7,7 @@ use super::limits::HeavyGate;
 use super::metrics::Metrics;
 use crate::auth::KeyStore;
 use crate::config::{AuthPolicy, Limits};
-use crate::edit::{EditError, Writer};
+use crate::edit::{EditError, FeedStatus, Writer};
 use crate::index::SharedSnapshot;
 use crate::ingest::bmo::OccupationTable;
 use crate::matching::Factors;
@@ -42,6 +42,9 @@ pub struct AppState {
     pub occupations: Arc<OccupationTable>,
     /// The factors of the impact of a synergy (the embedded table, or with the config's rows).
     pub factors: Arc<Factors>,
+    /// A replica's change feed (`serve --source`): lag and state for `/health` and
+    /// `/metrics`; `None` on a data directory or the demo data.
+    pub feed: Option<Arc<FeedStatus>>,
 }
 
 impl AppState {
@@ -69,7 +72,14 @@ impl AppState {
             routing: None,
             manifest: None,
             factors: Arc::new(Factors::embedded()),
+            feed: None,
         }
+    }
+
+    /// The same state following a database's change feed.
+    pub fn with_feed(mut self, feed: Arc<FeedStatus>) -> AppState {
+        self.feed = Some(feed);
+        self
     }
 
     /// The same state with other impact factors.

@@ -12,8 +12,8 @@ mod writer;
 
 pub use parse::{NewFeature, Patch, parse_features, parse_patch, parse_replacement};
 pub use writer::{
-    AfterCompaction, Recovery, Writer, WriterOptions, WriterStats, chooses_ids, lock_dir, recover,
-    salvage_log,
+    AfterCompaction, FeedStatus, Recovery, Replica, SourceOptions, Writer, WriterOptions,
+    WriterStats, chooses_ids, load_replica, lock_dir, recover, salvage_log,
 };
 
 use crate::ingest::{IngestError, Rejection};
@@ -181,6 +181,16 @@ pub enum EditError {
     Busy(usize),
     #[error("the writer is stopped: {0}")]
     Stopped(String),
+    /// The database the server follows (`serve --source`) could not take the write: nothing
+    /// of it was committed (or, when the connection broke during the commit, it may have
+    /// been, and the next read shows it); retry.
+    #[error("the database could not take the write ({0}); nothing was acknowledged: retry shortly")]
+    SourceUnavailable(String),
+    /// Other writers kept changing the same rows while this one was planned again and again.
+    #[error(
+        "the rows this write touches kept changing under concurrent writes ({0} attempts); retry"
+    )]
+    Contended(usize),
     #[error(
         "the write log could not be written{}: nothing of this request was kept; retry later",
         no_space_note(*no_space)

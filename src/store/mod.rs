@@ -8,6 +8,7 @@ mod embedded;
 mod fgb;
 mod log;
 mod manifest;
+pub mod pg;
 mod salvage;
 
 use std::fs;

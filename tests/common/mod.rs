@@ -500,6 +500,7 @@ pub fn run_page(
 
 pub mod app;
 pub mod openapi_doc;
+pub mod pg;
 pub mod python;
 pub mod server;
 pub mod wire;

@@ -15,14 +15,35 @@ use crate::ingest::bmo::OccupationTable;
 use crate::model::{BMO_SPREAD, Field, FieldType, Layer, Origin};
 use crate::request::Endpoint;
 
-/// `GET /health`: the server is up and holds data of a generation.
-pub async fn health(State(state): State<AppState>) -> Json<Json_> {
+/// `GET /health`: the server is up and holds data of a generation. A replica
+/// (`serve --source`) says whether it has caught up with its database (`ready`) or not
+/// (`catching_up`, with the lag), and answers 503 when its lag is beyond `[source] max_lag_s`.
+pub async fn health(State(state): State<AppState>) -> Response {
     let snap = state.snapshot.load();
-    Json(json!({
-        "status": "ok",
+    let Some(feed) = &state.feed else {
+        return Json(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "generation": snap.generation,
+        }))
+        .into_response();
+    };
+    let body = json!({
+        "status": feed.state(),
         "version": env!("CARGO_PKG_VERSION"),
         "generation": snap.generation,
-    }))
+        "source": {
+            "kind": "postgresql",
+            "lag_s": feed.lag().as_secs_f64(),
+            "connected": feed.connected.load(std::sync::atomic::Ordering::Relaxed),
+            "applied_changes": feed.applied.load(std::sync::atomic::Ordering::Relaxed),
+        },
+    });
+    if feed.too_far_behind() {
+        let retry = [(header::RETRY_AFTER, HeaderValue::from_static("5"))];
+        return (StatusCode::SERVICE_UNAVAILABLE, retry, Json(body)).into_response();
+    }
+    Json(body).into_response()
 }
 
 /// The catalog entry of one layer: count and bounds of what `access` may see, typed fields,

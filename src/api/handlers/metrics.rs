@@ -15,13 +15,16 @@ pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Re
         caller.require(Role::Admin)?;
     }
     let snap = state.snapshot.load();
-    let text = state.metrics.render(
+    let mut text = state.metrics.render(
         &snap,
         &caller.0,
         state.writer.as_ref().map(|w| w.stats().as_ref()),
         state.heavy.available(),
         state.heavy.running(),
     );
+    if let Some(feed) = &state.feed {
+        crate::api::metrics::render_feed(&mut text, feed);
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -14,6 +14,7 @@
 //! checks one request and turns it into ops, [`compact`] folds the log into the layer files.
 
 mod compact;
+mod pg;
 mod plan;
 mod recovery;
 
@@ -30,6 +31,7 @@ use crate::index::{SharedSnapshot, Snapshot};
 use crate::model::{Access, FeatureId, Layer, ProjectId};
 use crate::store::{DataDir, LogError, LogRecord, Op, WriteLog};
 use compact::{Compaction, Waiter};
+pub use pg::{FeedStatus, Replica, SourceOptions, load_replica};
 pub use plan::chooses_ids;
 use plan::{Overlay, Planned, Planner, ProjectOverlay};
 use recovery::apply_ops;
@@ -283,7 +285,8 @@ impl WriterState {
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            let (group, stop) = self.gather(first, &rx);
+            let max_group = self.options.max_group;
+            let (group, stop) = gather(first, &rx, max_group, |w| self.compact_now(Some(w)));
             if !group.is_empty() {
                 self.commit(group);
             }
@@ -297,29 +300,6 @@ impl WriterState {
             tracing::error!(error = %e, "cannot fsync the write log at shutdown");
         }
         tracing::info!("writer stopped; write log flushed");
-    }
-
-    /// Takes the writes already queued behind `first` (at most `max_group`), running the
-    /// compactions asked for on the way; and whether a shutdown was asked for.
-    fn gather(&mut self, first: Msg, rx: &Receiver<Msg>) -> (Vec<(Edit, Access, Reply)>, bool) {
-        let mut group = Vec::new();
-        let mut stop = false;
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Write {
-                    edit,
-                    access,
-                    reply,
-                } => group.push((*edit, access, reply)),
-                Msg::Compact(reply) => self.compact_now(Some(reply)),
-                Msg::Shutdown => stop = true,
-            }
-            if !stop && group.len() < self.options.max_group {
-                next = rx.try_recv().ok();
-            }
-        }
-        (group, stop)
     }
 
     /// One group commit: plan each request → append their records with one fsync → build
@@ -378,6 +358,7 @@ impl WriterState {
                 projects: &planned.projects,
                 next_project: &mut self.next_project,
                 access,
+                follow_explicit_ids: true,
             }
             .plan(edit);
             match plan {
@@ -388,24 +369,7 @@ impl WriterState {
                         ops: p.ops.clone(),
                     }
                     .encode(&mut planned.framed);
-                    for op in &p.ops {
-                        match op {
-                            Op::Put { layer, feature } => {
-                                planned
-                                    .overlay
-                                    .insert((*layer, feature.id), Some(feature.clone()));
-                            }
-                            Op::Delete { layer, id } => {
-                                planned.overlay.insert((*layer, *id), None);
-                            }
-                            Op::PutProject { project } => {
-                                planned.projects.insert(project.id, Some(project.clone()));
-                            }
-                            Op::DeleteProject { id } => {
-                                planned.projects.insert(*id, None);
-                            }
-                        }
-                    }
+                    overlay_ops(&p.ops, &mut planned.overlay, &mut planned.projects);
                     planned.accepted.push((p, reply));
                 }
                 Err(e) => {
@@ -471,6 +435,55 @@ impl WriterState {
                 self.poisoned = Some(poisoned.clone());
                 self.stats.poisoned.store(true, Ordering::Relaxed);
                 Err(poisoned)
+            }
+        }
+    }
+}
+
+/// Takes the writes already queued behind `first` (at most `max_group`), handing the
+/// compactions asked for on the way to `compact`; and whether a shutdown was asked for.
+fn gather(
+    first: Msg,
+    rx: &Receiver<Msg>,
+    max_group: usize,
+    mut compact: impl FnMut(Waiter),
+) -> (Vec<(Edit, Access, Reply)>, bool) {
+    let mut group = Vec::new();
+    let mut stop = false;
+    let mut next = Some(first);
+    while let Some(msg) = next.take() {
+        match msg {
+            Msg::Write {
+                edit,
+                access,
+                reply,
+            } => group.push((*edit, access, reply)),
+            Msg::Compact(reply) => compact(reply),
+            Msg::Shutdown => stop = true,
+        }
+        if !stop && group.len() < max_group {
+            next = rx.try_recv().ok();
+        }
+    }
+    (group, stop)
+}
+
+/// Records what a planned request does to each feature and project, for the later members
+/// of its group.
+fn overlay_ops(ops: &[Op], overlay: &mut Overlay, projects: &mut ProjectOverlay) {
+    for op in ops {
+        match op {
+            Op::Put { layer, feature } => {
+                overlay.insert((*layer, feature.id), Some(feature.clone()));
+            }
+            Op::Delete { layer, id } => {
+                overlay.insert((*layer, *id), None);
+            }
+            Op::PutProject { project } => {
+                projects.insert(project.id, Some(project.clone()));
+            }
+            Op::DeleteProject { id } => {
+                projects.insert(*id, None);
             }
         }
     }

@@ -59,6 +59,9 @@ pub(super) struct Planner<'a> {
     pub projects: &'a ProjectOverlay,
     pub next_project: &'a mut ProjectId,
     pub access: Access,
+    /// Whether an explicit id moves the layer's id counter past it (embedded); a replica's
+    /// writer takes ids from its own block of the database's sequence only.
+    pub follow_explicit_ids: bool,
 }
 
 impl Planner<'_> {
@@ -226,6 +229,9 @@ impl Planner<'_> {
 
     /// Moves the layer's id counter past an id chosen by the caller.
     fn reserve(&mut self, layer: Layer, id: FeatureId) {
+        if !self.follow_explicit_ids {
+            return;
+        }
         let slot = &mut self.next_id[layer.index()];
         *slot = (*slot).max(id.saturating_add(1));
     }
@@ -441,6 +447,7 @@ mod tests {
                 projects: &ProjectOverlay::new(),
                 next_project: &mut 1,
                 access: Access::key(Role::Editor, true),
+                follow_explicit_ids: true,
             }
             .plan(edit)
         }
