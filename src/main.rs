@@ -548,10 +548,20 @@ fn load_replica_state(
                 Ok(None)
             }
         });
-        let replica = load_replica(&source.url, &|layer| {
-            tracing::info!(%layer, "layer loaded from the database");
-            loading.advance();
-        });
+        // A database not up yet (both started together) is waited for, /health saying
+        // `loading` meanwhile; any other failure (no schema, say) stops the start.
+        let replica = loop {
+            match load_replica(&source.url, &|layer| {
+                tracing::info!(%layer, "layer loaded from the database");
+                loading.advance();
+            }) {
+                Err(e) if e.is_connection() => {
+                    tracing::warn!(error = %e, "the database is unreachable; retrying in 2 s");
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                other => break other,
+            }
+        };
         loading.step("roads", None);
         let routing = roads
             .join()

@@ -46,17 +46,7 @@ impl Db {
         let pg = PgCluster::require(test);
         let dir = tempfile::tempdir().unwrap();
         run(&["pg", "init", "--source", &pg.url()]);
-        for layer in LAYERS {
-            let file = fixture(layer);
-            run(&[
-                "import",
-                "--layer",
-                layer,
-                file.to_str().unwrap(),
-                "--source",
-                &pg.url(),
-            ]);
-        }
+        import_fixtures("--source", &pg.url());
         let editor = add_key(&dir.path().join("keys.toml"), "editor", true);
         Db { pg, dir, editor }
     }
@@ -108,6 +98,21 @@ struct Row {
     quantity: Option<f64>,
     lon: f64,
     lat: f64,
+}
+
+/// `terriens import` of every demo layer into `--source URL` or `--data DIR`.
+fn import_fixtures(flag: &str, target: &str) {
+    for layer in LAYERS {
+        let file = fixture(layer);
+        run(&[
+            "import",
+            "--layer",
+            layer,
+            file.to_str().unwrap(),
+            flag,
+            target,
+        ]);
+    }
 }
 
 fn fixture(layer: &str) -> PathBuf {
@@ -211,13 +216,7 @@ fn served(addr: SocketAddr, key: &str) -> BTreeMap<u64, Row> {
                 },
             );
         }
-        let next = page["links"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["rel"] == "next")
-            .and_then(|l| l["href"].as_str());
-        match next {
+        match common::next_href(&page) {
             Some(href) => {
                 let i = href.find("/ogc/").unwrap();
                 path = href[i..].to_string();
@@ -847,17 +846,7 @@ fn a_replica_answers_as_the_embedded_server() {
     let db = Db::new("a_replica_answers_as_the_embedded_server");
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap();
-    for layer in LAYERS {
-        let file = fixture(layer);
-        run(&[
-            "import",
-            "--layer",
-            layer,
-            file.to_str().unwrap(),
-            "--data",
-            dir,
-        ]);
-    }
+    import_fixtures("--data", dir);
     let roads = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/roads.osm.gz");
     run(&[
         "import-roads",
@@ -910,4 +899,102 @@ fn a_replica_answers_as_the_embedded_server() {
             }
         }
     }
+}
+
+/// Stored projects written through one replica show on the other (with their confidentiality),
+/// and a layer replaced whole (`import --replace`: a `TRUNCATE`, then the rows) reaches the
+/// replicas as one change.
+#[test]
+fn projects_and_a_replaced_layer_follow_the_database() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let db = Db::new("projects_and_a_replaced_layer_follow_the_database");
+    let a = db.replica(&[]);
+    let b = db.replica(&[]);
+    let needs =
+        json!({"land_min_ha": 2, "materials": [{"material": "wood", "tonnes_per_year": 300}]});
+    let secret = json!({"name": "Panneaux bois", "confidentiality": "partners", "kind": "prospect", "needs": needs});
+    let r = send(a.addr, "POST", "/projects", &db.editor, Some(&secret)).unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let location = r.header("location").unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while get(b.addr, &location, Some(&db.editor)).status != 200 {
+        assert!(Instant::now() < deadline, "{location} never reached B");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        get(b.addr, &location, None).status,
+        404,
+        "confidential on B"
+    );
+    let mut renamed = secret.clone();
+    renamed["name"] = json!("Panneaux bois v2");
+    let a2 = auth(&db.editor);
+    let r = request(
+        b.addr,
+        "PUT",
+        &location,
+        &[
+            ("Authorization", a2.as_str()),
+            ("Content-Type", "application/json"),
+            ("If-Match", "\"1\""),
+        ],
+        Some(&serde_json::to_vec(&renamed).unwrap()),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Read-your-writes on B, then A follows.
+    assert_eq!(
+        get(b.addr, &location, Some(&db.editor)).json()["name"],
+        "Panneaux bois v2"
+    );
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while get(a.addr, &location, Some(&db.editor)).json()["name"] != "Panneaux bois v2" {
+        assert!(Instant::now() < deadline, "the new name never reached A");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        db.pg
+            .psql("select version, doc->>'name' from terriens.projects;")
+            .trim(),
+        "2|Panneaux bois v2"
+    );
+
+    // A whole layer emptied in SQL, then imported again with --replace.
+    let count = |addr| -> u64 {
+        get(addr, "/catalog", None).json()["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == "catchments")
+            .unwrap()["count"]
+            .as_u64()
+            .unwrap()
+    };
+    let wait_count = |addr, want: u64| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while count(addr) != want {
+            assert!(
+                Instant::now() < deadline,
+                "catchments on {addr}: {}",
+                count(addr)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(count(a.addr), 40);
+    db.pg.psql("truncate terriens.catchments;");
+    wait_count(a.addr, 0);
+    wait_count(b.addr, 0);
+    let file = fixture("catchments");
+    run(&[
+        "import",
+        "--layer",
+        "catchments",
+        file.to_str().unwrap(),
+        "--source",
+        &db.pg.url(),
+        "--replace",
+    ]);
+    wait_count(a.addr, 40);
+    wait_count(b.addr, 40);
 }

@@ -58,12 +58,20 @@ pub const ID_BLOCK: u64 = 1024;
 /// Why talking to PostgreSQL failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", with_cause(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error("{0}")]
     Schema(String),
     #[error("cannot write a layer in memory: {0}")]
     Fgb(#[from] super::FgbError),
+}
+
+/// The client's error with its cause ("error connecting to server: Connection refused").
+fn with_cause(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 impl PgError {
@@ -807,8 +815,8 @@ pub async fn write_request(
                 } else {
                     tx.execute(
                         &format!(
-                            "UPDATE {SCHEMA}.{PROJECTS} SET version = $2, doc = $3 \
-                             WHERE id = $1 AND version = $2 - 1"
+                            "UPDATE {SCHEMA}.{PROJECTS} SET version = $2::bigint, doc = $3 \
+                             WHERE id = $1::bigint AND version = $2::bigint - 1"
                         ),
                         &[&id, &v, &doc],
                     )

@@ -390,6 +390,15 @@ pub fn synthetic(seed: u64, sizes: Sizes, world: [f64; 4]) -> Snapshot {
 
 /// The real data folder named by `TERRIENS_REALDATA`, or `None` after saying clearly why the
 /// calling test is skipped.
+/// The `href` of a page's `rel: next` link (GeoJSON and OGC API pages), if any.
+pub fn next_href(page: &serde_json::Value) -> Option<&str> {
+    page["links"]
+        .as_array()?
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .and_then(|l| l["href"].as_str())
+}
+
 pub fn realdata(test: &str) -> Option<PathBuf> {
     match std::env::var_os("TERRIENS_REALDATA") {
         Some(dir) if !dir.is_empty() => {
