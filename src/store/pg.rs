@@ -38,7 +38,6 @@ use serde_json::{Map, Value as Json};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, NoTls};
 
-use super::fgb::{read_layer_fgb, write_layer_fgb};
 use crate::geo_util::{Crs, Reprojector};
 use crate::index::{LayerData, Snapshot};
 use crate::ingest::{RawFeature, Reject, Rules, validate_feature};
@@ -62,8 +61,6 @@ pub enum PgError {
     Db(#[from] tokio_postgres::Error),
     #[error("{0}")]
     Schema(String),
-    #[error("cannot write a layer in memory: {0}")]
-    Fgb(#[from] super::FgbError),
 }
 
 /// The client's error with its cause ("error connecting to server: Connection refused").
@@ -500,7 +497,7 @@ pub async fn load(
                 }),
             }
         }
-        layers.push(in_file_order(LayerData::build(layer, features))?);
+        layers.push(LayerData::build(layer, in_file_order(features)));
         progress(layer);
     }
     let mut projects = Projects::new();
@@ -538,15 +535,31 @@ pub async fn load(
     })
 }
 
-/// The layer's rows in the order its FlatGeobuf file would hold them.
-fn in_file_order(data: LayerData) -> Result<LayerData, PgError> {
-    if data.is_empty() {
-        return Ok(data);
-    }
-    let layer = data.layer();
-    let mut bytes = Vec::new();
-    write_layer_fgb(&data, &mut bytes)?;
-    Ok(read_layer_fgb(std::io::BufReader::new(&bytes[..]), layer)?)
+/// Puts features in the order a layer's FlatGeobuf file holds them: the writer's Hilbert
+/// sort of the feature boxes (descending, stable), computed with the crate's own functions
+/// rather than by writing and reading the layer back (which cost as much as the load itself).
+fn in_file_order(features: Vec<Feature>) -> Vec<Feature> {
+    use flatgeobuf::packed_r_tree::{NodeItem, calc_extent, hilbert_sort};
+    use geo::BoundingRect;
+    let mut nodes: Vec<NodeItem> = features
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut n = NodeItem::create(i as u64);
+            if let Some(r) = f.geometry.bounding_rect() {
+                n.expand_xy(r.min().x, r.min().y);
+                n.expand_xy(r.max().x, r.max().y);
+            }
+            n
+        })
+        .collect();
+    let extent = calc_extent(&nodes);
+    hilbert_sort(&mut nodes, &extent);
+    let mut slots: Vec<Option<Feature>> = features.into_iter().map(Some).collect();
+    nodes
+        .iter()
+        .filter_map(|n| slots[n.offset as usize].take())
+        .collect()
 }
 
 /// What changed, as the feed names it.
