@@ -636,11 +636,11 @@ fn import_to_source(
     let rt = tokio::runtime::Runtime::new()?;
     let mut client = rt.block_on(pg::connect(url))?;
     rt.block_on(pg::check_schema(&client))?;
-    // The database's data: what `commune_insee` and `territory` are derived from, and the
-    // ids already held.
-    let loaded = rt.block_on(pg::load(&mut client, &|_| {}))?;
-    let existing = loaded.snapshot.layer(layer).clone();
-    opts.first_free_id = existing.ids().iter().max().map_or(1, |m| m + 1);
+    // What `commune_insee` and `territory` are derived from (catchments and territories
+    // only, not the whole database), and the ids already held.
+    let areas = [Layer::Catchments, Layer::Territories];
+    let loaded = rt.block_on(pg::load_layers(&mut client, &areas, &|_| {}))?;
+    opts.first_free_id = rt.block_on(pg::max_id(&client, layer))? + 1;
     let mut outcome = validated_import(file, &opts)?;
     let derived =
         terriens::territory::derive_location(&mut outcome.features, layer, &loaded.snapshot);

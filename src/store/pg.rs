@@ -462,6 +462,15 @@ pub async fn load(
     client: &mut Client,
     progress: &(dyn Fn(Layer) + Sync),
 ) -> Result<Loaded, PgError> {
+    load_layers(client, &Layer::ALL, progress).await
+}
+
+/// [`load`] of some layers only (the others empty in the snapshot); projects always.
+pub async fn load_layers(
+    client: &mut Client,
+    which: &[Layer],
+    progress: &(dyn Fn(Layer) + Sync),
+) -> Result<Loaded, PgError> {
     let tx = client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -478,7 +487,7 @@ pub async fn load(
     let reprojector = reprojector();
     let mut layers = Vec::new();
     let mut bad = Vec::new();
-    for layer in Layer::ALL {
+    for &layer in which {
         let rows = tx
             .query_raw(
                 &select_sql(layer, "ORDER BY t.id"),
@@ -904,6 +913,18 @@ pub async fn id_block(client: &Client, layer: Option<Layer>) -> Result<u64, PgEr
         .await?
         .get(0);
     Ok(start.max(1) as u64)
+}
+
+/// The largest id of a layer's table (0 when empty).
+pub async fn max_id(client: &Client, layer: Layer) -> Result<u64, PgError> {
+    let m: i64 = client
+        .query_one(
+            &format!("SELECT coalesce(max(id), 0) FROM {}", table(layer)),
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(m.max(0) as u64)
 }
 
 /// Moves the id sequences past every id held, so that the blocks writers take never hold
