@@ -908,7 +908,7 @@ fn a_replica_answers_as_the_embedded_server() {
 }
 
 /// Stored projects written through one replica show on the other (with their confidentiality),
-/// and a layer replaced whole (`import --replace`: a `TRUNCATE`, then the rows) reaches the
+/// as does an OGC API – Features Part 4 write, and a layer replaced whole (`import --replace`: a `TRUNCATE`, then the rows) reaches the
 /// replicas as one change.
 #[test]
 fn projects_and_a_replaced_layer_follow_the_database() {
@@ -963,6 +963,34 @@ fn projects_and_a_replaced_layer_follow_the_database() {
             .psql("select version, doc->>'name' from terriens.projects;")
             .trim(),
         "2|Panneaux bois v2"
+    );
+
+    // OGC API – Features Part 4 through a replica: a transaction like any other write.
+    let r = send(
+        b.addr,
+        "POST",
+        "/ogc/collections/waste_deposits/items",
+        &db.editor,
+        Some(&deposit(1.02, 49.52, 21.0, "ogc")),
+    )
+    .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let item = r.header("location").unwrap().to_string();
+    let item = &item[item.find("/ogc/").unwrap()..];
+    assert_eq!(get(b.addr, item, None).status, 200, "read-your-writes on B");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while get(a.addr, item, None).status != 200 {
+        assert!(Instant::now() < deadline, "{item} never reached A");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let id: u64 = item.rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(
+        db.pg
+            .psql(&format!(
+                "select holder, quantity from terriens.waste_deposits where id = {id};"
+            ))
+            .trim(),
+        "ogc|21"
     );
 
     // A whole layer emptied in SQL, then imported again with --replace.
