@@ -367,11 +367,12 @@ impl SourceConfig {
         let url = self.url.clone()?;
         let mut o = crate::edit::SourceOptions::new(url);
         o.poll = Duration::from_millis(self.poll_ms.max(1));
-        o.keep_changes = Duration::from_secs(self.keep_changes_h.max(1) * 3600);
+        o.keep_changes = Duration::from_secs(self.keep_changes_h.max(1).saturating_mul(3600));
+        // Duration::from_secs_f64 panics beyond its range: such a lag is no cap at all.
         o.max_lag = self
             .max_lag_s
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64);
+            .filter(|s| *s > 0.0)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok());
         Some(o)
     }
 }
@@ -493,6 +494,34 @@ mod tests {
             c.writes.writer_options().compact_interval,
             Duration::from_secs(9)
         );
+    }
+
+    #[test]
+    fn source_settings_out_of_range_do_not_panic() {
+        let env = [
+            (
+                "TERRIENS_SOURCE_URL".to_string(),
+                "postgresql://db/t".to_string(),
+            ),
+            ("TERRIENS_SOURCE_MAX_LAG_S".to_string(), "1e300".to_string()),
+            (
+                "TERRIENS_SOURCE_KEEP_CHANGES_H".to_string(),
+                i64::MAX.to_string(),
+            ),
+        ];
+        let o = Config::load(None, env).unwrap().source.options().unwrap();
+        assert_eq!(o.max_lag, None, "a lag beyond any duration caps nothing");
+        assert_eq!(o.keep_changes, Duration::from_secs(u64::MAX));
+        let env = [
+            (
+                "TERRIENS_SOURCE_URL".to_string(),
+                "postgresql://db/t".to_string(),
+            ),
+            ("TERRIENS_SOURCE_MAX_LAG_S".to_string(), "2.5".to_string()),
+        ];
+        let o = Config::load(None, env).unwrap().source.options().unwrap();
+        assert_eq!(o.max_lag, Some(Duration::from_millis(2500)));
+        assert_eq!(o.poll, Duration::from_millis(25));
     }
 
     #[test]

@@ -19,6 +19,9 @@ use crate::query::QueryError;
 use crate::routing::RoutingError;
 use crate::tiles::TileError;
 
+/// `Retry-After` of a replica too far behind its database (reads and `/health`).
+pub const LAGGING_RETRY_S: u64 = 5;
+
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -442,7 +445,7 @@ impl ApiError {
             | ApiError::Loading { .. }
             | ApiError::Edit(EditError::Busy(_) | EditError::Contended(_)) => Some(1),
             ApiError::Edit(EditError::SourceUnavailable(_)) => Some(2),
-            ApiError::Lagging { .. } => Some(5),
+            ApiError::Lagging { .. } => Some(LAGGING_RETRY_S),
             ApiError::Edit(EditError::Stopped(_)) => Some(30),
             ApiError::Edit(EditError::LogWrite { .. } | EditError::Compaction { .. }) => Some(10),
             _ => None,

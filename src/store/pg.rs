@@ -28,7 +28,7 @@
 //! for writes that do not set them (another tool's `UPDATE`), so `If-Match` holds across
 //! every writer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures_util::{TryStreamExt, pin_mut};
@@ -374,11 +374,12 @@ pub fn feature_from_row(
     row: &tokio_postgres::Row,
     reprojector: &Reprojector,
 ) -> Result<Feature, (FeatureId, String)> {
-    let id: i64 = row.get(0);
-    let id = id as FeatureId;
-    let version: i64 = row.get(1);
-    let wkb: Vec<u8> = row.get(2);
-    let Json::Object(mut properties) = row.get::<_, Json>(3) else {
+    let id = row.try_get::<_, i64>(0).map_or(0, |id| id as FeatureId);
+    // Types another tool may have changed (ALTER TABLE) make the row refused, not a panic.
+    let bad = |e: tokio_postgres::Error| (id, format!("unreadable row: {}", with_cause(&e)));
+    let version: i64 = row.try_get::<_, Option<i64>>(1).map_err(bad)?.unwrap_or(1);
+    let wkb: Vec<u8> = row.try_get(2).map_err(bad)?;
+    let Json::Object(mut properties) = row.try_get::<_, Json>(3).map_err(bad)? else {
         return Err((id, "the row is not an object".into()));
     };
     properties.retain(|_, v| !v.is_null());
@@ -387,7 +388,7 @@ pub fn feature_from_row(
             properties.remove(f.name);
         }
     }
-    if let Json::Object(extra) = row.get::<_, Json>(4) {
+    if let Some(Json::Object(extra)) = row.try_get::<_, Option<Json>>(4).map_err(bad)? {
         for (k, v) in extra {
             properties.entry(k).or_insert(v);
         }
@@ -412,9 +413,15 @@ pub fn feature_from_row(
 }
 
 fn project_from_row(row: &tokio_postgres::Row) -> Result<Project, (ProjectId, String)> {
-    let id: i64 = row.get(0);
-    let version: i64 = row.get(1);
-    match row.get::<_, Json>(2) {
+    let id: i64 = row.try_get(0).unwrap_or(0);
+    let bad = |e: tokio_postgres::Error| {
+        (
+            id as ProjectId,
+            format!("unreadable row: {}", with_cause(&e)),
+        )
+    };
+    let version: i64 = row.try_get::<_, Option<i64>>(1).map_err(bad)?.unwrap_or(1);
+    match row.try_get::<_, Json>(2).map_err(bad)? {
         Json::Object(doc) => Ok(Project {
             id: id as ProjectId,
             version: version.max(1) as u64,
@@ -643,6 +650,8 @@ pub struct Batch {
     pub applied_below: i64,
     /// Age of the oldest change of the batch, seconds.
     pub oldest_age_s: f64,
+    /// Whether the batch hit its limit (more changes wait).
+    pub full: bool,
 }
 
 /// Reads up to `limit` changes after `cursor`, of finished transactions only.
@@ -697,7 +706,8 @@ pub async fn poll(client: &Client, cursor: Cursor, limit: i64) -> Result<Batch, 
     }
     // A full batch may stop inside a transaction's changes: only the transactions before
     // its last one are wholly applied.
-    batch.applied_below = if n as i64 >= limit {
+    batch.full = n as i64 >= limit;
+    batch.applied_below = if batch.full {
         batch.cursor.xid
     } else {
         horizon
@@ -713,7 +723,7 @@ pub struct Current {
     pub features: Vec<(Layer, FeatureId, Option<Feature>)>,
     pub projects: Vec<(ProjectId, Option<Project>)>,
     /// Layers (and projects, `None`) to replace whole.
-    pub whole: BTreeMap<Option<Layer>, ()>,
+    pub whole: BTreeSet<Option<Layer>>,
     pub bad: Vec<BadRow>,
 }
 
@@ -724,7 +734,7 @@ pub async fn read_current(client: &Client, changed: &[Changed]) -> Result<Curren
     let mut out = Current {
         features: Vec::new(),
         projects: Vec::new(),
-        whole: BTreeMap::new(),
+        whole: BTreeSet::new(),
         bad: Vec::new(),
     };
     let mut by_layer: BTreeMap<Layer, Vec<i64>> = BTreeMap::new();
@@ -734,12 +744,12 @@ pub async fn read_current(client: &Client, changed: &[Changed]) -> Result<Curren
             Changed::Feature(l, id) => by_layer.entry(l).or_default().push(id as i64),
             Changed::Project(id) => project_ids.push(id as i64),
             Changed::All(l) => {
-                out.whole.insert(l, ());
+                out.whole.insert(l);
             }
         }
     }
     for layer in Layer::ALL {
-        let whole = out.whole.contains_key(&Some(layer));
+        let whole = out.whole.contains(&Some(layer));
         let ids = by_layer.remove(&layer).unwrap_or_default();
         if !whole && ids.is_empty() {
             continue;
@@ -774,7 +784,7 @@ pub async fn read_current(client: &Client, changed: &[Changed]) -> Result<Curren
             }
         }
     }
-    let whole_projects = out.whole.contains_key(&None);
+    let whole_projects = out.whole.contains(&None);
     if whole_projects || !project_ids.is_empty() {
         let filter = if whole_projects {
             ""

@@ -40,7 +40,10 @@ pub async fn health(State(state): State<AppState>) -> Response {
         },
     });
     if feed.too_far_behind() {
-        let retry = [(header::RETRY_AFTER, HeaderValue::from_static("5"))];
+        let retry = [(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::api::error::LAGGING_RETRY_S),
+        )];
         return (StatusCode::SERVICE_UNAVAILABLE, retry, Json(body)).into_response();
     }
     Json(body).into_response()

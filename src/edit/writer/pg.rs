@@ -388,14 +388,13 @@ impl PgWriter {
         let mut round = round.into_iter();
         while let Some((edit, access, reply)) = round.next() {
             if let Err(e) = self.ensure_ids(&edit) {
-                let answer = || EditError::SourceUnavailable(e.to_string());
-                let _ = reply.send(Err(answer()));
-                for a in accepted.drain(..) {
-                    let Accepted { reply, .. } = a;
-                    let _ = reply.send(Err(answer()));
-                }
-                for (_, _, reply) in round.chain(again) {
-                    let _ = reply.send(Err(answer()));
+                let others = round.chain(again).map(|(_, _, r)| r);
+                let replies = accepted
+                    .into_iter()
+                    .map(|a: Accepted| a.reply)
+                    .chain(others);
+                for reply in std::iter::once(reply).chain(replies) {
+                    let _ = reply.send(Err(EditError::SourceUnavailable(e.to_string())));
                 }
                 return Err(());
             }
@@ -465,13 +464,16 @@ impl PgWriter {
         Ok(())
     }
 
-    /// Connects if the connection is not up.
-    fn connected(&mut self) -> Result<(), PgError> {
+    /// The runtime and the connection, connecting first if it is not up.
+    fn connected(&mut self) -> Result<(&tokio::runtime::Runtime, &mut Client), PgError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
             self.client = Some(self.rt.block_on(pg::connect(&self.url))?);
         }
-        Ok(())
+        match self.client.as_mut() {
+            Some(client) => Ok((&self.rt, client)),
+            None => unreachable!("connected above"),
+        }
     }
 
     /// Drops the connection after an error that broke it (the next write reconnects).
@@ -485,22 +487,18 @@ impl PgWriter {
 
     /// The database's present horizon (see [`pg::horizon_now`]).
     fn horizon_now(&mut self) -> Result<i64, PgError> {
-        self.connected()?;
-        let Some(client) = self.client.as_ref() else {
-            unreachable!("connected above")
-        };
-        let out = self.rt.block_on(pg::horizon_now(client));
+        let out = self
+            .connected()
+            .and_then(|(rt, client)| rt.block_on(pg::horizon_now(client)));
         self.forget_if_broken(&out);
         out
     }
 
     /// A fresh block of ids (see [`pg::id_block`]).
     fn id_block(&mut self, layer: Option<Layer>) -> Result<u64, PgError> {
-        self.connected()?;
-        let Some(client) = self.client.as_ref() else {
-            unreachable!("connected above")
-        };
-        let out = self.rt.block_on(pg::id_block(client, layer));
+        let out = self
+            .connected()
+            .and_then(|(rt, client)| rt.block_on(pg::id_block(client, layer)));
         self.forget_if_broken(&out);
         out
     }
@@ -510,11 +508,9 @@ impl PgWriter {
     fn write(&mut self, accepted: &[Accepted]) -> Result<(i64, Vec<bool>), PgError> {
         let writes: Vec<Vec<RowWrite<'_>>> =
             accepted.iter().map(|a| row_writes(&a.planned)).collect();
-        self.connected()?;
-        let Some(client) = self.client.as_mut() else {
-            unreachable!("connected above")
-        };
-        let out = self.rt.block_on(async {
+        // A failed connect leaves no connection behind: nothing to forget.
+        let (rt, client) = self.connected()?;
+        let out = rt.block_on(async {
             let mut tx = client.transaction().await?;
             let mut conflicts = Vec::with_capacity(writes.len());
             for (i, w) in writes.iter().enumerate() {
@@ -628,6 +624,9 @@ impl Follower {
                         first = false;
                     }
                     Err(e) => {
+                        // Writes committed before the cut wait for it to end, up to
+                        // UNAPPLIED; then they are answered 503 (not acknowledged).
+                        self.answer();
                         let lag = last_ok.elapsed();
                         self.feed
                             .lag_ms
@@ -670,7 +669,6 @@ impl Follower {
     /// One read of the feed, applied and published; whether the batch was full (more to read).
     async fn step(&mut self, client: &Client) -> Result<bool, PgError> {
         let batch = pg::poll(client, self.cursor, BATCH).await?;
-        let full = batch.applied_below == batch.cursor.xid && !batch.changed.is_empty();
         if !batch.changed.is_empty() {
             let current = pg::read_current(client, &batch.changed).await?;
             for bad in &current.bad {
@@ -680,7 +678,7 @@ impl Follower {
             let base = self.shared.load();
             let mut ops: Vec<Op> = Vec::new();
             // A TRUNCATE: every row the replica holds there goes, then what is there now.
-            for whole in current.whole.keys() {
+            for whole in &current.whole {
                 match whole {
                     Some(layer) => ops.extend(
                         base.layer(*layer)
@@ -712,14 +710,20 @@ impl Follower {
         self.feed
             .lag_ms
             .store((batch.oldest_age_s * 1000.0) as u64, Ordering::Relaxed);
-        self.feed.caught_up.store(!full, Ordering::Relaxed);
+        self.feed.caught_up.store(!batch.full, Ordering::Relaxed);
         self.feed.advance(batch.applied_below);
-        self.answer(batch.applied_below);
-        Ok(full)
+        self.answer();
+        Ok(batch.full)
     }
 
-    /// Answers the writes whose transaction is now applied.
-    fn answer(&self, applied_below: i64) {
+    /// Answers the writes whose transaction is now applied, and those that waited longer
+    /// than [`UNAPPLIED`].
+    fn answer(&self) {
+        let applied_below = *self
+            .feed
+            .applied_below
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let generation = self.shared.load().generation;
         let mut pending = self.feed.pending.lock().unwrap_or_else(|e| e.into_inner());
         let (done, waiting): (Vec<Pending>, Vec<Pending>) = pending
